@@ -1,0 +1,129 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "net/cidr.hpp"
+#include "net/ip_address.hpp"
+
+namespace btrt::config {
+
+// Plain data: the whole configuration of spec section 4, with its defaults. Durations are
+// seconds. Loaded and validated by load_file()/load_string(); nothing else mutates it.
+
+struct Server {
+  std::vector<net::Endpoint> listen{*net::Endpoint::parse("0.0.0.0:80")};
+  unsigned threads = 0;  // 0 = number of CPU cores (resolved by the caller)
+  std::vector<std::string> hostnames{"retracker.local", "localhost"};  // lower case
+  std::vector<net::Cidr> trusted_sources{*net::Cidr::parse("127.0.0.0/8")};
+  std::uint32_t max_connections = 100000;
+  std::uint32_t request_timeout = 10;
+  std::uint32_t keepalive_timeout = 15;
+  std::vector<net::Cidr> admin_allow{*net::Cidr::parse("127.0.0.0/8")};
+};
+
+struct Tracker {
+  std::uint32_t announce_interval = 1800;
+  std::uint32_t min_interval = 900;
+  std::uint32_t peer_expiry = 3960;
+  std::uint32_t numwant_default = 50;
+  std::uint32_t numwant_max = 200;
+  std::uint32_t locality_cutoff = 10;
+  std::uint32_t max_scrape_hashes = 256;
+  bool full_scrape = false;
+  std::uint64_t max_torrents = 0;           // 0 = no limit
+  std::uint32_t max_peers_per_torrent = 0;  // 0 = no limit
+};
+
+enum class LogLevel { critical, error, warning, info, diagnostic, debug };
+std::string_view to_string(LogLevel level);
+std::optional<LogLevel> parse_log_level(std::string_view text);
+
+struct Logging {
+  std::string path = "/var/log/btrt";
+  LogLevel level = LogLevel::info;
+  std::uint32_t switch_time = 3600;  // seconds after local midnight ("01:00:00")
+};
+
+struct Database {
+  enum class Kind { sqlite, mysql_tcp, mysql_unix };
+  std::string url = "sqlite:///var/lib/btrt/btrt.db";
+  Kind kind = Kind::sqlite;
+  std::string location = "/var/lib/btrt/btrt.db";  // file path, "host:port" or socket path
+  std::string user = "btrt";
+  std::string password;
+  std::string schema = "btrt";
+  std::uint32_t flush_interval = 10;
+  std::uint64_t max_pending = 1000000;
+};
+
+struct PeerGroup {
+  std::string name;
+  std::uint32_t priority = 0;
+  std::string cidr_file;          // empty when not given
+  std::vector<net::Cidr> cidrs;   // cidr_list followed by the cidr_file's prefixes
+};
+
+struct Neighbor {
+  std::string name;
+  std::uint32_t refresh_interval = 1800;
+  std::uint32_t peers_expiry_interval = 7200;
+  std::string announce_request;  // http:// URL containing {info_hash}
+  std::uint32_t timeout = 10;
+  std::uint32_t max_concurrent = 32;
+};
+
+struct Forwarding {
+  enum class Mode { when_needed, always };
+  bool enabled = true;
+  Mode mode = Mode::when_needed;
+  std::uint32_t timeout = 5;
+  std::uint32_t max_concurrent = 512;
+  bool pass_client_ip = false;
+  std::vector<net::Cidr> allowed_destinations;
+};
+
+struct Hashlist {
+  std::string path = "/var/lib/btrt/hashlist.bin";
+  std::uint32_t interval = 600;  // 0 = only on demand
+  std::vector<std::string> groups{"local peers"};
+  std::uint32_t min_seeders = 1;
+};
+
+struct Config {
+  std::string file;  // where it was loaded from
+  Server server;
+  Tracker tracker;
+  Logging logging;
+  Database database;
+  std::vector<PeerGroup> peer_groups;
+  std::vector<Neighbor> neighbors;
+  Forwarding forwarding;
+  Hashlist hashlist;
+};
+
+struct Error {
+  std::string file;
+  int line = 0;  // 1-based; 0 when the error concerns the file as a whole
+  std::string message;
+  std::string to_string() const;  // "FILE:LINE: message" (or "FILE: message")
+};
+
+struct LoadResult {
+  std::optional<Config> config;  // set only when errors is empty
+  std::vector<Error> errors;     // every error found, in file order
+};
+
+// Reads, parses and validates a configuration file, including the CIDR files it names
+// (relative paths are taken relative to the configuration file's directory).
+LoadResult load_file(const std::string& path);
+// The same for text already in memory; `name` stands for the file in error messages.
+LoadResult load_string(std::string_view text, const std::string& name);
+
+// Errors of a CIDR file, as FILE:LINE; appends its prefixes to `out`.
+std::vector<Error> load_cidr_file(const std::string& path, std::vector<net::Cidr>& out);
+
+}  // namespace btrt::config

@@ -1,0 +1,106 @@
+#include "net/ip_address.hpp"
+
+#include <arpa/inet.h>
+
+#include <charconv>
+#include <cstring>
+
+namespace btrt::net {
+namespace {
+constexpr std::array<std::uint8_t, 12> kMappedPrefix{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+}
+
+IpAddress IpAddress::from_v4(std::uint32_t host_order) {
+  Bytes b{};
+  std::memcpy(b.data(), kMappedPrefix.data(), kMappedPrefix.size());
+  b[12] = static_cast<std::uint8_t>(host_order >> 24);
+  b[13] = static_cast<std::uint8_t>(host_order >> 16);
+  b[14] = static_cast<std::uint8_t>(host_order >> 8);
+  b[15] = static_cast<std::uint8_t>(host_order);
+  return IpAddress(b);
+}
+
+std::optional<IpAddress> IpAddress::parse(std::string_view text) {
+  if (text.size() >= 2 && text.front() == '[' && text.back() == ']') {
+    text = text.substr(1, text.size() - 2);
+  }
+  char buf[INET6_ADDRSTRLEN];
+  if (text.empty() || text.size() >= sizeof(buf)) return std::nullopt;
+  std::memcpy(buf, text.data(), text.size());
+  buf[text.size()] = '\0';
+  if (text.find(':') == std::string_view::npos) {
+    in_addr a4;
+    if (inet_pton(AF_INET, buf, &a4) != 1) return std::nullopt;
+    return from_v4(ntohl(a4.s_addr));
+  }
+  Bytes b;
+  if (inet_pton(AF_INET6, buf, b.data()) != 1) return std::nullopt;
+  return IpAddress(b);
+}
+
+bool IpAddress::is_v4() const {
+  return std::memcmp(bytes_.data(), kMappedPrefix.data(), kMappedPrefix.size()) == 0;
+}
+
+std::uint32_t IpAddress::v4() const {
+  return (std::uint32_t{bytes_[12]} << 24) | (std::uint32_t{bytes_[13]} << 16) |
+         (std::uint32_t{bytes_[14]} << 8) | std::uint32_t{bytes_[15]};
+}
+
+std::string IpAddress::to_string() const {
+  char buf[INET6_ADDRSTRLEN];
+  if (is_v4()) {
+    in_addr a4;
+    a4.s_addr = htonl(v4());
+    inet_ntop(AF_INET, &a4, buf, sizeof(buf));
+  } else {
+    inet_ntop(AF_INET6, bytes_.data(), buf, sizeof(buf));
+  }
+  return buf;
+}
+
+bool IpAddress::is_loopback() const {
+  if (is_v4()) return (v4() >> 24) == 127;
+  Bytes one{};
+  one[15] = 1;
+  return bytes_ == one;
+}
+
+bool IpAddress::is_unspecified() const {
+  if (is_v4()) return v4() == 0;
+  return bytes_ == Bytes{};
+}
+
+std::optional<Endpoint> Endpoint::parse(std::string_view text) {
+  std::string_view host;
+  std::string_view port;
+  if (!text.empty() && text.front() == '[') {
+    auto close = text.find(']');
+    if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':') {
+      return std::nullopt;
+    }
+    host = text.substr(1, close - 1);
+    port = text.substr(close + 2);
+  } else {
+    auto colon = text.rfind(':');
+    if (colon == std::string_view::npos) return std::nullopt;
+    host = text.substr(0, colon);
+    port = text.substr(colon + 1);
+    if (host.find(':') != std::string_view::npos) return std::nullopt;  // IPv6 needs brackets
+  }
+  auto address = IpAddress::parse(host);
+  if (!address) return std::nullopt;
+  unsigned value = 0;
+  auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
+  if (ec != std::errc{} || end != port.data() + port.size() || port.empty() || value > 65535) {
+    return std::nullopt;
+  }
+  return Endpoint{*address, static_cast<std::uint16_t>(value)};
+}
+
+std::string Endpoint::to_string() const {
+  if (address.is_v4()) return address.to_string() + ":" + std::to_string(port);
+  return "[" + address.to_string() + "]:" + std::to_string(port);
+}
+
+}  // namespace btrt::net

@@ -1,0 +1,46 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+
+namespace btrt::protocol {
+
+// Strict application/x-www-form-urlencoded decoding: %XX (hex, either case) is a byte,
+// '+' is a space, every other byte stands for itself. A '%' not followed by two hex
+// digits (e.g. "%zz", a trailing "%" or "%4") makes the whole input invalid.
+
+// Appends the decoded bytes to `out`; false if malformed (out is then unspecified).
+bool percent_decode(std::string_view in, std::string& out);
+
+// Decodes into a fixed buffer without allocating. Returns the decoded length, or -1 when
+// the input is malformed or decodes to more than out.size() bytes.
+std::ptrdiff_t percent_decode_to(std::string_view in, std::span<std::uint8_t> out);
+
+// Percent-encodes every byte outside RFC 3986's unreserved set (A-Z a-z 0-9 - . _ ~).
+void percent_encode(std::span<const std::uint8_t> in, std::string& out);
+inline void percent_encode(std::string_view in, std::string& out) {
+  percent_encode({reinterpret_cast<const std::uint8_t*>(in.data()), in.size()}, out);
+}
+
+// Calls f(key, raw_value) for each '&'-separated parameter of a query string, in order,
+// without decoding. A parameter without '=' has an empty value; empty segments are skipped.
+template <typename F>
+void for_each_param(std::string_view query, F&& f) {
+  while (!query.empty()) {
+    auto amp = query.find('&');
+    auto pair = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
+    if (pair.empty()) continue;
+    auto eq = pair.find('=');
+    if (eq == std::string_view::npos) {
+      f(pair, std::string_view{});
+    } else {
+      f(pair.substr(0, eq), pair.substr(eq + 1));
+    }
+  }
+}
+
+}  // namespace btrt::protocol
