@@ -1,1 +1,51 @@
-// placeholder
+#include "config/config.hpp"
+
+#include <array>
+#include <cctype>
+#include <utility>
+
+namespace btrt::config {
+namespace {
+
+constexpr std::array<std::pair<LogLevel, std::string_view>, 6> kLevels{{
+    {LogLevel::critical, "critical"},
+    {LogLevel::error, "error"},
+    {LogLevel::warning, "warning"},
+    {LogLevel::info, "info"},
+    {LogLevel::diagnostic, "diagnostic"},
+    {LogLevel::debug, "debug"},
+}};
+
+bool equals_ignoring_case(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(a[i])) !=
+        std::tolower(static_cast<unsigned char>(b[i]))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+std::string_view to_string(LogLevel level) {
+  for (const auto& [value, name] : kLevels) {
+    if (value == level) return name;
+  }
+  return "unknown";
+}
+
+std::optional<LogLevel> parse_log_level(std::string_view text) {
+  for (const auto& [value, name] : kLevels) {
+    if (equals_ignoring_case(text, name)) return value;
+  }
+  return std::nullopt;
+}
+
+std::string Error::to_string() const {
+  if (line > 0) return file + ":" + std::to_string(line) + ": " + message;
+  return file + ": " + message;
+}
+
+}  // namespace btrt::config

@@ -1,1 +1,72 @@
-// placeholder
+#include "core/peer_selector.hpp"
+
+#include <atomic>
+#include <numeric>
+
+#include "core/swarm_store.hpp"
+
+namespace btrt::core {
+namespace {
+
+// xorshift64*, one per thread: cheap, and good enough to vary the subsets handed out.
+std::uint64_t next_random() {
+  static std::atomic<std::uint64_t> seeds{0x9E3779B97F4A7C15ull};
+  thread_local std::uint64_t state = seeds.fetch_add(0x9E3779B97F4A7C15ull) | 1;
+  state ^= state >> 12;
+  state ^= state << 25;
+  state ^= state >> 27;
+  return state * 0x2545F4914F6CDD1Dull;
+}
+
+bool is_requester(const PeerV4& r, const Requester& who) {
+  return (who.address.is_v4() && r.port == who.port && r.address == who.address.v4()) ||
+         r.peer_id == who.peer_id;
+}
+bool is_requester(const PeerV6& r, const Requester& who) {
+  return (!who.address.is_v4() && r.port == who.port && r.address == who.address.bytes()) ||
+         r.peer_id == who.peer_id;
+}
+
+template <typename Record>
+void take(const Record& r, const Requester& who, Seconds now, std::vector<SelectedPeer>& out) {
+  if (r.expires_at <= now || is_requester(r, who)) return;
+  out.push_back(SelectedPeer{to_ip(r.address), r.port, r.peer_id});
+}
+
+}  // namespace
+
+void select_peers(const Torrent& torrent, const std::uint8_t (&levels)[256],
+                  std::size_t level_count, const Requester& requester,
+                  const SelectOptions& options, Seconds now, std::vector<SelectedPeer>& out) {
+  const std::size_t numwant = options.numwant;
+  for (std::size_t level = 0; level < level_count && out.size() < numwant; ++level) {
+    if (options.locality_cutoff > 0 && out.size() >= options.locality_cutoff) break;
+    const auto last_bucket = static_cast<unsigned>(level * 2 + 1);
+    const auto first_bucket = requester.seeder ? last_bucket : last_bucket - 1;
+    auto [b4, e4] = torrent.v4.range(first_bucket, last_bucket, levels);
+    std::size_t b6 = 0, e6 = 0;
+    if (torrent.v6) std::tie(b6, e6) = torrent.v6->range(first_bucket, last_bucket, levels);
+    const std::size_t n4 = e4 - b4;
+    const std::size_t n = n4 + (e6 - b6);
+    if (n == 0) continue;
+
+    // Visit the level in a random order: a random start and a stride coprime with n.
+    std::size_t position = next_random() % n;
+    std::size_t stride = 1;
+    if (n > 2) {
+      stride = 1 + next_random() % (n - 1);
+      while (std::gcd(stride, n) != 1) stride = stride % (n - 1) + 1;
+    }
+    for (std::size_t visited = 0; visited < n && out.size() < numwant; ++visited) {
+      if (position < n4) {
+        take(torrent.v4[b4 + position], requester, now, out);
+      } else {
+        take((*torrent.v6)[b6 + position - n4], requester, now, out);
+      }
+      position += stride;
+      if (position >= n) position -= n;
+    }
+  }
+}
+
+}  // namespace btrt::core

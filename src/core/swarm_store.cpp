@@ -1,1 +1,236 @@
-// placeholder
+#include "core/swarm_store.hpp"
+
+#include "core/peer_selector.hpp"
+
+namespace btrt::core {
+namespace {
+
+template <typename Address>
+Address address_of(const net::IpAddress& ip);
+template <>
+std::uint32_t address_of<std::uint32_t>(const net::IpAddress& ip) {
+  return ip.v4();
+}
+template <>
+Ipv6Bytes address_of<Ipv6Bytes>(const net::IpAddress& ip) {
+  return ip.bytes();
+}
+
+void count(Torrent& t, bool seeder, int delta) {
+  auto& counter = seeder ? t.seeders : t.leechers;
+  counter = static_cast<std::uint32_t>(static_cast<int>(counter) + delta);
+}
+
+// Registers, refreshes or (on `stopped`) removes the announcing peer in one family's list.
+// Returns false when the peer limit kept a new peer out.
+template <typename Address>
+bool update_peer(Torrent& t, PeerList<Address>& list, const PeerAnnounce& a,
+                 const net::Classifier& classifier, const std::uint8_t (&levels)[256],
+                 Seconds expires_at, std::uint32_t max_peers) {
+  using Record = PeerRecord<Address>;
+  const Address address = address_of<Address>(a.address);
+  const std::ptrdiff_t found = list.find(address, a.port);
+
+  if (a.event == AnnounceEvent::stopped) {
+    if (found >= 0) {
+      count(t, list[static_cast<std::size_t>(found)].seeder(), -1);
+      list.erase(static_cast<std::size_t>(found), levels);
+    }
+    return true;
+  }
+
+  if (found >= 0) {
+    Record& r = list[static_cast<std::size_t>(found)];
+    r.expires_at = expires_at;
+    r.peer_id = a.peer_id;
+    // A peer that announced itself stays `local` whatever a neighbour or origin says of it.
+    if (a.source == Source::local || r.source() != Source::local) r.set_source(a.source);
+    if (a.event == AnnounceEvent::completed && !(r.flags & Record::kCompleted)) {
+      r.flags |= Record::kCompleted;
+      ++t.downloaded;
+    }
+    if (r.seeder() != a.seeder) {
+      Record moved = r;
+      list.erase(static_cast<std::size_t>(found), levels);
+      count(t, !a.seeder, -1);
+      moved.flags = static_cast<std::uint8_t>(a.seeder ? moved.flags | Record::kSeeder
+                                                       : moved.flags & ~Record::kSeeder);
+      list.insert(moved, levels);
+      count(t, a.seeder, +1);
+    }
+    return true;
+  }
+
+  if (max_peers != 0 && t.peer_count() >= max_peers) return false;
+  Record r{};
+  r.address = address;
+  r.port = a.port;
+  r.group = classifier.classify(a.address);
+  r.flags = a.seeder ? Record::kSeeder : 0;
+  r.set_source(a.source);
+  if (a.event == AnnounceEvent::completed) {
+    r.flags |= Record::kCompleted;
+    ++t.downloaded;
+  }
+  r.expires_at = expires_at;
+  r.peer_id = a.peer_id;
+  list.insert(r, levels);
+  count(t, a.seeder, +1);
+  return true;
+}
+
+template <typename Address>
+void regroup(PeerList<Address>& list, const net::Classifier& classifier,
+             const std::uint8_t (&levels)[256]) {
+  list.regroup([&](const PeerRecord<Address>& r) { return classifier.classify(to_ip(r.address)); },
+               levels);
+}
+
+}  // namespace
+
+SwarmStore::SwarmStore(std::shared_ptr<const net::Classifier> classifier, StoreLimits limits,
+                       std::size_t shards)
+    : max_torrents_(limits.max_torrents), max_peers_per_torrent_(limits.max_peers_per_torrent) {
+  shards_.reserve(shards);
+  for (std::size_t i = 0; i < shards; ++i) {
+    auto shard = std::make_unique<Shard>();
+    shard->classifier = classifier;
+    set_levels(*shard);
+    shards_.push_back(std::move(shard));
+  }
+}
+
+void SwarmStore::set_levels(Shard& shard) {
+  for (std::size_t g = 0; g < 256; ++g) {
+    shard.levels[g] = g < shard.classifier->group_count()
+                          ? shard.classifier->level_of(static_cast<net::GroupId>(g))
+                          : 0;
+  }
+}
+
+SwarmStore::Shard& SwarmStore::shard_of(const InfoHash& info_hash) {
+  // Info-hashes are uniformly distributed: their first bytes pick the shard.
+  std::size_t h = (std::size_t{info_hash.bytes[0]} << 8) | info_hash.bytes[1];
+  return *shards_[h % shards_.size()];
+}
+const SwarmStore::Shard& SwarmStore::shard_of(const InfoHash& info_hash) const {
+  return const_cast<SwarmStore*>(this)->shard_of(info_hash);
+}
+
+AnnounceOutcome SwarmStore::announce(const PeerAnnounce& peer, Seconds now, Seconds ttl,
+                                     const SelectOptions& options,
+                                     std::vector<SelectedPeer>& out) {
+  AnnounceOutcome outcome;
+  Shard& shard = shard_of(peer.info_hash);
+  std::lock_guard lock(shard.mutex);
+
+  auto it = shard.torrents.find(peer.info_hash);
+  if (it == shard.torrents.end()) {
+    if (peer.event == AnnounceEvent::stopped) return outcome;
+    std::uint64_t limit = max_torrents_.load(std::memory_order_relaxed);
+    if (limit != 0 && torrent_count_.load(std::memory_order_relaxed) >= limit) {
+      outcome.status = AnnounceOutcome::Status::torrent_limit;
+      return outcome;
+    }
+    it = shard.torrents.try_emplace(peer.info_hash).first;
+    torrent_count_.fetch_add(1, std::memory_order_relaxed);
+  }
+  Torrent& t = it->second;
+  const std::uint32_t max_peers = max_peers_per_torrent_.load(std::memory_order_relaxed);
+  const Seconds expires_at = now + ttl;
+  if (peer.address.is_v4()) {
+    outcome.stored = update_peer(t, t.v4, peer, *shard.classifier, shard.levels, expires_at,
+                                 max_peers);
+  } else {
+    if (!t.v6) t.v6 = std::make_unique<PeerList<Ipv6Bytes>>();
+    outcome.stored = update_peer(t, *t.v6, peer, *shard.classifier, shard.levels, expires_at,
+                                 max_peers);
+  }
+
+  if (peer.event != AnnounceEvent::stopped && options.numwant > 0) {
+    Requester who{peer.peer_id, peer.address, peer.port, peer.seeder};
+    select_peers(t, shard.levels, shard.classifier->level_count(), who, options, now, out);
+  }
+  outcome.counts = {t.seeders, t.leechers, t.downloaded};
+  if (t.peer_count() == 0 && t.downloaded == 0) {
+    shard.torrents.erase(it);
+    torrent_count_.fetch_sub(1, std::memory_order_relaxed);
+  }
+  return outcome;
+}
+
+SwarmCounts SwarmStore::counts(const InfoHash& info_hash) const {
+  const Shard& shard = shard_of(info_hash);
+  std::lock_guard lock(shard.mutex);
+  auto it = shard.torrents.find(info_hash);
+  if (it == shard.torrents.end()) return {};
+  return {it->second.seeders, it->second.leechers, it->second.downloaded};
+}
+
+std::size_t SwarmStore::expire_shard(std::size_t index, Seconds now) {
+  Shard& shard = *shards_[index % shards_.size()];
+  std::lock_guard lock(shard.mutex);
+  std::size_t removed = 0;
+  for (auto it = shard.torrents.begin(); it != shard.torrents.end();) {
+    Torrent& t = it->second;
+    auto expired = [&](const auto& r) {
+      if (r.expires_at > now) return false;
+      count(t, r.seeder(), -1);
+      return true;
+    };
+    removed += t.v4.erase_if(expired);
+    if (t.v6) {
+      removed += t.v6->erase_if(expired);
+      if (t.v6->empty()) t.v6.reset();
+    }
+    // An empty torrent goes; its completed count lives on in the database (persistence).
+    if (t.peer_count() == 0) {
+      shard.torrents.erase(it++);
+      torrent_count_.fetch_sub(1, std::memory_order_relaxed);
+    } else {
+      ++it;
+    }
+  }
+  return removed;
+}
+
+void SwarmStore::set_classifier(std::shared_ptr<const net::Classifier> classifier) {
+  for (auto& shard : shards_) {
+    std::lock_guard lock(shard->mutex);
+    shard->classifier = classifier;
+    set_levels(*shard);
+    for (auto& [hash, t] : shard->torrents) {
+      regroup(t.v4, *classifier, shard->levels);
+      if (t.v6) regroup(*t.v6, *classifier, shard->levels);
+    }
+  }
+}
+
+void SwarmStore::set_limits(StoreLimits limits) {
+  max_torrents_.store(limits.max_torrents);
+  max_peers_per_torrent_.store(limits.max_peers_per_torrent);
+}
+
+StoreTotals SwarmStore::totals() const {
+  StoreTotals totals;
+  for (const auto& shard : shards_) {
+    std::lock_guard lock(shard->mutex);
+    totals.peers_by_group.resize(shard->classifier->group_count(), 0);
+    totals.torrents += shard->torrents.size();
+    totals.memory_bytes +=
+        shard->torrents.capacity() * (sizeof(std::pair<const InfoHash, Torrent>) + 1);
+    for (const auto& [hash, t] : shard->torrents) {
+      totals.peers += t.peer_count();
+      totals.seeders += t.seeders;
+      totals.memory_bytes += t.v4.memory_bytes();
+      for (const auto& r : t.v4.records()) ++totals.peers_by_group[r.group];
+      if (t.v6) {
+        totals.memory_bytes += sizeof(*t.v6) + t.v6->memory_bytes();
+        for (const auto& r : t.v6->records()) ++totals.peers_by_group[r.group];
+      }
+    }
+  }
+  return totals;
+}
+
+}  // namespace btrt::core

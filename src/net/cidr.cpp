@@ -29,7 +29,9 @@ std::optional<Cidr> Cidr::parse(std::string_view text, std::string* why) {
   auto slash = text.find('/');
   auto address = IpAddress::parse(text.substr(0, slash));
   if (!address) return fail("'" + std::string(text.substr(0, slash)) + "' is not an IP address");
-  unsigned max = address->is_v4() ? 32 : 128;
+  // The text's family decides the meaning of the length: ::ffff:a.b.c.d/120 is IPv6 text.
+  const bool ipv4_text = text.substr(0, slash).find(':') == std::string_view::npos;
+  unsigned max = ipv4_text ? 32 : 128;
   unsigned length = max;
   if (slash != std::string_view::npos) {
     auto digits = text.substr(slash + 1);
@@ -40,7 +42,7 @@ std::optional<Cidr> Cidr::parse(std::string_view text, std::string* why) {
                   std::to_string(max) + ")");
     }
   }
-  if (address->is_v4()) length += 96;
+  if (ipv4_text) length += 96;
   return of(*address, static_cast<std::uint8_t>(length));
 }
 

@@ -1,1 +1,229 @@
-// placeholder
+#include "protocol/announce.hpp"
+
+#include <array>
+#include <cstddef>
+#include <limits>
+#include <span>
+
+#include "protocol/percent.hpp"
+
+namespace btrt::protocol {
+namespace {
+
+constexpr bool is_hex(char c) {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+// True when every '%' is followed by two hex digits.
+bool well_formed(std::string_view in) {
+  for (std::size_t i = 0; i < in.size(); ++i) {
+    if (in[i] != '%') continue;
+    if (in.size() - i < 3 || !is_hex(in[i + 1]) || !is_hex(in[i + 2])) return false;
+    i += 2;
+  }
+  return true;
+}
+
+std::string_view as_chars(std::span<const std::uint8_t> bytes) {
+  return {reinterpret_cast<const char*>(bytes.data()), bytes.size()};
+}
+
+// Longest decoded scalar value we look at (numbers, event, compact, addresses).
+constexpr std::size_t kScalarMax = 64;
+using ScalarBuf = std::array<std::uint8_t, kScalarMax>;
+
+// Decodes a scalar parameter value into `buf`. Returns nullptr and sets `out`, or `malformed`
+// for a bad escape, or `invalid` when the value is too long to be valid.
+const char* decode_scalar(std::string_view raw, ScalarBuf& buf, std::string_view& out,
+                          const char* malformed, const char* invalid) {
+  if (!well_formed(raw)) return malformed;
+  auto n = percent_decode_to(raw, buf);
+  if (n < 0) return invalid;
+  out = as_chars(std::span(buf).first(static_cast<std::size_t>(n)));
+  return nullptr;
+}
+
+// A non-negative decimal integer made of digits only (no sign, no spaces, not empty).
+// False on anything else or when the value does not fit in uint64.
+bool parse_u64(std::string_view s, std::uint64_t& out) {
+  if (s.empty()) return false;
+  std::uint64_t v = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return false;
+    auto d = static_cast<std::uint64_t>(c - '0');
+    if (v > (std::numeric_limits<std::uint64_t>::max() - d) / 10) return false;
+    v = v * 10 + d;
+  }
+  out = v;
+  return true;
+}
+
+// Digits only, like parse_u64, but any value above uint32 clamps to UINT32_MAX.
+bool parse_u32_clamped(std::string_view s, std::uint32_t& out) {
+  constexpr std::uint64_t kMax = std::numeric_limits<std::uint32_t>::max();
+  if (s.empty()) return false;
+  std::uint64_t v = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return false;
+    v = v * 10 + static_cast<std::uint64_t>(c - '0');
+    if (v > kMax) v = kMax + 1;  // saturate; stays far from uint64 overflow
+  }
+  out = static_cast<std::uint32_t>(v > kMax ? kMax : v);
+  return true;
+}
+
+// A 20-byte id: a malformed escape or any other decoded length is an error.
+const char* parse_id(std::string_view raw, std::array<std::uint8_t, 20>& bytes,
+                     const char* malformed, const char* bad_length) {
+  if (!well_formed(raw)) return malformed;
+  std::array<std::uint8_t, 20> buf{};
+  if (percent_decode_to(raw, buf) != 20) return bad_length;
+  bytes = buf;
+  return nullptr;
+}
+
+// The raw (still encoded) value of each known parameter; the last occurrence wins.
+struct RawParams {
+  std::optional<std::string_view> info_hash, peer_id, port, uploaded, downloaded, left, event,
+      compact, no_peer_id, numwant;
+};
+
+}  // namespace
+
+const char* parse_announce(std::string_view query, AnnounceRequest& out) {
+  out = AnnounceRequest{};
+  RawParams raw;
+
+  for_each_param(query, [&](std::string_view key, std::string_view value) {
+    // Keys are plain ASCII in practice; decode them only when they carry an escape.
+    std::array<std::uint8_t, 16> key_buf;
+    if (key.find_first_of("%+") != std::string_view::npos) {
+      auto n = percent_decode_to(key, key_buf);
+      if (n < 0) return;  // malformed, or too long for any known key: an unknown parameter
+      key = as_chars(std::span(key_buf).first(static_cast<std::size_t>(n)));
+    }
+    if (key == "info_hash") {
+      raw.info_hash = value;
+    } else if (key == "peer_id") {
+      raw.peer_id = value;
+    } else if (key == "port") {
+      raw.port = value;
+    } else if (key == "uploaded") {
+      raw.uploaded = value;
+    } else if (key == "downloaded") {
+      raw.downloaded = value;
+    } else if (key == "left") {
+      raw.left = value;
+    } else if (key == "event") {
+      raw.event = value;
+    } else if (key == "compact") {
+      raw.compact = value;
+    } else if (key == "no_peer_id") {
+      raw.no_peer_id = value;
+    } else if (key == "numwant") {
+      raw.numwant = value;
+    } else if (key == "ip" || key == "ipv4" || key == "ipv6") {
+      // The last valid address wins; hostnames and junk are ignored.
+      ScalarBuf buf;
+      std::string_view text;
+      if (decode_scalar(value, buf, text, "", "") != nullptr) return;
+      if (auto addr = net::IpAddress::parse(text)) out.ip = *addr;
+    }
+  });
+
+  if (!raw.info_hash) return "missing info_hash";
+  if (auto err =
+          parse_id(*raw.info_hash, out.info_hash.bytes, "malformed percent-encoding in info_hash",
+                   "invalid info_hash: must be 20 bytes")) {
+    return err;
+  }
+  if (!raw.peer_id) return "missing peer_id";
+  if (auto err = parse_id(*raw.peer_id, out.peer_id.bytes, "malformed percent-encoding in peer_id",
+                          "invalid peer_id: must be 20 bytes")) {
+    return err;
+  }
+
+  ScalarBuf buf;
+  std::string_view text;
+
+  if (!raw.port) return "missing port";
+  if (auto err = decode_scalar(*raw.port, buf, text, "malformed percent-encoding in port",
+                               "invalid port")) {
+    return err;
+  }
+  std::uint64_t port = 0;
+  if (!parse_u64(text, port) || port < 1 || port > 65535) return "invalid port";
+  out.port = static_cast<std::uint16_t>(port);
+
+  struct Counter {
+    const std::optional<std::string_view>& raw;
+    std::uint64_t& field;
+    const char* malformed;
+    const char* invalid;
+  };
+  const Counter counters[] = {
+      {raw.uploaded, out.uploaded, "malformed percent-encoding in uploaded", "invalid uploaded"},
+      {raw.downloaded, out.downloaded, "malformed percent-encoding in downloaded",
+       "invalid downloaded"},
+      {raw.left, out.left, "malformed percent-encoding in left", "invalid left"},
+  };
+  for (const Counter& c : counters) {
+    if (!c.raw) continue;
+    if (auto err = decode_scalar(*c.raw, buf, text, c.malformed, c.invalid)) return err;
+    if (!parse_u64(text, c.field)) return c.invalid;
+  }
+  out.left_present = raw.left.has_value();
+
+  if (raw.event) {
+    if (auto err = decode_scalar(*raw.event, buf, text, "malformed percent-encoding in event",
+                                 "invalid event")) {
+      return err;
+    }
+    if (text.empty()) {
+      out.event = Event::none;
+    } else if (text == "started") {
+      out.event = Event::started;
+    } else if (text == "completed") {
+      out.event = Event::completed;
+    } else if (text == "stopped") {
+      out.event = Event::stopped;
+    } else if (text == "paused") {
+      out.event = Event::paused;
+    } else {
+      return "invalid event";
+    }
+  }
+
+  if (raw.compact) {
+    if (auto err = decode_scalar(*raw.compact, buf, text, "malformed percent-encoding in compact",
+                                 "invalid compact")) {
+      return err;
+    }
+    if (text == "1") {
+      out.compact = true;
+    } else if (text == "0") {
+      out.compact = false;
+    } else {
+      return "invalid compact";
+    }
+  }
+
+  // Lenient: any value but "0" (including an empty or undecodable one) asks for no peer ids.
+  if (raw.no_peer_id) {
+    out.no_peer_id = decode_scalar(*raw.no_peer_id, buf, text, "", "") != nullptr || text != "0";
+  }
+
+  if (raw.numwant) {
+    if (auto err = decode_scalar(*raw.numwant, buf, text, "malformed percent-encoding in numwant",
+                                 "invalid numwant")) {
+      return err;
+    }
+    std::uint32_t n = 0;
+    if (!parse_u32_clamped(text, n)) return "invalid numwant";
+    out.numwant = n;
+  }
+
+  return nullptr;
+}
+
+}  // namespace btrt::protocol

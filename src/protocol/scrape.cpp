@@ -1,1 +1,60 @@
-// placeholder
+#include "protocol/scrape.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cstdint>
+
+#include "protocol/percent.hpp"
+
+namespace btrt::protocol {
+namespace {
+
+constexpr bool is_hex(char c) {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+bool well_formed(std::string_view in) {
+  for (std::size_t i = 0; i < in.size(); ++i) {
+    if (in[i] != '%') continue;
+    if (in.size() - i < 3 || !is_hex(in[i + 1]) || !is_hex(in[i + 2])) return false;
+    i += 2;
+  }
+  return true;
+}
+
+}  // namespace
+
+const char* parse_scrape(std::string_view query, std::size_t max_hashes,
+                         std::vector<core::InfoHash>& out) {
+  out.clear();
+  const char* error = nullptr;
+  for_each_param(query, [&](std::string_view key, std::string_view value) {
+    if (error) return;
+    std::array<std::uint8_t, 16> key_buf;
+    if (key.find_first_of("%+") != std::string_view::npos) {
+      auto n = percent_decode_to(key, key_buf);
+      if (n < 0) return;  // not a key we know
+      key = {reinterpret_cast<const char*>(key_buf.data()), static_cast<std::size_t>(n)};
+    }
+    if (key != "info_hash") return;
+    if (!well_formed(value)) {
+      error = "malformed percent-encoding in info_hash";
+      return;
+    }
+    core::InfoHash hash;
+    if (percent_decode_to(value, hash.bytes) != 20) {
+      error = "invalid info_hash: must be 20 bytes";
+      return;
+    }
+    if (std::find(out.begin(), out.end(), hash) != out.end()) return;
+    if (out.size() >= max_hashes) {
+      error = "too many info_hash parameters";
+      return;
+    }
+    out.push_back(hash);
+  });
+  if (error) out.clear();
+  return error;
+}
+
+}  // namespace btrt::protocol

@@ -1,1 +1,252 @@
-// placeholder
+#include "core/swarm_store.hpp"
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <random>
+#include <set>
+
+namespace btrt::core {
+namespace {
+
+net::IpAddress ip(const char* text) { return *net::IpAddress::parse(text); }
+
+std::shared_ptr<const net::Classifier> groups() {
+  std::vector<net::GroupSpec> specs{
+      {"local", 0, {*net::Cidr::parse("10.1.0.0/16"), *net::Cidr::parse("fd00:1::/32")}},
+      {"partner", 1, {*net::Cidr::parse("10.2.0.0/16")}},
+  };
+  return std::make_shared<const net::Classifier>(specs);
+}
+
+InfoHash hash(std::uint8_t n) {
+  InfoHash h;
+  h.bytes.fill(n);
+  return h;
+}
+
+PeerId id_of(std::uint32_t n) {
+  PeerId id;
+  for (int i = 0; i < 4; ++i) id.bytes[i] = static_cast<std::uint8_t>(n >> (8 * i));
+  id.bytes[19] = 0xAB;
+  return id;
+}
+
+struct Fixture : ::testing::Test {
+  SwarmStore store{groups(), {}, 4};
+  std::uint32_t next_id = 1;
+
+  AnnounceOutcome announce(const char* address, std::uint16_t port, bool seeder = false,
+                           AnnounceEvent event = AnnounceEvent::none,
+                           SelectOptions options = {50, 0}, Seconds now = 100,
+                           std::vector<SelectedPeer>* out = nullptr, std::uint8_t n = 1) {
+    PeerAnnounce a;
+    a.info_hash = hash(n);
+    a.peer_id = id_of(port);
+    a.address = ip(address);
+    a.port = port;
+    a.seeder = seeder;
+    a.event = event;
+    std::vector<SelectedPeer> scratch;
+    return store.announce(a, now, 60, options, out ? *out : scratch);
+  }
+
+  std::vector<SelectedPeer> ask(const char* address, std::uint16_t port, SelectOptions options,
+                                bool seeder = false) {
+    std::vector<SelectedPeer> out;
+    announce(address, port, seeder, AnnounceEvent::none, options, 100, &out);
+    return out;
+  }
+
+  std::string group_of(const SelectedPeer& p) {
+    auto text = p.address.to_string();
+    if (text.rfind("10.1.", 0) == 0 || text.rfind("fd00:1:", 0) == 0) return "local";
+    if (text.rfind("10.2.", 0) == 0) return "partner";
+    return "other";
+  }
+};
+
+TEST_F(Fixture, RanksByGroupAndCutsAtNumwant) {
+  for (std::uint16_t i = 0; i < 30; ++i) announce("10.9.0.1", static_cast<std::uint16_t>(1000 + i));
+  for (std::uint16_t i = 0; i < 3; ++i) announce("10.2.0.1", static_cast<std::uint16_t>(2000 + i));
+  for (std::uint16_t i = 0; i < 2; ++i) announce("10.1.0.1", static_cast<std::uint16_t>(3000 + i));
+
+  auto out = ask("10.9.9.9", 9, {10, 0});
+  ASSERT_EQ(out.size(), 10u);
+  EXPECT_EQ(group_of(out[0]), "local");
+  EXPECT_EQ(group_of(out[1]), "local");
+  for (int i = 2; i < 5; ++i) EXPECT_EQ(group_of(out[i]), "partner");
+  for (int i = 5; i < 10; ++i) EXPECT_EQ(group_of(out[i]), "other");
+}
+
+TEST_F(Fixture, LocalityCutoffExamplesOfTheSpec) {
+  // 12 local peers, cutoff 10: only those 12.
+  for (std::uint16_t i = 0; i < 12; ++i) announce("10.1.0.1", static_cast<std::uint16_t>(100 + i));
+  for (std::uint16_t i = 0; i < 40; ++i) announce("10.9.0.1", static_cast<std::uint16_t>(500 + i));
+  EXPECT_EQ(ask("10.9.9.9", 1, {50, 10}).size(), 12u);
+  // cutoff 0: filled to numwant in rank order.
+  EXPECT_EQ(ask("10.9.9.9", 2, {50, 0}).size(), 50u);
+}
+
+TEST_F(Fixture, LocalityCutoffAddsNextLevelsUntilReached) {
+  for (std::uint16_t i = 0; i < 3; ++i) announce("10.1.0.1", static_cast<std::uint16_t>(100 + i));
+  for (std::uint16_t i = 0; i < 2; ++i) announce("10.2.0.1", static_cast<std::uint16_t>(200 + i));
+  for (std::uint16_t i = 0; i < 60; ++i) announce("10.9.0.1", static_cast<std::uint16_t>(500 + i));
+  auto out = ask("10.9.9.9", 1, {50, 10});
+  ASSERT_EQ(out.size(), 50u);  // 3 + 2, then 45 others
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(group_of(out[i]), "local");
+  for (int i = 3; i < 5; ++i) EXPECT_EQ(group_of(out[i]), "partner");
+
+}
+
+TEST_F(Fixture, FourLocalAndEightPartnerStopAtTwelve) {
+  for (std::uint16_t i = 0; i < 4; ++i) announce("10.1.0.1", static_cast<std::uint16_t>(100 + i));
+  for (std::uint16_t i = 0; i < 8; ++i) announce("10.2.0.1", static_cast<std::uint16_t>(200 + i));
+  for (std::uint16_t i = 0; i < 20; ++i) announce("10.9.0.1", static_cast<std::uint16_t>(500 + i));
+  EXPECT_EQ(ask("10.9.9.9", 1, {50, 10}).size(), 12u);
+}
+
+TEST_F(Fixture, NeverReturnsTheRequesterOrSeedersToSeeders) {
+  announce("10.1.0.1", 1, true);
+  announce("10.1.0.2", 2, false);
+  auto out = ask("10.1.0.3", 3, {50, 0}, true);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].port, 2);
+  auto again = ask("10.1.0.2", 2, {50, 0});
+  ASSERT_EQ(again.size(), 2u);  // the two seeders, never itself
+  for (auto& p : again) EXPECT_NE(p.port, 2);
+}
+
+TEST_F(Fixture, SamePeerIdElsewhereIsTheRequester) {
+  announce("10.1.0.1", 7);
+  PeerAnnounce a;
+  a.info_hash = hash(1);
+  a.peer_id = id_of(7);  // same id, other address
+  a.address = ip("10.1.0.2");
+  a.port = 8;
+  std::vector<SelectedPeer> out;
+  store.announce(a, 100, 60, {50, 0}, out);
+  EXPECT_TRUE(out.empty());
+}
+
+TEST_F(Fixture, StoppedRemovesThePeerAndAnswersNothing) {
+  announce("10.1.0.1", 1);
+  announce("10.1.0.2", 2);
+  std::vector<SelectedPeer> out;
+  auto outcome = announce("10.1.0.1", 1, false, AnnounceEvent::stopped, {50, 0}, 100, &out);
+  EXPECT_TRUE(out.empty());
+  EXPECT_EQ(outcome.counts.incomplete, 1u);
+  EXPECT_EQ(store.counts(hash(1)).incomplete, 1u);
+}
+
+TEST_F(Fixture, CompletedCountsOncePerPeer) {
+  announce("10.1.0.1", 1, false, AnnounceEvent::started);
+  announce("10.1.0.1", 1, true, AnnounceEvent::completed);
+  announce("10.1.0.1", 1, true, AnnounceEvent::completed);
+  auto c = store.counts(hash(1));
+  EXPECT_EQ(c.downloaded, 1u);
+  EXPECT_EQ(c.complete, 1u);
+  EXPECT_EQ(c.incomplete, 0u);
+}
+
+TEST_F(Fixture, ExpiredPeersAreNotHandedOutAndAreSwept) {
+  announce("10.1.0.1", 1, false, AnnounceEvent::none, {50, 0}, 100);
+  std::vector<SelectedPeer> out;
+  announce("10.1.0.2", 2, false, AnnounceEvent::none, {50, 0}, 161, &out);  // ttl 60
+  EXPECT_TRUE(out.empty());
+  std::size_t removed = 0;
+  for (std::size_t s = 0; s < store.shard_count(); ++s) removed += store.expire_shard(s, 161);
+  EXPECT_EQ(removed, 1u);
+  EXPECT_EQ(store.counts(hash(1)).incomplete, 1u);
+  for (std::size_t s = 0; s < store.shard_count(); ++s) store.expire_shard(s, 1000);
+  EXPECT_EQ(store.totals().torrents, 0u);
+}
+
+TEST_F(Fixture, NewClassifierRegroupsExistingPeers) {
+  announce("10.9.0.1", 1);
+  announce("10.1.0.1", 2);
+  auto before = ask("10.5.0.1", 3, {1, 0});
+  ASSERT_EQ(before.size(), 1u);
+  EXPECT_EQ(before[0].port, 2);
+  store.set_classifier(std::make_shared<const net::Classifier>(
+      std::vector<net::GroupSpec>{{"new local", 0, {*net::Cidr::parse("10.9.0.0/16")}}}));
+  auto after = ask("10.5.0.1", 4, {1, 0});
+  ASSERT_EQ(after.size(), 1u);
+  EXPECT_EQ(after[0].port, 1);
+  EXPECT_EQ(store.totals().peers_by_group[0], 1u);
+}
+
+TEST_F(Fixture, Ipv6PeersRankWithTheirGroup) {
+  announce("10.9.0.1", 1);
+  announce("fd00:1::5", 2);
+  auto out = ask("10.9.0.2", 3, {1, 0});
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_FALSE(out[0].address.is_v4());
+  EXPECT_EQ(out[0].port, 2);
+}
+
+TEST_F(Fixture, PeerLimitKeepsNewPeersOutButAnswersThem) {
+  store.set_limits({0, 2});
+  announce("10.1.0.1", 1);
+  announce("10.1.0.2", 2);
+  auto outcome = announce("10.1.0.3", 3);
+  EXPECT_FALSE(outcome.stored);
+  EXPECT_EQ(store.counts(hash(1)).incomplete, 2u);
+}
+
+TEST_F(Fixture, TorrentLimitRefusesNewTorrents) {
+  store.set_limits({1, 0});
+  announce("10.1.0.1", 1, false, AnnounceEvent::none, {50, 0}, 100, nullptr, 1);
+  auto outcome = announce("10.1.0.1", 1, false, AnnounceEvent::none, {50, 0}, 100, nullptr, 2);
+  EXPECT_EQ(outcome.status, AnnounceOutcome::Status::torrent_limit);
+}
+
+TEST_F(Fixture, DifferentRequestsGetDifferentSubsets) {
+  for (std::uint16_t i = 0; i < 100; ++i) announce("10.1.0.1", static_cast<std::uint16_t>(100 + i));
+  std::set<std::uint16_t> seen;
+  for (std::uint16_t r = 0; r < 20; ++r) {
+    for (auto& p : ask("10.1.0.2", static_cast<std::uint16_t>(1 + r), {5, 0})) seen.insert(p.port);
+  }
+  EXPECT_GT(seen.size(), 30u);
+}
+
+// Random operations against a plain model: the bucketed array and its index stay exact.
+TEST(PeerList, MatchesAModelUnderRandomOperations) {
+  std::uint8_t levels[256] = {};
+  for (int g = 0; g < 256; ++g) levels[g] = static_cast<std::uint8_t>(g % 4);
+  PeerList<std::uint32_t> list;
+  std::map<std::pair<std::uint32_t, std::uint16_t>, PeerV4> model;
+  std::mt19937 rng(42);
+  for (int step = 0; step < 20000; ++step) {
+    auto address = static_cast<std::uint32_t>(rng() % 50);
+    auto port = static_cast<std::uint16_t>(rng() % 4);
+    auto found = list.find(address, port);
+    auto key = std::make_pair(address, port);
+    ASSERT_EQ(found >= 0, model.count(key) == 1) << step;
+    if (found >= 0 && rng() % 2) {
+      list.erase(static_cast<std::size_t>(found), levels);
+      model.erase(key);
+    } else if (found < 0) {
+      PeerV4 r{};
+      r.address = address;
+      r.port = port;
+      r.group = static_cast<std::uint8_t>(rng() % 8);
+      r.flags = rng() % 2 ? PeerV4::kSeeder : 0;
+      list.insert(r, levels);
+      model[key] = r;
+    }
+    ASSERT_EQ(list.size(), model.size());
+    for (std::size_t i = 1; i < list.size(); ++i) {
+      ASSERT_LE(PeerList<std::uint32_t>::bucket_of(list[i - 1], levels),
+                PeerList<std::uint32_t>::bucket_of(list[i], levels));
+    }
+  }
+  for (auto& [key, r] : model) {
+    auto at = list.find(key.first, key.second);
+    ASSERT_GE(at, 0);
+    EXPECT_EQ(list[static_cast<std::size_t>(at)].group, r.group);
+  }
+}
+
+}  // namespace
+}  // namespace btrt::core

@@ -1,0 +1,55 @@
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <cstring>
+
+#include "core/ids.hpp"
+#include "net/classifier.hpp"
+#include "net/ip_address.hpp"
+
+namespace btrt::core {
+
+// Seconds on a monotonic clock that the caller supplies; the core never reads a clock.
+using Seconds = std::uint32_t;
+
+// How btrt learned of a peer (spec 2). Six bits in the peer record.
+struct Source {
+  static constexpr std::uint8_t local = 0;
+  static constexpr std::uint8_t external = 1;
+  static constexpr std::uint8_t first_neighbor = 2;
+  static constexpr std::uint8_t max = 63;
+  static constexpr std::uint8_t neighbor(std::uint8_t index) { return first_neighbor + index; }
+};
+
+// One peer as stored: address, port, group (computed once, when stored), flags, expiry and
+// peer id. 32 bytes for IPv4, 44 for IPv6; no heap node per peer.
+template <typename Address>
+struct PeerRecord {
+  static constexpr std::uint8_t kSeeder = 1;
+  static constexpr std::uint8_t kCompleted = 2;  // `downloaded` already counted for this peer
+
+  Address address;
+  std::uint16_t port;
+  net::GroupId group;
+  std::uint8_t flags;  // kSeeder | kCompleted | source << 2
+  Seconds expires_at;
+  PeerId peer_id;
+
+  bool seeder() const { return flags & kSeeder; }
+  std::uint8_t source() const { return flags >> 2; }
+  void set_source(std::uint8_t source) {
+    flags = static_cast<std::uint8_t>((flags & 3) | (source << 2));
+  }
+};
+
+using Ipv6Bytes = std::array<std::uint8_t, 16>;
+using PeerV4 = PeerRecord<std::uint32_t>;
+using PeerV6 = PeerRecord<Ipv6Bytes>;
+static_assert(sizeof(PeerV4) == 32);
+static_assert(sizeof(PeerV6) == 44);
+
+inline net::IpAddress to_ip(std::uint32_t v4) { return net::IpAddress::from_v4(v4); }
+inline net::IpAddress to_ip(const Ipv6Bytes& v6) { return net::IpAddress(v6); }
+
+}  // namespace btrt::core

@@ -1,0 +1,117 @@
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include <absl/container/flat_hash_map.h>
+
+#include "core/ids.hpp"
+#include "core/peer.hpp"
+#include "core/peer_list.hpp"
+#include "core/selected_peer.hpp"
+#include "net/classifier.hpp"
+
+namespace btrt::core {
+
+struct Torrent {
+  PeerList<std::uint32_t> v4;
+  std::unique_ptr<PeerList<Ipv6Bytes>> v6;  // most swarms have no IPv6 peer
+  std::uint32_t downloaded = 0;
+  std::uint32_t seeders = 0;
+  std::uint32_t leechers = 0;
+
+  std::size_t peer_count() const { return v4.size() + (v6 ? v6->size() : 0); }
+};
+
+enum class AnnounceEvent : std::uint8_t { none, started, completed, stopped };
+
+// What one announce tells the store about the announcing peer.
+struct PeerAnnounce {
+  InfoHash info_hash;
+  PeerId peer_id;
+  net::IpAddress address;
+  std::uint16_t port = 0;
+  bool seeder = false;
+  AnnounceEvent event = AnnounceEvent::none;
+  std::uint8_t source = Source::local;
+};
+
+struct SelectOptions {
+  std::uint32_t numwant = 50;
+  std::uint32_t locality_cutoff = 0;  // spec 5; 0 = fill to numwant in rank order
+};
+
+struct SwarmCounts {
+  std::uint32_t complete = 0;    // seeders
+  std::uint32_t incomplete = 0;  // leechers
+  std::uint32_t downloaded = 0;
+};
+
+struct AnnounceOutcome {
+  enum class Status { ok, torrent_limit } status = Status::ok;
+  SwarmCounts counts;
+  bool stored = true;  // false when max_peers_per_torrent kept a new peer out
+};
+
+struct StoreLimits {
+  std::uint64_t max_torrents = 0;           // 0 = no limit
+  std::uint32_t max_peers_per_torrent = 0;  // 0 = no limit
+};
+
+struct StoreTotals {
+  std::uint64_t torrents = 0;
+  std::uint64_t peers = 0;
+  std::uint64_t seeders = 0;
+  std::vector<std::uint64_t> peers_by_group;  // indexed by GroupId, `other` last
+  std::size_t memory_bytes = 0;               // peer arrays, indexes and torrent tables
+};
+
+// All torrents and their peers, in memory, sharded by info-hash so that announces of
+// different torrents take different locks. Time is passed in; nothing here does I/O.
+class SwarmStore {
+ public:
+  static constexpr std::size_t kDefaultShards = 256;
+
+  SwarmStore(std::shared_ptr<const net::Classifier> classifier, StoreLimits limits,
+             std::size_t shards = kDefaultShards);
+
+  // Registers (or updates, or with `stopped` removes) the peer, then fills `out` with the
+  // peers to hand back (spec 5) unless it is `stopped`. `ttl` is how long the peer lives.
+  AnnounceOutcome announce(const PeerAnnounce& peer, Seconds now, Seconds ttl,
+                           const SelectOptions& options, std::vector<SelectedPeer>& out);
+
+  SwarmCounts counts(const InfoHash& info_hash) const;
+
+  // Drops expired peers (and emptied torrents) of one shard; call it for each shard in
+  // turn so that no sweep stops the world.
+  std::size_t expire_shard(std::size_t shard, Seconds now);
+  std::size_t shard_count() const { return shards_.size(); }
+
+  // Puts a new classifier in force and regroups every stored peer, shard by shard.
+  void set_classifier(std::shared_ptr<const net::Classifier> classifier);
+  void set_limits(StoreLimits limits);
+
+  StoreTotals totals() const;
+
+ private:
+  struct Shard {
+    mutable std::mutex mutex;
+    absl::flat_hash_map<InfoHash, Torrent> torrents;
+    std::shared_ptr<const net::Classifier> classifier;
+    std::uint8_t levels[256] = {};
+  };
+  Shard& shard_of(const InfoHash& info_hash);
+  const Shard& shard_of(const InfoHash& info_hash) const;
+  static void set_levels(Shard& shard);
+
+  std::vector<std::unique_ptr<Shard>> shards_;
+  std::atomic<std::uint64_t> torrent_count_{0};
+  std::atomic<std::uint64_t> max_torrents_;
+  std::atomic<std::uint32_t> max_peers_per_torrent_;
+};
+
+}  // namespace btrt::core
