@@ -1,1 +1,5 @@
-int main() { return 0; }
+#include "app/commands.hpp"
+
+int main(int argc, char** argv) {
+  return btrt::app::main(argc, argv);
+}

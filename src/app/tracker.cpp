@@ -1,1 +1,159 @@
-// placeholder
+#include "app/tracker.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <csignal>
+#include <iostream>
+#include <thread>
+
+#include "app/commands.hpp"
+#include "config/config.hpp"
+#include "core/swarm_store.hpp"
+#include "http/router.hpp"
+#include "http/server.hpp"
+#include "log/logging.hpp"
+
+namespace btrt::app {
+namespace {
+
+namespace asio = boost::asio;
+
+std::shared_ptr<const net::Classifier> make_classifier(const config::Config& config) {
+  std::vector<net::GroupSpec> groups;
+  for (const auto& g : config.peer_groups) groups.push_back({g.name, g.priority, g.cidrs});
+  return std::make_shared<const net::Classifier>(std::move(groups));
+}
+
+void log_summary(const config::Config& config, const net::Classifier& classifier) {
+  std::string listen;
+  for (const auto& e : config.server.listen) listen += (listen.empty() ? "" : ", ") + e.to_string();
+  spdlog::info("configuration {}: listening on {}", config.file, listen);
+  spdlog::info("database: {}", config.database.url);
+  for (std::size_t g = 0; g + 1 < classifier.group_count(); ++g) {
+    const auto& group = config.peer_groups[g];
+    spdlog::info("peer group '{}': priority {}, {} prefixes", group.name, group.priority,
+                 group.cidrs.size());
+  }
+  for (const auto& n : config.neighbors) {
+    spdlog::info("neighbour '{}': every {} s", n.name, n.refresh_interval);
+  }
+}
+
+// Sweeps expired peers a few shards at a time, so that the whole store is covered about
+// every `pass` seconds without ever locking more than one shard.
+class ExpirySweeper {
+ public:
+  ExpirySweeper(asio::io_context& io, core::SwarmStore& store, const http::Router& router)
+      : timer_(io), store_(store), router_(router) {}
+
+  void start(std::uint32_t peer_expiry) {
+    pass_ = std::clamp<std::uint32_t>(peer_expiry / 8, 1, 30);
+    schedule();
+  }
+
+ private:
+  static constexpr std::chrono::milliseconds kTick{100};
+  void schedule() {
+    timer_.expires_after(kTick);
+    timer_.async_wait([this](boost::system::error_code ec) {
+      if (ec) return;
+      const std::size_t ticks_per_pass = pass_ * 1000 / kTick.count();
+      const std::size_t per_tick = (store_.shard_count() + ticks_per_pass - 1) / ticks_per_pass;
+      const auto now = router_.now();
+      for (std::size_t i = 0; i < per_tick; ++i) store_.expire_shard(next_++, now);
+      schedule();
+    });
+  }
+
+  asio::steady_timer timer_;
+  core::SwarmStore& store_;
+  const http::Router& router_;
+  std::uint32_t pass_ = 30;
+  std::size_t next_ = 0;
+};
+
+}  // namespace
+
+int run_tracker(const std::string& config_path) {
+  auto loaded = config::load_file(config_path);
+  if (!loaded.errors.empty()) {
+    for (const auto& e : loaded.errors) std::cerr << e.to_string() << "\n";
+    return kBadUsage;
+  }
+  config::Config config = std::move(*loaded.config);
+  try {
+    log::init(config.logging);
+  } catch (const std::exception& e) {
+    std::cerr << "btrt: " << e.what() << "\n";
+    return kRuntimeFailure;
+  }
+
+  auto classifier = make_classifier(config);
+  core::SwarmStore store(classifier,
+                         {config.tracker.max_torrents, config.tracker.max_peers_per_torrent});
+  http::Router router(store, config);
+
+  http::ServerOptions options;
+  options.listen = config.server.listen;
+  options.threads = config.server.threads != 0 ? config.server.threads
+                                               : std::max(1u, std::thread::hardware_concurrency());
+  options.max_connections = config.server.max_connections;
+  options.request_timeout = config.server.request_timeout;
+  options.keepalive_timeout = config.server.keepalive_timeout;
+  http::Server server(options, router);
+
+  spdlog::info("btrt {} starting", BTRT_VERSION);
+  log_summary(config, *classifier);
+  try {
+    server.start();
+  } catch (const std::exception& e) {
+    spdlog::critical("{}", e.what());
+    log::shutdown();
+    return kRuntimeFailure;
+  }
+  spdlog::info("serving with {} threads", options.threads);
+
+  asio::io_context control(1);
+  ExpirySweeper sweeper(control, store, router);
+  sweeper.start(config.tracker.peer_expiry);
+
+  asio::signal_set signals(control, SIGINT, SIGTERM, SIGHUP);
+  std::function<void()> wait_for_signal = [&] {
+    signals.async_wait([&](boost::system::error_code ec, int signal) {
+      if (ec) return;
+      if (signal != SIGHUP) {
+        spdlog::info("signal {}: stopping", signal == SIGTERM ? "SIGTERM" : "SIGINT");
+        control.stop();
+        return;
+      }
+      auto reloaded = config::load_file(config_path);
+      if (!reloaded.errors.empty()) {
+        for (const auto& e : reloaded.errors) spdlog::error("reload: {}", e.to_string());
+        spdlog::error("reload rejected: the previous configuration stays in force");
+      } else {
+        const config::Config& next = *reloaded.config;
+        log::set_level(next.logging.level);
+        auto next_classifier = make_classifier(next);
+        store.set_classifier(next_classifier);
+        router.apply(next.tracker);
+        spdlog::info("configuration reloaded (server and database settings apply at restart)");
+        log_summary(next, *next_classifier);
+      }
+      wait_for_signal();
+    });
+  };
+  wait_for_signal();
+  control.run();
+
+  router.set_serving(false);
+  server.stop();
+  spdlog::info("stopped");
+  log::shutdown();
+  return kSuccess;
+}
+
+}  // namespace btrt::app

@@ -63,8 +63,8 @@ struct Database {
 struct PeerGroup {
   std::string name;
   std::uint32_t priority = 0;
-  std::string cidr_file;          // empty when not given
-  std::vector<net::Cidr> cidrs;   // cidr_list followed by the cidr_file's prefixes
+  std::string cidr_file;         // empty when not given
+  std::vector<net::Cidr> cidrs;  // cidr_list followed by the cidr_file's prefixes
 };
 
 struct Neighbor {

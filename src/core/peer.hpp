@@ -49,7 +49,11 @@ using PeerV6 = PeerRecord<Ipv6Bytes>;
 static_assert(sizeof(PeerV4) == 32);
 static_assert(sizeof(PeerV6) == 44);
 
-inline net::IpAddress to_ip(std::uint32_t v4) { return net::IpAddress::from_v4(v4); }
-inline net::IpAddress to_ip(const Ipv6Bytes& v6) { return net::IpAddress(v6); }
+inline net::IpAddress to_ip(std::uint32_t v4) {
+  return net::IpAddress::from_v4(v4);
+}
+inline net::IpAddress to_ip(const Ipv6Bytes& v6) {
+  return net::IpAddress(v6);
+}
 
 }  // namespace btrt::core

@@ -1,11 +1,11 @@
 #pragma once
 
+#include <absl/container/flat_hash_map.h>
+
 #include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <vector>
-
-#include <absl/container/flat_hash_map.h>
 
 #include "core/peer.hpp"
 
@@ -137,8 +137,9 @@ class PeerList {
   };
 
   std::size_t lower(unsigned bucket, const Levels& levels, std::size_t end) const {
-    auto it = std::partition_point(records_.begin(), records_.begin() + static_cast<std::ptrdiff_t>(end),
-                                   [&](const Record& r) { return bucket_of(r, levels) < bucket; });
+    auto it =
+        std::partition_point(records_.begin(), records_.begin() + static_cast<std::ptrdiff_t>(end),
+                             [&](const Record& r) { return bucket_of(r, levels) < bucket; });
     return static_cast<std::size_t>(it - records_.begin());
   }
   std::size_t lower(unsigned bucket, const Levels& levels) const {
@@ -148,7 +149,8 @@ class PeerList {
   void move(std::size_t from, std::size_t to) {
     if (from == to) return;
     records_[to] = records_[from];
-    if (index_) (*index_)[Key{records_[to].address, records_[to].port}] = static_cast<std::uint32_t>(to);
+    if (index_)
+      (*index_)[Key{records_[to].address, records_[to].port}] = static_cast<std::uint32_t>(to);
   }
 
   void build_index() {

@@ -36,8 +36,8 @@ void take(const Record& r, const Requester& who, Seconds now, std::vector<Select
 }  // namespace
 
 void select_peers(const Torrent& torrent, const std::uint8_t (&levels)[256],
-                  std::size_t level_count, const Requester& requester,
-                  const SelectOptions& options, Seconds now, std::vector<SelectedPeer>& out) {
+                  std::size_t level_count, const Requester& requester, const SelectOptions& options,
+                  Seconds now, std::vector<SelectedPeer>& out) {
   const std::size_t numwant = options.numwant;
   for (std::size_t level = 0; level < level_count && out.size() < numwant; ++level) {
     if (options.locality_cutoff > 0 && out.size() >= options.locality_cutoff) break;

@@ -118,8 +118,7 @@ const SwarmStore::Shard& SwarmStore::shard_of(const InfoHash& info_hash) const {
 }
 
 AnnounceOutcome SwarmStore::announce(const PeerAnnounce& peer, Seconds now, Seconds ttl,
-                                     const SelectOptions& options,
-                                     std::vector<SelectedPeer>& out) {
+                                     const SelectOptions& options, std::vector<SelectedPeer>& out) {
   AnnounceOutcome outcome;
   Shard& shard = shard_of(peer.info_hash);
   std::lock_guard lock(shard.mutex);
@@ -139,12 +138,12 @@ AnnounceOutcome SwarmStore::announce(const PeerAnnounce& peer, Seconds now, Seco
   const std::uint32_t max_peers = max_peers_per_torrent_.load(std::memory_order_relaxed);
   const Seconds expires_at = now + ttl;
   if (peer.address.is_v4()) {
-    outcome.stored = update_peer(t, t.v4, peer, *shard.classifier, shard.levels, expires_at,
-                                 max_peers);
+    outcome.stored =
+        update_peer(t, t.v4, peer, *shard.classifier, shard.levels, expires_at, max_peers);
   } else {
     if (!t.v6) t.v6 = std::make_unique<PeerList<Ipv6Bytes>>();
-    outcome.stored = update_peer(t, *t.v6, peer, *shard.classifier, shard.levels, expires_at,
-                                 max_peers);
+    outcome.stored =
+        update_peer(t, *t.v6, peer, *shard.classifier, shard.levels, expires_at, max_peers);
   }
 
   if (peer.event != AnnounceEvent::stopped && options.numwant > 0) {

@@ -1,13 +1,13 @@
 #pragma once
 
+#include <absl/container/flat_hash_map.h>
+
 #include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <vector>
-
-#include <absl/container/flat_hash_map.h>
 
 #include "core/ids.hpp"
 #include "core/peer.hpp"
@@ -96,6 +96,16 @@ class SwarmStore {
   void set_limits(StoreLimits limits);
 
   StoreTotals totals() const;
+
+  // Calls f(info_hash, counts) for every torrent, one shard locked at a time.
+  template <typename F>
+  void for_each_torrent(F&& f) const {
+    for (const auto& shard : shards_) {
+      std::lock_guard lock(shard->mutex);
+      for (const auto& [hash, t] : shard->torrents)
+        f(hash, SwarmCounts{t.seeders, t.leechers, t.downloaded});
+    }
+  }
 
  private:
   struct Shard {

@@ -1,1 +1,174 @@
-// placeholder
+#include "http/connection.hpp"
+
+#include <boost/asio/write.hpp>
+#include <boost/beast/http/read.hpp>
+
+namespace btrt::http {
+
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+
+namespace {
+
+std::string_view reason_phrase(int status) {
+  switch (status) {
+    case 200:
+      return "OK";
+    case 400:
+      return "Bad Request";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 408:
+      return "Request Timeout";
+    case 414:
+      return "URI Too Long";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 503:
+      return "Service Unavailable";
+    default:
+      return "Error";
+  }
+}
+
+net::IpAddress to_address(const boost::asio::ip::address& a) {
+  if (a.is_v4()) return net::IpAddress::from_v4(a.to_v4().to_uint());
+  return net::IpAddress(a.to_v6().to_bytes());  // mapped IPv4 stays comparable as IPv4
+}
+
+std::string_view view(beast::string_view s) {
+  return {s.data(), s.size()};
+}
+
+}  // namespace
+
+Connection::Connection(boost::asio::ip::tcp::socket socket, Worker& worker)
+    : stream_(std::move(socket)), worker_(worker), buffer_(worker.options.max_header_bytes) {
+  boost::system::error_code ec;
+  auto endpoint = stream_.socket().remote_endpoint(ec);
+  if (!ec) source_ = to_address(endpoint.address());
+  stream_.socket().set_option(boost::asio::ip::tcp::no_delay(true), ec);
+}
+
+Connection::~Connection() {
+  worker_.open_connections.fetch_sub(1, std::memory_order_relaxed);
+  if (registered_) worker_.connections.erase(registration_);
+}
+
+void Connection::start() {
+  worker_.connections.push_front(weak_from_this());
+  registration_ = worker_.connections.begin();
+  registered_ = true;
+  read_request();
+}
+
+void Connection::close_if_idle() {
+  if (idle_) close();
+}
+
+void Connection::read_request() {
+  idle_ = false;
+  parser_.emplace();
+  parser_->header_limit(worker_.options.max_header_bytes);
+  parser_->body_limit(0);
+  stream_.expires_after(std::chrono::seconds(worker_.options.request_timeout));
+  bhttp::async_read(
+      stream_, buffer_, *parser_,
+      [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_request(ec); });
+}
+
+void Connection::on_request(beast::error_code ec) {
+  if (ec) {
+    if (ec == bhttp::error::end_of_stream || ec == beast::error::timeout ||
+        ec == boost::asio::error::operation_aborted || ec == boost::asio::error::eof ||
+        ec == boost::asio::error::connection_reset) {
+      return close();  // peer gone, or too slow: nothing to answer
+    }
+    if (ec == bhttp::error::header_limit) {
+      // Beast hands over the request line as soon as it is whole: no target yet means the
+      // request line itself was too long.
+      bool line_ended = !parser_->get().target().empty();
+      return reject(line_ended ? 431 : 414,
+                    line_ended ? "headers too large\n" : "request line too long\n");
+    }
+    if (ec == bhttp::error::body_limit || ec == bhttp::error::unexpected_body) {
+      return reject(400, "a GET request has no body\n");
+    }
+    return reject(400, "malformed HTTP request\n");
+  }
+
+  const auto& message = parser_->get();
+  const bool close_after = !message.keep_alive() || message.version() < 11 ||
+                           worker_.stopping.load(std::memory_order_relaxed);
+  if (message.method() != bhttp::verb::get) {
+    return respond(405, "text/plain", "only GET is supported\n", true);
+  }
+  Request request;
+  request.method = view(message.method_string());
+  request.target = view(message.target());
+  request.version = message.version();
+  request.host = view(message[bhttp::field::host]);
+  request.x_forwarded_for = view(message["X-Forwarded-For"]);
+  request.x_real_ip = view(message["X-Real-IP"]);
+  request.source = source_;
+  body_.clear();
+  Response response{200, "text/plain", body_};
+  worker_.handler.handle(request, response);
+  respond(response.status, response.content_type, body_, close_after);
+}
+
+void Connection::respond(int status, std::string_view content_type, std::string_view body,
+                         bool close_after) {
+  out_.clear();
+  out_ += "HTTP/1.1 ";
+  out_ += std::to_string(status);
+  out_ += ' ';
+  out_ += reason_phrase(status);
+  out_ += "\r\nContent-Type: ";
+  out_ += content_type;
+  out_ += "\r\nContent-Length: ";
+  out_ += std::to_string(body.size());
+  if (status == 405) out_ += "\r\nAllow: GET";
+  out_ += close_after ? "\r\nConnection: close\r\n\r\n" : "\r\n\r\n";
+  out_ += body;
+  stream_.expires_after(std::chrono::seconds(worker_.options.request_timeout));
+  boost::asio::async_write(
+      stream_, boost::asio::buffer(out_),
+      [self = shared_from_this(), close_after](beast::error_code ec, std::size_t) {
+        if (ec || close_after) return self->close();
+        self->wait_for_next_request();
+      });
+}
+
+void Connection::reject(int status, std::string_view body) {
+  respond(status, "text/plain", body, true);
+}
+
+void Connection::wait_for_next_request() {
+  if (worker_.stopping.load(std::memory_order_relaxed)) return close();
+  if (buffer_.size() > 0) return read_request();  // pipelined request already here
+  // Idle: wait up to keepalive_timeout for the first byte, then give the request
+  // request_timeout to arrive whole.
+  idle_ = true;
+  stream_.expires_after(std::chrono::seconds(worker_.options.keepalive_timeout));
+  stream_.async_read_some(buffer_.prepare(512),
+                          [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+                            self->idle_ = false;
+                            if (ec) return self->close();
+                            self->buffer_.commit(n);
+                            self->read_request();
+                          });
+}
+
+void Connection::close() {
+  idle_ = false;
+  beast::error_code ec;
+  stream_.socket().shutdown(boost::asio::ip::tcp::socket::shutdown_both, ec);
+  stream_.socket().close(ec);
+}
+
+}  // namespace btrt::http

@@ -38,17 +38,21 @@ std::optional<Cidr> Cidr::parse(std::string_view text, std::string* why) {
     auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), length);
     if (digits.empty() || ec != std::errc{} || end != digits.data() + digits.size() ||
         length > max) {
-      return fail("'" + std::string(digits) + "' is not a prefix length (0-" +
-                  std::to_string(max) + ")");
+      return fail("'" + std::string(digits) + "' is not a prefix length (0-" + std::to_string(max) +
+                  ")");
     }
   }
   if (ipv4_text) length += 96;
   return of(*address, static_cast<std::uint8_t>(length));
 }
 
-bool Cidr::contains(const IpAddress& address) const { return mask(address, length) == network; }
+bool Cidr::contains(const IpAddress& address) const {
+  return mask(address, length) == network;
+}
 
-unsigned Cidr::family_length() const { return network.is_v4() && length >= 96 ? length - 96u : length; }
+unsigned Cidr::family_length() const {
+  return network.is_v4() && length >= 96 ? length - 96u : length;
+}
 
 std::string Cidr::to_string() const {
   return network.to_string() + "/" + std::to_string(family_length());

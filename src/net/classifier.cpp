@@ -17,8 +17,8 @@ Classifier::Classifier(std::vector<GroupSpec> groups) {
   for (std::size_t id = 0; id < groups.size(); ++id) {
     auto& g = groups[id];
     names_.push_back(std::move(g.name));
-    auto level = std::lower_bound(priorities.begin(), priorities.end(), g.priority) -
-                 priorities.begin();
+    auto level =
+        std::lower_bound(priorities.begin(), priorities.end(), g.priority) - priorities.begin();
     levels_.push_back(static_cast<std::uint8_t>(level));
     for (const auto& prefix : g.prefixes) {
       table_.insert(prefix, static_cast<PrefixTable::Value>(id), g.priority);

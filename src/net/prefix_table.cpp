@@ -26,7 +26,8 @@ void PrefixTable::insert(const Cidr& prefix, Value value, std::uint32_t rank) {
     lengths_.push_back(prefix.length);
     std::sort(lengths_.begin(), lengths_.end(), std::greater<>());
   }
-  auto [it, inserted] = table.try_emplace(key_of(prefix.network, prefix.length), Entry{value, rank});
+  auto [it, inserted] =
+      table.try_emplace(key_of(prefix.network, prefix.length), Entry{value, rank});
   if (inserted) {
     ++size_;
   } else if (rank < it->second.rank) {

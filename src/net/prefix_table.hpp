@@ -1,11 +1,11 @@
 #pragma once
 
+#include <absl/container/flat_hash_map.h>
+
 #include <array>
 #include <cstdint>
 #include <optional>
 #include <vector>
-
-#include <absl/container/flat_hash_map.h>
 
 #include "net/cidr.hpp"
 

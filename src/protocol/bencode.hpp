@@ -19,9 +19,18 @@ class Encoder {
   explicit Encoder(std::string& out) : out_(out) {}
   Encoder& integer(std::int64_t value);
   Encoder& string(std::string_view value);
-  Encoder& begin_dict() { out_ += 'd'; return *this; }
-  Encoder& begin_list() { out_ += 'l'; return *this; }
-  Encoder& end() { out_ += 'e'; return *this; }
+  Encoder& begin_dict() {
+    out_ += 'd';
+    return *this;
+  }
+  Encoder& begin_list() {
+    out_ += 'l';
+    return *this;
+  }
+  Encoder& end() {
+    out_ += 'e';
+    return *this;
+  }
 
  private:
   std::string& out_;
@@ -29,8 +38,9 @@ class Encoder {
 
 // A decoded value. Dictionaries keep their entries in input order.
 struct Value;
+struct DictEntry;
 using List = std::vector<Value>;
-using Dict = std::vector<std::pair<std::string, Value>>;
+using Dict = std::vector<DictEntry>;
 struct Value {
   std::variant<std::int64_t, std::string, List, Dict> data;
 
@@ -44,6 +54,13 @@ struct Value {
   const Dict& as_dict() const { return std::get<Dict>(data); }
   // The value of `key` when this is a dict holding it, else nullptr.
   const Value* find(std::string_view key) const;
+};
+// One dict entry, shaped like std::pair (which clang cannot instantiate here with libstdc++).
+struct DictEntry {
+  DictEntry() = default;
+  DictEntry(std::string k, Value v) : first(std::move(k)), second(std::move(v)) {}
+  std::string first;
+  Value second;
 };
 
 struct Limits {

@@ -9,7 +9,9 @@
 namespace btrt::core {
 namespace {
 
-net::IpAddress ip(const char* text) { return *net::IpAddress::parse(text); }
+net::IpAddress ip(const char* text) {
+  return *net::IpAddress::parse(text);
+}
 
 std::shared_ptr<const net::Classifier> groups() {
   std::vector<net::GroupSpec> specs{
@@ -96,7 +98,6 @@ TEST_F(Fixture, LocalityCutoffAddsNextLevelsUntilReached) {
   ASSERT_EQ(out.size(), 50u);  // 3 + 2, then 45 others
   for (int i = 0; i < 3; ++i) EXPECT_EQ(group_of(out[i]), "local");
   for (int i = 3; i < 5; ++i) EXPECT_EQ(group_of(out[i]), "partner");
-
 }
 
 TEST_F(Fixture, FourLocalAndEightPartnerStopAtTwelve) {

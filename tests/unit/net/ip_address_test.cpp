@@ -23,8 +23,8 @@ TEST(IpAddress, ParsesBothFamiliesAndMapsIpv4) {
 }
 
 TEST(IpAddress, RejectsWhatIsNotAnAddress) {
-  for (const char* bad : {"", "10.1.2", "10.1.2.300", "host.example", "1.2.3.4 ", "::g", "[::1",
-                          "10.0.0.1/8"}) {
+  for (const char* bad :
+       {"", "10.1.2", "10.1.2.300", "host.example", "1.2.3.4 ", "::g", "[::1", "10.0.0.1/8"}) {
     EXPECT_FALSE(IpAddress::parse(bad)) << bad;
   }
 }
@@ -45,8 +45,8 @@ TEST(Endpoint, ParsesIpv4AndBracketedIpv6) {
   auto e6 = Endpoint::parse("[::1]:80");
   ASSERT_TRUE(e6);
   EXPECT_EQ(e6->to_string(), "[::1]:80");
-  for (const char* bad : {"127.0.0.1", "::1:80", "[::1]80", "1.2.3.4:65536", "1.2.3.4:", ":80",
-                          "1.2.3.4:8x"}) {
+  for (const char* bad :
+       {"127.0.0.1", "::1:80", "[::1]80", "1.2.3.4:65536", "1.2.3.4:", ":80", "1.2.3.4:8x"}) {
     EXPECT_FALSE(Endpoint::parse(bad)) << bad;
   }
 }

@@ -7,8 +7,12 @@
 namespace btrt::net {
 namespace {
 
-IpAddress ip(const char* text) { return *IpAddress::parse(text); }
-Cidr cidr(const char* text) { return *Cidr::parse(text); }
+IpAddress ip(const char* text) {
+  return *IpAddress::parse(text);
+}
+Cidr cidr(const char* text) {
+  return *Cidr::parse(text);
+}
 
 TEST(PrefixTable, LongestPrefixWins) {
   PrefixTable t;

@@ -95,8 +95,8 @@ TEST(PercentDecodeTo, MalformedIsMinusOne) {
 }
 
 TEST(PercentDecodeTo, AgreesWithPercentDecode) {
-  const std::vector<std::string> inputs = {"", "a", "%41", "+", "%2B", "%zz", "%", "%4",
-                                           "hello+world%21", "%ff%00%80", "abc%e2%82%ac"};
+  const std::vector<std::string> inputs = {
+      "", "a", "%41", "+", "%2B", "%zz", "%", "%4", "hello+world%21", "%ff%00%80", "abc%e2%82%ac"};
   for (const auto& in : inputs) {
     std::string s;
     bool ok = percent_decode(in, s);
@@ -133,9 +133,8 @@ TEST(PercentEncode, AppendsAndRoundTripsAllBytes) {
 
 TEST(ForEachParam, SplitsKeysAndValues) {
   std::vector<std::pair<std::string, std::string>> got;
-  for_each_param("a=1&&b&c=&=d&e=x=y&", [&](std::string_view k, std::string_view v) {
-    got.emplace_back(k, v);
-  });
+  for_each_param("a=1&&b&c=&=d&e=x=y&",
+                 [&](std::string_view k, std::string_view v) { got.emplace_back(k, v); });
   std::vector<std::pair<std::string, std::string>> want = {
       {"a", "1"}, {"b", ""}, {"c", ""}, {"", "d"}, {"e", "x=y"}};
   EXPECT_EQ(got, want);

@@ -1,0 +1,59 @@
+#pragma once
+
+#include <atomic>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <list>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "http/server.hpp"
+
+namespace btrt::http {
+
+// Per-event-loop state shared by the connections of one worker thread (no locks: only
+// that thread touches it).
+struct Worker;
+
+class Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  Connection(boost::asio::ip::tcp::socket socket, Worker& worker);
+  ~Connection();
+  void start();
+  // Closes the connection if it is waiting for a next request; one mid-request finishes.
+  void close_if_idle();
+
+ private:
+  void read_request();
+  void on_request(boost::beast::error_code ec);
+  void wait_for_next_request();
+  void respond(int status, std::string_view content_type, std::string_view body, bool close);
+  void reject(int status, std::string_view body);  // answer and close
+  void close();
+
+  boost::beast::tcp_stream stream_;
+  Worker& worker_;
+  boost::beast::flat_buffer buffer_;
+  std::optional<boost::beast::http::request_parser<boost::beast::http::empty_body>> parser_;
+  std::string body_;
+  std::string out_;
+  net::IpAddress source_;
+  bool idle_ = false;
+  bool registered_ = false;
+  std::list<std::weak_ptr<Connection>>::iterator registration_;
+};
+
+struct Worker {
+  boost::asio::io_context& io;
+  Handler& handler;
+  const ServerOptions& options;
+  std::atomic<std::uint64_t>& open_connections;
+  const std::atomic<bool>& stopping;
+  std::list<std::weak_ptr<Connection>> connections;
+};
+
+}  // namespace btrt::http

@@ -1,0 +1,69 @@
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "net/ip_address.hpp"
+
+namespace btrt::http {
+
+// What a handler sees of one request. Views point into the connection's buffer and are
+// valid only during handle().
+struct Request {
+  std::string_view method;
+  std::string_view target;
+  unsigned version = 11;  // 10 or 11
+  std::string_view host;
+  std::string_view x_forwarded_for;
+  std::string_view x_real_ip;
+  net::IpAddress source;  // TCP peer address (IPv4-mapped IPv6 shown as IPv4)
+};
+
+struct Response {
+  int status = 200;
+  std::string_view content_type = "text/plain";
+  std::string& body;  // the connection's reusable buffer, empty on entry
+};
+
+class Handler {
+ public:
+  virtual ~Handler() = default;
+  virtual void handle(const Request& request, Response& response) = 0;
+};
+
+struct ServerOptions {
+  std::vector<net::Endpoint> listen;
+  unsigned threads = 1;
+  std::uint32_t max_connections = 100000;
+  std::uint32_t request_timeout = 10;      // s to receive a whole request
+  std::uint32_t keepalive_timeout = 15;    // s an idle connection is kept
+  std::uint32_t max_header_bytes = 32768;  // request line and headers: room for a 256-hash scrape
+};
+
+// HTTP/1.1 server on Boost.Asio/Beast: one event loop per thread, each owning the
+// connections it was handed; listeners accept and hand connections out in turn.
+class Server {
+ public:
+  Server(ServerOptions options, Handler& handler);
+  ~Server();
+
+  // Binds every listen address (throws std::runtime_error naming the address on failure)
+  // and starts the worker threads.
+  void start();
+  // Stops accepting, closes idle connections, lets requests in flight finish, and returns
+  // when every worker has ended.
+  void stop();
+
+  std::uint64_t open_connections() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace btrt::http

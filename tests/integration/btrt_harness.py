@@ -1,0 +1,216 @@
+"""Starts the real btrt binary with a generated configuration and talks HTTP to it.
+
+Every wait here is bounded; every process started is stopped by its PID.
+"""
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.parse
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+BTRT = Path(os.environ.get("BTRT_BIN", REPO / "build" / "src" / "btrt"))
+
+
+# --- bencode (test-side decoder, independent of the tracker's) -------------------------
+def bdecode(data: bytes):
+    value, end = _decode(data, 0)
+    assert end == len(data), f"trailing bytes after bencoded value: {data[end:]!r}"
+    return value
+
+
+def _decode(data, i):
+    c = data[i:i + 1]
+    if c == b"i":
+        end = data.index(b"e", i)
+        return int(data[i + 1:end]), end + 1
+    if c == b"l":
+        i += 1
+        out = []
+        while data[i:i + 1] != b"e":
+            v, i = _decode(data, i)
+            out.append(v)
+        return out, i + 1
+    if c == b"d":
+        i += 1
+        out = {}
+        while data[i:i + 1] != b"e":
+            k, i = _decode(data, i)
+            v, i = _decode(data, i)
+            out[k] = v
+        return out, i + 1
+    colon = data.index(b":", i)
+    n = int(data[i:colon])
+    return data[colon + 1:colon + 1 + n], colon + 1 + n
+
+
+# --- helpers ------------------------------------------------------------------------------
+def free_port(host="127.0.0.1"):
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def wait_for(condition, timeout=10.0, interval=0.02, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = condition()
+        if result:
+            return result
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def info_hash(n: int) -> bytes:
+    return n.to_bytes(4, "big") * 5
+
+
+def peer_id(n: int) -> bytes:
+    return b"-TT0001-" + n.to_bytes(12, "big")
+
+
+def quote(b: bytes) -> str:
+    return urllib.parse.quote_from_bytes(b, safe="")
+
+
+def announce_query(ih: bytes, pid: bytes, port: int, **params) -> str:
+    q = {"info_hash": quote(ih), "peer_id": quote(pid), "port": str(port), "uploaded": "0",
+         "downloaded": "0", "left": "100"}
+    q.update({k: str(v) for k, v in params.items() if v is not None})
+    return "&".join(f"{k}={v}" for k, v in q.items())
+
+
+def raw_request(host, port, data: bytes, source=None, timeout=5.0):
+    """Sends raw bytes, reads until the server closes or the full response has arrived."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.settimeout(timeout)
+        if source:
+            s.bind((source, 0))
+        s.connect((host, port))
+        s.sendall(data)
+        return read_response(s)
+
+
+def read_response(s):
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        buf += chunk
+    if b"\r\n\r\n" not in buf:
+        return None, {}, buf
+    head, body = buf.split(b"\r\n\r\n", 1)
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split()[1])
+    headers = {}
+    for line in lines[1:]:
+        k, v = line.split(":", 1)
+        headers[k.strip().lower()] = v.strip()
+    length = int(headers.get("content-length", "0"))
+    while len(body) < length:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        body += chunk
+    return status, headers, body
+
+
+class Tracker:
+    """One btrt process on loopback with a configuration written for the test."""
+
+    def __init__(self, workdir: Path, config_text: str = "", port=None, extra_listen=()):
+        self.workdir = Path(workdir)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.port = port or free_port()
+        self.listen = [f"127.0.0.1:{self.port}", *extra_listen]
+        self.log_dir = self.workdir / "log"
+        self.config_path = self.workdir / "btrt.conf"
+        self.write_config(config_text)
+        self.proc = None
+
+    def write_config(self, body: str):
+        listen = ", ".join(f'"{a}"' for a in self.listen)
+        text = body
+        if "server:" not in body:
+            text = (f"server:\n  listen: [{listen}]\n  threads: 2\n"
+                    f"  trusted_sources: [\"127.0.0.1/32\"]\n") + text
+        if "logging:" not in body:
+            text += f"logging:\n  path: \"{self.log_dir}\"\n  level: \"debug\"\n"
+        if "database:" not in body:
+            text += f"database:\n  url: \"sqlite://{self.workdir / 'btrt.db'}\"\n"
+        self.config_path.write_text(text)
+
+    def start(self, expect_ready=True):
+        self.stderr = open(self.workdir / "stderr.txt", "wb")
+        self.proc = subprocess.Popen([str(BTRT), "run", "-c", str(self.config_path)],
+                                     stdout=self.stderr, stderr=subprocess.STDOUT)
+        if expect_ready:
+            wait_for(self._healthy, timeout=15, what="btrt to answer /health")
+        return self
+
+    def _healthy(self):
+        if self.proc.poll() is not None:
+            raise AssertionError(f"btrt exited with {self.proc.returncode}: {self.output()}")
+        try:
+            status, _, _ = self.get("/health", timeout=1)
+            return status == 200
+        except OSError:
+            return False
+
+    def output(self):
+        self.stderr.flush()
+        return (self.workdir / "stderr.txt").read_text(errors="replace")
+
+    def logs(self):
+        return "".join(p.read_text(errors="replace") for p in sorted(self.log_dir.glob("*.log")))
+
+    def signal(self, sig):
+        self.proc.send_signal(sig)
+
+    def stop(self, timeout=15):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=5)
+                raise AssertionError("btrt did not stop within %ss of SIGTERM" % timeout)
+        return self.proc.returncode if self.proc else None
+
+    # HTTP ---------------------------------------------------------------------------------
+    def get(self, target, source=None, headers=None, host="127.0.0.1", timeout=5, port=None):
+        extra = "".join(f"{k}: {v}\r\n" for k, v in (headers or {}).items())
+        req = (f"GET {target} HTTP/1.1\r\nHost: retracker.local\r\n{extra}"
+               f"Connection: close\r\n\r\n").encode("latin-1")
+        return raw_request(host, port or self.port, req, source=source, timeout=timeout)
+
+    def announce(self, ih, pid, port, source=None, headers=None, host="127.0.0.1", **params):
+        status, _, body = self.get("/announce?" + announce_query(ih, pid, port, **params),
+                                   source=source, headers=headers, host=host)
+        assert status == 200, (status, body)
+        return bdecode(body)
+
+    def scrape(self, *hashes, source=None):
+        q = "&".join("info_hash=" + quote(h) for h in hashes)
+        status, _, body = self.get("/scrape?" + q, source=source)
+        assert status == 200
+        return bdecode(body)
+
+
+def compact_peers(answer):
+    """[(ip, port)] from a compact `peers` string, in answer order."""
+    raw = answer.get(b"peers", b"")
+    return [(socket.inet_ntoa(raw[i:i + 4]), int.from_bytes(raw[i + 4:i + 6], "big"))
+            for i in range(0, len(raw), 6)]
+
+
+def compact_peers6(answer):
+    raw = answer.get(b"peers6", b"")
+    return [(socket.inet_ntop(socket.AF_INET6, raw[i:i + 16]),
+             int.from_bytes(raw[i + 16:i + 18], "big")) for i in range(0, len(raw), 18)]

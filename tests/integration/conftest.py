@@ -1,0 +1,40 @@
+import pytest
+
+from btrt_harness import BTRT, Tracker
+
+
+def pytest_configure(config):
+    if not BTRT.exists():
+        raise pytest.UsageError(f"btrt binary not found at {BTRT}; build first or set BTRT_BIN")
+
+
+GROUPS = """
+peer_groups:
+  - name: "local peers"
+    priority: 0
+    cidr_list: ["127.1.0.0/16"]
+  - name: "partner peers"
+    priority: 1
+    cidr_list: ["127.2.0.0/16"]
+"""
+
+
+@pytest.fixture
+def make_tracker(tmp_path):
+    started = []
+
+    def make(config_text=GROUPS, start=True, **kwargs):
+        t = Tracker(tmp_path / f"btrt{len(started)}", config_text, **kwargs)
+        started.append(t)
+        if start:
+            t.start()
+        return t
+
+    yield make
+    for t in started:
+        t.stop()
+
+
+@pytest.fixture
+def tracker(make_tracker):
+    return make_tracker()
