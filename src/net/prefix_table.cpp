@@ -22,9 +22,10 @@ PrefixTable::Key PrefixTable::key_of(const IpAddress& address, unsigned length) 
 
 void PrefixTable::insert(const Cidr& prefix, Value value, std::uint32_t rank) {
   auto& table = by_length_[prefix.length];
-  if (table.empty()) {
-    lengths_.push_back(prefix.length);
-    std::sort(lengths_.begin(), lengths_.end(), std::greater<>());
+  auto& lengths = prefix.length >= 96 && prefix.network.is_v4() ? v4_lengths_ : v6_lengths_;
+  if (std::find(lengths.begin(), lengths.end(), prefix.length) == lengths.end()) {
+    lengths.push_back(prefix.length);
+    std::sort(lengths.begin(), lengths.end(), std::greater<>());
   }
   auto [it, inserted] =
       table.try_emplace(key_of(prefix.network, prefix.length), Entry{value, rank});
@@ -36,7 +37,7 @@ void PrefixTable::insert(const Cidr& prefix, Value value, std::uint32_t rank) {
 }
 
 std::optional<PrefixTable::Value> PrefixTable::lookup(const IpAddress& address) const {
-  for (std::uint8_t length : lengths_) {
+  for (std::uint8_t length : address.is_v4() ? v4_lengths_ : v6_lengths_) {
     const auto& table = by_length_[length];
     auto it = table.find(key_of(address, length));
     if (it != table.end()) return it->second.value;

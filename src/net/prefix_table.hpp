@@ -14,6 +14,8 @@ namespace btrt::net {
 // Longest-prefix match over IPv4 and IPv6 prefixes. One hash table per prefix length:
 // a lookup probes the lengths present, longest first, so it costs O(prefix length).
 // When the same prefix is inserted twice, the lower `rank` wins (equal: the first).
+// IPv4 addresses are matched only against IPv4 prefixes (IPv4-mapped space) and IPv6
+// addresses only against the others, so each lookup probes just its own family's lengths.
 class PrefixTable {
  public:
   using Value = std::uint16_t;
@@ -39,7 +41,8 @@ class PrefixTable {
   static Key key_of(const IpAddress& address, unsigned length);
 
   std::array<absl::flat_hash_map<Key, Entry>, 129> by_length_;
-  std::vector<std::uint8_t> lengths_;  // lengths in use, longest first
+  std::vector<std::uint8_t> v4_lengths_;  // lengths in use, longest first
+  std::vector<std::uint8_t> v6_lengths_;
   std::size_t size_ = 0;
 };
 

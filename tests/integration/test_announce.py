@@ -163,3 +163,12 @@ def test_ip_parameter_is_honoured_from_trusted_sources(tracker):
     tracker.announce(ih, peer_id(1), 7001, source="127.0.0.1", ip="127.2.0.50")
     peers = compact_peers(tracker.announce(ih, peer_id(9), 7009, source="127.3.9.9"))
     assert peers == [("127.2.0.50", 7001)]
+
+
+def test_x_real_ip_from_trusted_sources(tracker):
+    ih = info_hash(32)
+    tracker.announce(ih, peer_id(1), 7001, source="127.0.0.1", headers={"X-Real-IP": "127.1.8.8"})
+    tracker.announce(ih, peer_id(2), 7002, source="127.0.0.1",
+                     headers={"X-Real-IP": "127.1.9.9", "X-Forwarded-For": "127.2.9.9"})
+    peers = set(compact_peers(tracker.announce(ih, peer_id(9), 7009, source="127.3.9.9")))
+    assert peers == {("127.1.8.8", 7001), ("127.2.9.9", 7002)}  # X-Forwarded-For first

@@ -41,6 +41,10 @@ TEST(PrefixTable, ZeroLengthMatchesItsFamilyOnly) {
   EXPECT_FALSE(t.lookup(ip("2001:db8::1")));
   t.insert(cidr("::/0"), 6, 0);
   EXPECT_EQ(t.lookup(ip("2001:db8::1")), 6);
+  EXPECT_EQ(t.lookup(ip("203.0.113.1")), 4);
+  PrefixTable only_v6;
+  only_v6.insert(cidr("::/0"), 6, 0);
+  EXPECT_FALSE(only_v6.lookup(ip("203.0.113.1")));  // IPv6 prefixes never catch IPv4 peers
 }
 
 TEST(PrefixTable, Ipv6And128BitPrefixes) {
