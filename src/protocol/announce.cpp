@@ -10,20 +10,6 @@
 namespace btrt::protocol {
 namespace {
 
-constexpr bool is_hex(char c) {
-  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
-
-// True when every '%' is followed by two hex digits.
-bool well_formed(std::string_view in) {
-  for (std::size_t i = 0; i < in.size(); ++i) {
-    if (in[i] != '%') continue;
-    if (in.size() - i < 3 || !is_hex(in[i + 1]) || !is_hex(in[i + 2])) return false;
-    i += 2;
-  }
-  return true;
-}
-
 std::string_view as_chars(std::span<const std::uint8_t> bytes) {
   return {reinterpret_cast<const char*>(bytes.data()), bytes.size()};
 }
@@ -36,7 +22,7 @@ using ScalarBuf = std::array<std::uint8_t, kScalarMax>;
 // for a bad escape, or `invalid` when the value is too long to be valid.
 const char* decode_scalar(std::string_view raw, ScalarBuf& buf, std::string_view& out,
                           const char* malformed, const char* invalid) {
-  if (!well_formed(raw)) return malformed;
+  if (!percent_well_formed(raw)) return malformed;
   auto n = percent_decode_to(raw, buf);
   if (n < 0) return invalid;
   out = as_chars(std::span(buf).first(static_cast<std::size_t>(n)));
@@ -75,7 +61,7 @@ bool parse_u32_clamped(std::string_view s, std::uint32_t& out) {
 // A 20-byte id: a malformed escape or any other decoded length is an error.
 const char* parse_id(std::string_view raw, std::array<std::uint8_t, 20>& bytes,
                      const char* malformed, const char* bad_length) {
-  if (!well_formed(raw)) return malformed;
+  if (!percent_well_formed(raw)) return malformed;
   std::array<std::uint8_t, 20> buf{};
   if (percent_decode_to(raw, buf) != 20) return bad_length;
   bytes = buf;

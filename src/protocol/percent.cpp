@@ -42,6 +42,10 @@ constexpr bool unreserved(std::uint8_t b) {
 
 }  // namespace
 
+bool percent_well_formed(std::string_view in) {
+  return decode(in, [](std::uint8_t) { return true; });
+}
+
 bool percent_decode(std::string_view in, std::string& out) {
   out.reserve(out.size() + in.size());
   return decode(in, [&out](std::uint8_t b) {

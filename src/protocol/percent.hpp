@@ -12,6 +12,9 @@ namespace btrt::protocol {
 // '+' is a space, every other byte stands for itself. A '%' not followed by two hex
 // digits (e.g. "%zz", a trailing "%" or "%4") makes the whole input invalid.
 
+// True when every '%' is followed by two hex digits (the input would decode).
+bool percent_well_formed(std::string_view in);
+
 // Appends the decoded bytes to `out`; false if malformed (out is then unspecified).
 bool percent_decode(std::string_view in, std::string& out);
 

@@ -7,22 +7,6 @@
 #include "protocol/percent.hpp"
 
 namespace btrt::protocol {
-namespace {
-
-constexpr bool is_hex(char c) {
-  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
-
-bool well_formed(std::string_view in) {
-  for (std::size_t i = 0; i < in.size(); ++i) {
-    if (in[i] != '%') continue;
-    if (in.size() - i < 3 || !is_hex(in[i + 1]) || !is_hex(in[i + 2])) return false;
-    i += 2;
-  }
-  return true;
-}
-
-}  // namespace
 
 const char* parse_scrape(std::string_view query, std::size_t max_hashes,
                          std::vector<core::InfoHash>& out) {
@@ -37,7 +21,7 @@ const char* parse_scrape(std::string_view query, std::size_t max_hashes,
       key = {reinterpret_cast<const char*>(key_buf.data()), static_cast<std::size_t>(n)};
     }
     if (key != "info_hash") return;
-    if (!well_formed(value)) {
+    if (!percent_well_formed(value)) {
       error = "malformed percent-encoding in info_hash";
       return;
     }

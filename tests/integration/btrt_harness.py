@@ -135,7 +135,7 @@ class Tracker:
 
     def write_config(self, body: str):
         listen = ", ".join(f'"{a}"' for a in self.listen)
-        text = body
+        text = body.replace("%PORT%", str(self.port)).replace("%LOG%", str(self.log_dir))
         if "server:" not in body:
             text = (f"server:\n  listen: [{listen}]\n  threads: 2\n"
                     f"  trusted_sources: [\"127.0.0.1/32\"]\n") + text

@@ -92,9 +92,7 @@ def test_http10_gets_connection_close(tracker):
 
 
 def test_slowloris_is_closed_after_request_timeout(make_tracker):
-    t = make_tracker("server:\n  listen: [\"127.0.0.1:%PORT%\"]\n  request_timeout: 1\n", start=False)
-    t.config_path.write_text(t.config_path.read_text().replace("%PORT%", str(t.port)))
-    t.start()
+    t = make_tracker("server:\n  listen: [\"127.0.0.1:%PORT%\"]\n  request_timeout: 1\n")
     with socket.create_connection(("127.0.0.1", t.port), timeout=10) as s:
         s.sendall(b"GET /announce?info_hash=")
         started = time.monotonic()
@@ -114,9 +112,7 @@ def test_slowloris_is_closed_after_request_timeout(make_tracker):
 
 
 def test_idle_keepalive_connection_is_closed_after_keepalive_timeout(make_tracker):
-    t = make_tracker("server:\n  listen: [\"127.0.0.1:%PORT%\"]\n  keepalive_timeout: 1\n", start=False)
-    t.config_path.write_text(t.config_path.read_text().replace("%PORT%", str(t.port)))
-    t.start()
+    t = make_tracker("server:\n  listen: [\"127.0.0.1:%PORT%\"]\n  keepalive_timeout: 1\n")
     with socket.create_connection(("127.0.0.1", t.port), timeout=10) as s:
         s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
         assert read_response(s)[0] == 200
@@ -126,9 +122,7 @@ def test_idle_keepalive_connection_is_closed_after_keepalive_timeout(make_tracke
 
 
 def test_connections_over_max_connections_get_503(make_tracker):
-    t = make_tracker("server:\n  listen: [\"127.0.0.1:%PORT%\"]\n  max_connections: 2\n", start=False)
-    t.config_path.write_text(t.config_path.read_text().replace("%PORT%", str(t.port)))
-    t.start()
+    t = make_tracker("server:\n  listen: [\"127.0.0.1:%PORT%\"]\n  max_connections: 2\n")
     held = [socket.create_connection(("127.0.0.1", t.port), timeout=5) for _ in range(2)]
     try:
         for s in held:  # make sure both are accepted and counted
