@@ -1,20 +1,61 @@
--- wrk script: announces over 10,000 torrents from 100,000 distinct peers (ip= varies the
--- address; honoured because the load comes from a trusted source), compact, numwant 50.
--- Usage: wrk -t2 -c50 -d10s -s bench/announce.lua http://127.0.0.1:6969
+-- wrk script (bench/run.sh): announces over 10,000 torrents from 100,000 peers, compact,
+-- numwant 50. Every peer is a distinct (torrent, address:port) registration for any tracker:
+--   peer n (0..99,999): torrent n % 10,000, port 1025 + n % 64,000, ip=10.a.b.c from n,
+--   a seeder when floor(n / 10,000) % 4 == 0 (3 seeders and 7 leechers per torrent).
+-- btrt honours ip= from a trusted source (the bench config trusts 127.0.0.1/32), so it sees
+-- 100,000 distinct addresses; Debian's opentracker ignores ip= (it is built without
+-- WANT_IP_FROM_QUERY_STRING) and takes 127.0.0.1, where the ports alone keep the 100,000
+-- registrations distinct (same torrent and same port would need n equal modulo 320,000).
+-- info_hash(t) = t as 4 big-endian bytes, then 16 'B' (as bench/loader.cpp and the
+-- opentracker whitelist).
+--
+-- Usage: wrk -t1 -c16 -d5s -s bench/announce.lua http://127.0.0.1:6969 [-- close] [-- seq]
+--   close: send "Connection: close" (a new connection per request)
+--   seq:   walk the peers in order instead of at random (the warm-up uses it to register
+--          every peer)
+-- done() prints one machine-readable line: "RESULT requests=... p50_us=... p99_us=... ...".
+
+local peers, torrents = 100000, 10000
+local requests = {}
+local sequential = false
 local counter = 0
-local function hex20(n)
-  return string.format("%%%02x%%%02x%%%02x%%%02x", n % 256, math.floor(n / 256) % 256,
-                       math.floor(n / 65536) % 256, 7) .. string.rep("%41", 16)
+
+local function info_hash(t)
+  return string.format("%%%02X%%%02X%%%02X%%%02X", math.floor(t / 16777216) % 256,
+                       math.floor(t / 65536) % 256, math.floor(t / 256) % 256, t % 256)
+      .. string.rep("B", 16)
 end
 
-request = function()
-  counter = counter + 1
-  local peer = math.random(0, 99999)
-  local torrent = peer % 10000
-  local path = "/announce?info_hash=" .. hex20(torrent) ..
-      "&peer_id=-WR0001-" .. string.format("%012d", peer) ..
-      "&port=" .. (10000 + peer % 50000) ..
-      "&ip=10." .. math.floor(peer / 65536) .. "." .. math.floor(peer / 256) % 256 .. "." .. peer % 256 ..
-      "&uploaded=0&downloaded=0&left=" .. (peer % 4) .. "&compact=1&numwant=50"
-  return wrk.format("GET", path)
+function init(args)
+  for _, a in ipairs(args) do
+    if a == "close" then wrk.headers["Connection"] = "close" end
+    if a == "seq" then sequential = true end
+  end
+  wrk.headers["Host"] = "localhost"
+  for n = 0, peers - 1 do
+    local path = "/announce?info_hash=" .. info_hash(n % torrents) ..
+        "&peer_id=-WR0001-" .. string.format("%012d", n) ..
+        "&port=" .. (1025 + n % 64000) ..
+        "&ip=10." .. math.floor(n / 65536) .. "." .. math.floor(n / 256) % 256 .. "." .. n % 256 ..
+        "&uploaded=0&downloaded=0&left=" .. ((math.floor(n / torrents) % 4 == 0) and 0 or 1000) ..
+        "&compact=1&numwant=50"
+    requests[n + 1] = wrk.format("GET", path)
+  end
+end
+
+function request()
+  if sequential then
+    counter = counter % peers + 1
+    return requests[counter]
+  end
+  return requests[math.random(1, peers)]
+end
+
+function done(summary, latency, _)
+  local e = summary.errors
+  io.write(string.format(
+      "RESULT requests=%d duration_us=%d p50_us=%d p99_us=%d connect=%d read=%d write=%d " ..
+      "status=%d timeout=%d\n",
+      summary.requests, summary.duration, latency:percentile(50.0), latency:percentile(99.0),
+      e.connect, e.read, e.write, e.status, e.timeout))
 end

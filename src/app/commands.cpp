@@ -10,6 +10,7 @@
 
 #include "app/tracker.hpp"
 #include "config/config.hpp"
+#include "storage/database.hpp"
 
 namespace btrt::app {
 namespace {
@@ -60,6 +61,24 @@ int version() {
   return kSuccess;
 }
 
+// `btrt db init` and `btrt db upgrade`.
+int db_command(const std::string& path, bool upgrade) {
+  auto loaded = config::load_file(path);
+  if (!loaded.errors.empty()) {
+    for (const auto& e : loaded.errors) std::cerr << e.to_string() << "\n";
+    return kBadUsage;
+  }
+  try {
+    auto database = storage::Database::connect(loaded.config->database);
+    std::cout << (upgrade ? storage::upgrade_schema(*database) : storage::init_schema(*database))
+              << "\n";
+    return kSuccess;
+  } catch (const storage::DatabaseError& e) {
+    std::cerr << "btrt: " << e.what() << "\n";
+    return kRuntimeFailure;
+  }
+}
+
 int not_yet(const char* what) {
   std::cerr << "btrt: '" << what << "' is not yet available in this version\n";
   return kRuntimeFailure;
@@ -107,8 +126,8 @@ int main(int argc, char** argv) {
   if (cli.got_subcommand("version")) return version();
   if (check->parsed()) return check_config(config_path);
   if (run->parsed()) return run_tracker(config_path);
-  if (db_init->parsed()) return not_yet("db init");
-  if (db_upgrade->parsed()) return not_yet("db upgrade");
+  if (db_init->parsed()) return db_command(config_path, false);
+  if (db_upgrade->parsed()) return db_command(config_path, true);
   if (hashlist->parsed()) return not_yet("hashlist");
   return kBadUsage;
 }

@@ -16,6 +16,9 @@
 #include "http/router.hpp"
 #include "http/server.hpp"
 #include "log/logging.hpp"
+#include "metrics/counters.hpp"
+#include "storage/database.hpp"
+#include "storage/write_behind.hpp"
 
 namespace btrt::app {
 namespace {
@@ -78,6 +81,44 @@ class ExpirySweeper {
 
 }  // namespace
 
+std::int64_t wall_now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// Puts the unexpired peers and their torrents' completion counts back into the store.
+void restore(storage::Database& database, core::SwarmStore& store, core::Seconds now) {
+  const auto started = std::chrono::steady_clock::now();
+  const std::int64_t wall = wall_now();
+  std::size_t peers = 0;
+  std::size_t refused = 0;
+  database.load_peers(wall, [&](const storage::PeerRow& row) {
+    core::PeerChange peer;
+    peer.info_hash = row.info_hash;
+    peer.address = row.address;
+    peer.port = row.port;
+    peer.peer_id = row.peer_id;
+    peer.seeder = row.seeder;
+    peer.source = row.source;
+    peer.seen = now;
+    peer.expires_at = now + static_cast<core::Seconds>(row.expires_at - wall);
+    if (store.restore_peer(peer)) {
+      ++peers;
+    } else {
+      ++refused;
+    }
+  });
+  database.load_completed([&](const core::InfoHash& hash, std::uint64_t completed) {
+    store.restore_completed(hash, static_cast<std::uint32_t>(completed));
+  });
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  spdlog::info("restored {} peers in {} torrents from {} in {:.2f} s{}", peers,
+               store.totals().torrents, database.describe(), seconds,
+               refused ? fmt::format(" ({} kept out by limits)", refused) : std::string());
+}
+
 int run_tracker(const std::string& config_path) {
   auto loaded = config::load_file(config_path);
   if (!loaded.errors.empty()) {
@@ -108,6 +149,36 @@ int run_tracker(const std::string& config_path) {
 
   spdlog::info("btrt {} starting", BTRT_VERSION);
   log_summary(config, *classifier);
+
+  std::unique_ptr<storage::Database> database;
+  try {
+    database = storage::Database::connect(config.database);
+    storage::prepare_for_run(*database,
+                             config.database.kind == config::Database::Kind::sqlite);
+    restore(*database, store, router.now());
+  } catch (const storage::DatabaseError& e) {
+    spdlog::critical("{}", e.what());
+    log::shutdown();
+    return kRuntimeFailure;
+  }
+  std::atomic<std::shared_ptr<const net::Classifier>> current_classifier{classifier};
+  storage::WriteBehind write_behind(
+      store, std::move(database), config.database,
+      {[&router] { return router.now(); }, wall_now},
+      [&current_classifier] {
+        auto snapshot = metrics::Counters::global().snapshot();
+        auto groups = current_classifier.load();
+        storage::StatsRow row;
+        row.announces = snapshot.events[metrics::Counters::announces];
+        row.scrapes = snapshot.events[metrics::Counters::scrapes];
+        row.forwarded = snapshot.events[metrics::Counters::forwarded];
+        for (std::size_t g = 0; g < groups->group_count(); ++g) {
+          row.returned_by_group.emplace_back(groups->name_of(static_cast<net::GroupId>(g)),
+                                             snapshot.returned_by_group[g]);
+        }
+        return row;
+      });
+  write_behind.start();
   try {
     server.start();
   } catch (const std::exception& e) {
@@ -139,6 +210,7 @@ int run_tracker(const std::string& config_path) {
         log::set_level(next.logging.level);
         auto next_classifier = make_classifier(next);
         store.set_classifier(next_classifier);
+        current_classifier.store(next_classifier);
         router.apply(next.tracker);
         spdlog::info("configuration reloaded (server and database settings apply at restart)");
         log_summary(next, *next_classifier);
@@ -151,6 +223,7 @@ int run_tracker(const std::string& config_path) {
 
   router.set_serving(false);
   server.stop();
+  write_behind.stop();
   spdlog::info("stopped");
   log::shutdown();
   return kSuccess;

@@ -30,7 +30,7 @@ bool is_requester(const PeerV6& r, const Requester& who) {
 template <typename Record>
 void take(const Record& r, const Requester& who, Seconds now, std::vector<SelectedPeer>& out) {
   if (r.expires_at <= now || is_requester(r, who)) return;
-  out.push_back(SelectedPeer{to_ip(r.address), r.port, r.peer_id});
+  out.push_back(SelectedPeer{to_ip(r.address), r.port, r.group, r.peer_id});
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include <cstdint>
 
 #include "core/ids.hpp"
+#include "net/classifier.hpp"
 #include "net/ip_address.hpp"
 
 namespace btrt::core {
@@ -11,6 +12,7 @@ namespace btrt::core {
 struct SelectedPeer {
   net::IpAddress address;
   std::uint16_t port = 0;
+  net::GroupId group = 0;  // for the statistics of peers handed out per group
   PeerId peer_id;
 };
 

@@ -135,6 +135,7 @@ AnnounceOutcome SwarmStore::announce(const PeerAnnounce& peer, Seconds now, Seco
     torrent_count_.fetch_add(1, std::memory_order_relaxed);
   }
   Torrent& t = it->second;
+  const std::uint32_t downloaded_before = t.downloaded;
   const std::uint32_t max_peers = max_peers_per_torrent_.load(std::memory_order_relaxed);
   const Seconds expires_at = now + ttl;
   if (peer.address.is_v4()) {
@@ -144,6 +145,16 @@ AnnounceOutcome SwarmStore::announce(const PeerAnnounce& peer, Seconds now, Seco
     if (!t.v6) t.v6 = std::make_unique<PeerList<Ipv6Bytes>>();
     outcome.stored =
         update_peer(t, *t.v6, peer, *shard.classifier, shard.levels, expires_at, max_peers);
+  }
+
+  if (recording_.load(std::memory_order_relaxed) && outcome.stored) {
+    const bool removed = peer.event == AnnounceEvent::stopped;
+    shard.pending_peers[PendingKey{peer.info_hash, peer.address, peer.port}] =
+        PeerChange{peer.info_hash, peer.address, peer.port, removed,   peer.seeder,
+                   peer.source,    peer.peer_id, now,       expires_at};
+    auto& pending = shard.pending_torrents[peer.info_hash];
+    pending.completed_delta += t.downloaded - downloaded_before;
+    pending.seen = now;
   }
 
   if (peer.event != AnnounceEvent::stopped && options.numwant > 0) {
@@ -191,6 +202,44 @@ std::size_t SwarmStore::expire_shard(std::size_t index, Seconds now) {
     }
   }
   return removed;
+}
+
+void SwarmStore::take_changes(std::size_t index, std::vector<PeerChange>& peers,
+                              std::vector<TorrentChange>& torrents) {
+  Shard& shard = *shards_[index % shards_.size()];
+  absl::flat_hash_map<PendingKey, PeerChange> pending_peers;
+  absl::flat_hash_map<InfoHash, PendingTorrent> pending_torrents;
+  {
+    std::lock_guard lock(shard.mutex);
+    pending_peers.swap(shard.pending_peers);
+    pending_torrents.swap(shard.pending_torrents);
+  }
+  for (auto& [key, change] : pending_peers) peers.push_back(change);
+  for (auto& [hash, pending] : pending_torrents) {
+    torrents.push_back({hash, pending.completed_delta, pending.seen});
+  }
+}
+
+bool SwarmStore::restore_peer(const PeerChange& peer) {
+  PeerAnnounce a;
+  a.info_hash = peer.info_hash;
+  a.peer_id = peer.peer_id;
+  a.address = peer.address;
+  a.port = peer.port;
+  a.seeder = peer.seeder;
+  a.source = peer.source;
+  const bool recording = recording_.exchange(false);
+  std::vector<SelectedPeer> none;
+  auto outcome = announce(a, peer.seen, peer.expires_at - peer.seen, {0, 0}, none);
+  recording_.store(recording);
+  return outcome.status == AnnounceOutcome::Status::ok && outcome.stored;
+}
+
+void SwarmStore::restore_completed(const InfoHash& info_hash, std::uint32_t completed) {
+  Shard& shard = shard_of(info_hash);
+  std::lock_guard lock(shard.mutex);
+  auto it = shard.torrents.find(info_hash);
+  if (it != shard.torrents.end()) it->second.downloaded += completed;
 }
 
 void SwarmStore::set_classifier(std::shared_ptr<const net::Classifier> classifier) {

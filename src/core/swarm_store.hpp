@@ -57,6 +57,25 @@ struct AnnounceOutcome {
   bool stored = true;  // false when max_peers_per_torrent kept a new peer out
 };
 
+// A change to persist (write-behind): the peer's state after an announce, or its removal.
+struct PeerChange {
+  InfoHash info_hash;
+  net::IpAddress address;
+  std::uint16_t port = 0;
+  bool removed = false;
+  bool seeder = false;
+  std::uint8_t source = Source::local;
+  PeerId peer_id;
+  Seconds seen = 0;        // when it announced
+  Seconds expires_at = 0;  // when it expires if silent
+};
+
+struct TorrentChange {
+  InfoHash info_hash;
+  std::uint32_t completed_delta = 0;  // completions since the last change was taken
+  Seconds seen = 0;
+};
+
 struct StoreLimits {
   std::uint64_t max_torrents = 0;           // 0 = no limit
   std::uint32_t max_peers_per_torrent = 0;  // 0 = no limit
@@ -97,6 +116,18 @@ class SwarmStore {
 
   StoreTotals totals() const;
 
+  // Write-behind: when on, every announce leaves a change in its shard, coalesced per peer
+  // and per torrent, until take_changes() moves them out (under the same shard lock).
+  void set_recording(bool on) { recording_.store(on); }
+  void take_changes(std::size_t shard, std::vector<PeerChange>& peers,
+                    std::vector<TorrentChange>& torrents);
+
+  // Restore at start: puts a stored peer back without recording it. Returns false when a
+  // limit kept it out.
+  bool restore_peer(const PeerChange& peer);
+  // Adds stored completions to a torrent that is in memory (after its peers were restored).
+  void restore_completed(const InfoHash& info_hash, std::uint32_t completed);
+
   // Calls f(info_hash, counts) for every torrent, one shard locked at a time.
   template <typename F>
   void for_each_torrent(F&& f) const {
@@ -108,8 +139,24 @@ class SwarmStore {
   }
 
  private:
+  struct PendingKey {
+    InfoHash info_hash;
+    net::IpAddress address;
+    std::uint16_t port;
+    friend bool operator==(const PendingKey&, const PendingKey&) = default;
+    template <typename H>
+    friend H AbslHashValue(H h, const PendingKey& k) {
+      return H::combine(std::move(h), k.info_hash, k.address, k.port);
+    }
+  };
+  struct PendingTorrent {
+    std::uint32_t completed_delta = 0;
+    Seconds seen = 0;
+  };
   struct Shard {
     mutable std::mutex mutex;
+    absl::flat_hash_map<PendingKey, PeerChange> pending_peers;
+    absl::flat_hash_map<InfoHash, PendingTorrent> pending_torrents;
     absl::flat_hash_map<InfoHash, Torrent> torrents;
     std::shared_ptr<const net::Classifier> classifier;
     std::uint8_t levels[256] = {};
@@ -122,6 +169,7 @@ class SwarmStore {
   std::atomic<std::uint64_t> torrent_count_{0};
   std::atomic<std::uint64_t> max_torrents_;
   std::atomic<std::uint32_t> max_peers_per_torrent_;
+  std::atomic<bool> recording_{false};
 };
 
 }  // namespace btrt::core

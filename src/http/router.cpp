@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "metrics/counters.hpp"
 #include "protocol/announce.hpp"
 #include "protocol/response.hpp"
 #include "protocol/scrape.hpp"
@@ -96,8 +97,13 @@ void Router::handle(const Request& request, Response& response) {
 }
 
 void Router::announce(const Request& request, std::string_view query, Response& response) {
+  auto& counters = metrics::Counters::global();
+  counters.add(metrics::Counters::announces);
   protocol::AnnounceRequest parsed;
-  if (const char* why = protocol::parse_announce(query, parsed)) return failure(response, why);
+  if (const char* why = protocol::parse_announce(query, parsed)) {
+    counters.add(metrics::Counters::failures);
+    return failure(response, why);
+  }
 
   core::PeerAnnounce peer;
   peer.info_hash = parsed.info_hash;
@@ -126,8 +132,10 @@ void Router::announce(const Request& request, std::string_view query, Response& 
   peers.clear();
   auto outcome = store_.announce(peer, now(), settings_.peer_expiry.load(kRelaxed), options, peers);
   if (outcome.status == core::AnnounceOutcome::Status::torrent_limit) {
+    counters.add(metrics::Counters::failures);
     return failure(response, "tracker is full: no new torrents accepted (tracker.max_torrents)");
   }
+  for (const auto& p : peers) counters.returned(p.group);
 
   protocol::AnnounceAnswer answer;
   answer.interval = settings_.interval.load(kRelaxed);
@@ -141,6 +149,7 @@ void Router::announce(const Request& request, std::string_view query, Response& 
 }
 
 void Router::scrape(std::string_view query, Response& response) {
+  metrics::Counters::global().add(metrics::Counters::scrapes);
   thread_local std::vector<core::InfoHash> hashes;
   thread_local std::vector<protocol::ScrapeEntry> entries;
   hashes.clear();

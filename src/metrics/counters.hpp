@@ -1,0 +1,45 @@
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "net/classifier.hpp"
+
+namespace btrt::metrics {
+
+// Event counters of the request path. Each thread writes its own slot (a relaxed store, no
+// read-modify-write, no lock); readers sum the slots.
+class Counters {
+ public:
+  enum Id : std::size_t { announces, scrapes, forwarded, failures, kCount };
+
+  struct Snapshot {
+    std::array<std::uint64_t, kCount> events{};
+    std::array<std::uint64_t, 256> returned_by_group{};  // peers handed out, by GroupId
+  };
+
+  void add(Id id, std::uint64_t n = 1) { bump(slot().events[id], n); }
+  void returned(net::GroupId group, std::uint64_t n = 1) { bump(slot().returned[group], n); }
+  Snapshot snapshot() const;
+
+  static Counters& global();
+
+ private:
+  struct Slot {
+    std::array<std::atomic<std::uint64_t>, kCount> events{};
+    std::array<std::atomic<std::uint64_t>, 256> returned{};
+  };
+  static void bump(std::atomic<std::uint64_t>& c, std::uint64_t n) {
+    c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+  }
+  Slot& slot();
+
+  mutable std::mutex mutex_;  // guards slots_ (taken once per thread, and by readers)
+  std::vector<std::unique_ptr<Slot>> slots_;
+};
+
+}  // namespace btrt::metrics

@@ -1,0 +1,461 @@
+#include "storage/database.hpp"
+
+#include <soci/soci.h>
+
+#include <algorithm>
+#include <deque>
+#include <filesystem>
+#include <type_traits>
+
+#include "storage/schema_sql.hpp"
+
+namespace btrt::storage {
+namespace {
+
+constexpr std::size_t kRowsPerStatement = 200;  // multi-row VALUES per statement
+constexpr std::size_t kRowsPerFetch = 10000;
+
+std::string quoted(const std::string& value) {
+  std::string out = "'";
+  for (char c : value) {
+    if (c == '\'' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "'";
+}
+
+template <typename Id>
+Id from_hex(const std::string& text) {
+  Id id;
+  auto digit = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  if (text.size() != 40) throw DatabaseError("stored id '" + text + "' is not 40 hex digits");
+  for (std::size_t i = 0; i < 20; ++i) {
+    int hi = digit(text[2 * i]);
+    int lo = digit(text[2 * i + 1]);
+    if (hi < 0 || lo < 0) throw DatabaseError("stored id '" + text + "' is not hex");
+    id.bytes[i] = static_cast<std::uint8_t>(hi * 16 + lo);
+  }
+  return id;
+}
+
+// Splits a script into statements: ';' at the end of a line ends one; `--` comments go.
+std::vector<std::string> statements_of(std::string_view script) {
+  std::vector<std::string> out;
+  std::string current;
+  while (!script.empty()) {
+    auto end = script.find('\n');
+    std::string_view line = script.substr(0, end);
+    script = end == std::string_view::npos ? std::string_view{} : script.substr(end + 1);
+    if (auto comment = line.find("--"); comment != std::string_view::npos) {
+      line = line.substr(0, comment);
+    }
+    while (!line.empty() && (line.back() == ' ' || line.back() == '\r')) line.remove_suffix(1);
+    if (line.empty()) continue;
+    current += line;
+    current += '\n';
+    if (line.back() == ';') {
+      current.pop_back();
+      current.pop_back();
+      out.push_back(std::move(current));
+      current.clear();
+    }
+  }
+  return out;
+}
+
+class SociDatabase final : public Database {
+ public:
+  explicit SociDatabase(const config::Database& config) {
+    try {
+      if (config.kind == config::Database::Kind::sqlite) {
+        mysql_ = false;
+        describe_ = "SQLite " + config.location;
+        auto parent = std::filesystem::path(config.location).parent_path();
+        std::error_code ec;
+        if (!parent.empty()) std::filesystem::create_directories(parent, ec);
+        // A connect string without '=' is taken whole as the file name (spaces included).
+        sql_.open("sqlite3", config.location);
+        sql_ << "PRAGMA busy_timeout=10000";
+        sql_ << "PRAGMA journal_mode=WAL";
+        sql_ << "PRAGMA synchronous=NORMAL";
+      } else {
+        mysql_ = true;
+        std::string where;
+        if (config.kind == config::Database::Kind::mysql_unix) {
+          where = "unix_socket=" + quoted(config.location);
+          describe_ = "MySQL " + config.location;
+        } else {
+          auto colon = config.location.rfind(':');
+          where = "host=" + quoted(config.location.substr(0, colon)) +
+                  " port=" + config.location.substr(colon + 1);
+          describe_ = "MySQL " + config.location;
+        }
+        describe_ += " schema " + config.schema;
+        sql_.open("mysql", where + " user=" + quoted(config.user) +
+                               " password=" + quoted(config.password) +
+                               " db=" + quoted(config.schema) +
+                               " connect_timeout=5 read_timeout=30 write_timeout=30");
+      }
+    } catch (const std::exception& e) {
+      throw DatabaseError(describe_ + ": " + e.what());
+    }
+  }
+
+  std::string describe() const override { return describe_; }
+
+  int schema_version() override {
+    return guarded([&] {
+      try {
+        soci::indicator ind = soci::i_null;
+        int version = 0;
+        sql_ << "SELECT MAX(version) FROM schema_version", soci::into(version, ind);
+        return ind == soci::i_ok ? version : 0;
+      } catch (const soci::soci_error&) {
+        if (!table_exists("schema_version")) return 0;
+        throw;
+      }
+    });
+  }
+
+  void init() override {
+    guarded([&] {
+      run_script(mysql_ ? sql::kMysqlCreation : sql::kSqliteCreation);
+      return 0;
+    });
+  }
+
+  void upgrade() override {
+    guarded([&] {
+      int version = schema_version();
+      if (version == 0) {
+        run_script(mysql_ ? sql::kMysqlCreation : sql::kSqliteCreation);
+        return 0;
+      }
+      for (const auto& step : mysql_ ? sql::kMysqlUpgrades : sql::kSqliteUpgrades) {
+        if (step.version > version) run_script(step.script);
+      }
+      return 0;
+    });
+  }
+
+  void write(const Batch& batch) override {
+    guarded([&] {
+      soci::transaction transaction(sql_);
+      write_torrents(batch.torrents);
+      write_peers(batch.peers);
+      write_removals(batch.removed);
+      long long now = batch.now;
+      sql_ << "DELETE FROM peers WHERE expires_at < :now", soci::use(now);
+      write_stats(batch.stats);
+      transaction.commit();
+      return 0;
+    });
+  }
+
+  void load_peers(std::int64_t now, const std::function<void(const PeerRow&)>& f) override {
+    guarded([&] {
+      std::vector<std::string> hashes(kRowsPerFetch), addresses(kRowsPerFetch), ids(kRowsPerFetch);
+      std::vector<int> ports(kRowsPerFetch), seeders(kRowsPerFetch), sources(kRowsPerFetch);
+      std::vector<long long> seen(kRowsPerFetch), expires(kRowsPerFetch);
+      long long after = now;
+      soci::statement st =
+          (sql_.prepare << "SELECT info_hash, address, port, peer_id, seeder, source, "
+                           "last_seen, expires_at FROM peers WHERE expires_at > :now",
+           soci::into(hashes), soci::into(addresses), soci::into(ports), soci::into(ids),
+           soci::into(seeders), soci::into(sources), soci::into(seen), soci::into(expires),
+           soci::use(after));
+      st.execute();
+      while (st.fetch()) {
+        for (std::size_t i = 0; i < hashes.size(); ++i) {
+          PeerRow row;
+          row.info_hash = from_hex<core::InfoHash>(hashes[i]);
+          auto address = net::IpAddress::parse(addresses[i]);
+          if (!address) throw DatabaseError("stored address '" + addresses[i] + "' is invalid");
+          row.address = *address;
+          row.port = static_cast<std::uint16_t>(ports[i]);
+          row.peer_id = from_hex<core::PeerId>(ids[i]);
+          row.seeder = seeders[i] != 0;
+          row.source = static_cast<std::uint8_t>(sources[i]);
+          row.last_seen = seen[i];
+          row.expires_at = expires[i];
+          f(row);
+        }
+        for (auto* v : {&hashes, &addresses, &ids}) v->resize(kRowsPerFetch);
+        for (auto* v : {&ports, &seeders, &sources}) v->resize(kRowsPerFetch);
+        for (auto* v : {&seen, &expires}) v->resize(kRowsPerFetch);
+      }
+      return 0;
+    });
+  }
+
+  void load_completed(
+      const std::function<void(const core::InfoHash&, std::uint64_t)>& f) override {
+    guarded([&] {
+      std::vector<std::string> hashes(kRowsPerFetch);
+      std::vector<long long> completed(kRowsPerFetch);
+      soci::statement st =
+          (sql_.prepare << "SELECT info_hash, completed FROM torrents WHERE completed > 0",
+           soci::into(hashes), soci::into(completed));
+      st.execute();
+      while (st.fetch()) {
+        for (std::size_t i = 0; i < hashes.size(); ++i) {
+          f(from_hex<core::InfoHash>(hashes[i]), static_cast<std::uint64_t>(completed[i]));
+        }
+        hashes.resize(kRowsPerFetch);
+        completed.resize(kRowsPerFetch);
+      }
+      return 0;
+    });
+  }
+
+  std::vector<StatsRow> load_stats(std::size_t limit) override {
+    return guarded([&] {
+      std::vector<StatsRow> rows;
+      soci::rowset<soci::row> result =
+          (sql_.prepare << "SELECT sampled_at, announces, scrapes, forwarded FROM stats "
+                           "ORDER BY sampled_at DESC LIMIT " +
+                               std::to_string(limit));
+      for (const auto& r : result) {
+        StatsRow row;
+        row.sampled_at = as_int(r, 0);
+        row.announces = static_cast<std::uint64_t>(as_int(r, 1));
+        row.scrapes = static_cast<std::uint64_t>(as_int(r, 2));
+        row.forwarded = static_cast<std::uint64_t>(as_int(r, 3));
+        rows.push_back(row);
+      }
+      for (auto& row : rows) {
+        long long at = row.sampled_at;
+        soci::rowset<soci::row> returned =
+            (sql_.prepare << "SELECT peer_group, peers FROM stats_returned WHERE sampled_at = :at "
+                             "ORDER BY peer_group",
+             soci::use(at));
+        for (const auto& r : returned) {
+          row.returned_by_group.emplace_back(r.get<std::string>(0),
+                                             static_cast<std::uint64_t>(as_int(r, 1)));
+        }
+      }
+      std::reverse(rows.begin(), rows.end());
+      return rows;
+    });
+  }
+
+ private:
+  template <typename F>
+  std::invoke_result_t<F&> guarded(F&& f) {
+    try {
+      return f();
+    } catch (const DatabaseError&) {
+      throw;
+    } catch (const std::exception& e) {
+      throw DatabaseError(describe_ + ": " + e.what());
+    }
+  }
+
+  static long long as_int(const soci::row& r, std::size_t i) {
+    switch (r.get_properties(i).get_data_type()) {
+      case soci::dt_integer: return r.get<int>(i);
+      case soci::dt_long_long: return r.get<long long>(i);
+      case soci::dt_unsigned_long_long: return static_cast<long long>(r.get<unsigned long long>(i));
+      case soci::dt_double: return static_cast<long long>(r.get<double>(i));
+      default: return std::stoll(r.get<std::string>(i));
+    }
+  }
+
+  bool table_exists(const std::string& name) {
+    int count = 0;
+    if (mysql_) {
+      sql_ << "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() "
+              "AND table_name = :name",
+          soci::use(name), soci::into(count);
+    } else {
+      sql_ << "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = :name",
+          soci::use(name), soci::into(count);
+    }
+    return count > 0;
+  }
+
+  void run_script(std::string_view script) {
+    for (const auto& statement : statements_of(script)) sql_ << statement;
+  }
+
+  // Executes `head` + "(?,...),(?,...)" + `tail` for rows [0, count) in chunks; bind(i, st)
+  // binds the values of row i, in column order, to st.
+  template <typename Bind>
+  void multi_row(std::size_t count, std::size_t columns, const std::string& head,
+                 const std::string& tail, Bind&& bind) {
+    for (std::size_t first = 0; first < count; first += kRowsPerStatement) {
+      std::size_t rows = std::min(kRowsPerStatement, count - first);
+      std::string text = head;
+      for (std::size_t r = 0; r < rows; ++r) {
+        text += r == 0 ? "(" : ",(";
+        for (std::size_t c = 0; c < columns; ++c) {
+          text += c == 0 ? ":v" : ",:v";
+          text += std::to_string(r * columns + c);
+        }
+        text += ')';
+      }
+      text += tail;
+      soci::statement st(sql_);
+      st.alloc();
+      st.prepare(text);
+      for (std::size_t r = 0; r < rows; ++r) bind(first + r, st);
+      st.define_and_bind();
+      st.execute(true);
+    }
+  }
+
+  void write_torrents(const std::vector<TorrentRow>& rows) {
+    if (rows.empty()) return;
+    std::deque<std::string> hashes;
+    std::deque<long long> values;
+    multi_row(rows.size(), 4, "INSERT INTO torrents (info_hash, first_seen, last_seen, completed) VALUES ",
+              mysql_ ? " ON DUPLICATE KEY UPDATE last_seen = VALUES(last_seen), "
+                       "completed = completed + VALUES(completed)"
+                     : " ON CONFLICT(info_hash) DO UPDATE SET last_seen = excluded.last_seen, "
+                       "completed = torrents.completed + excluded.completed",
+              [&](std::size_t i, soci::statement& st) {
+                st.exchange(soci::use(hashes.emplace_back(rows[i].info_hash.hex())));
+                st.exchange(soci::use(values.emplace_back(rows[i].seen)));
+                st.exchange(soci::use(values.emplace_back(rows[i].seen)));
+                st.exchange(soci::use(
+                    values.emplace_back(static_cast<long long>(rows[i].completed_delta))));
+              });
+  }
+
+  void write_peers(const std::vector<PeerRow>& rows) {
+    if (rows.empty()) return;
+    std::deque<std::string> texts;
+    std::deque<long long> values;
+    std::deque<int> ints;
+    multi_row(
+        rows.size(), 8,
+        "INSERT INTO peers (info_hash, address, port, peer_id, seeder, source, last_seen, "
+        "expires_at) VALUES ",
+        mysql_ ? " ON DUPLICATE KEY UPDATE peer_id = VALUES(peer_id), seeder = VALUES(seeder), "
+                 "source = VALUES(source), last_seen = VALUES(last_seen), "
+                 "expires_at = VALUES(expires_at)"
+               : " ON CONFLICT(info_hash, address, port) DO UPDATE SET peer_id = excluded.peer_id, "
+                 "seeder = excluded.seeder, source = excluded.source, "
+                 "last_seen = excluded.last_seen, expires_at = excluded.expires_at",
+        [&](std::size_t i, soci::statement& st) {
+          const auto& p = rows[i];
+          st.exchange(soci::use(texts.emplace_back(p.info_hash.hex())));
+          st.exchange(soci::use(texts.emplace_back(p.address.to_string())));
+          st.exchange(soci::use(ints.emplace_back(p.port)));
+          st.exchange(soci::use(texts.emplace_back(p.peer_id.hex())));
+          st.exchange(soci::use(ints.emplace_back(p.seeder ? 1 : 0)));
+          st.exchange(soci::use(ints.emplace_back(p.source)));
+          st.exchange(soci::use(values.emplace_back(p.last_seen)));
+          st.exchange(soci::use(values.emplace_back(p.expires_at)));
+        });
+  }
+
+  void write_removals(const std::vector<PeerKeyRow>& rows) {
+    if (rows.empty()) return;
+    std::deque<std::string> texts;
+    std::deque<int> ints;
+    // Row-value lists: MySQL takes IN ((..),(..)), SQLite only IN (VALUES (..),(..)).
+    multi_row(rows.size(), 3,
+              mysql_ ? "DELETE FROM peers WHERE (info_hash, address, port) IN ("
+                     : "DELETE FROM peers WHERE (info_hash, address, port) IN (VALUES ",
+              ")", [&](std::size_t i, soci::statement& st) {
+                st.exchange(soci::use(texts.emplace_back(rows[i].info_hash.hex())));
+                st.exchange(soci::use(texts.emplace_back(rows[i].address.to_string())));
+                st.exchange(soci::use(ints.emplace_back(rows[i].port)));
+              });
+  }
+
+  void write_stats(const std::vector<StatsRow>& rows) {
+    for (const auto& row : rows) {
+      long long at = row.sampled_at;
+      long long announces = static_cast<long long>(row.announces);
+      long long scrapes = static_cast<long long>(row.scrapes);
+      long long forwarded = static_cast<long long>(row.forwarded);
+      sql_ << (mysql_ ? "REPLACE INTO stats (sampled_at, announces, scrapes, forwarded) "
+                        "VALUES (:a, :b, :c, :d)"
+                      : "INSERT OR REPLACE INTO stats (sampled_at, announces, scrapes, forwarded) "
+                        "VALUES (:a, :b, :c, :d)"),
+          soci::use(at), soci::use(announces), soci::use(scrapes), soci::use(forwarded);
+      for (const auto& [group, peers] : row.returned_by_group) {
+        long long count = static_cast<long long>(peers);
+        std::string name = group;
+        sql_ << (mysql_ ? "REPLACE INTO stats_returned (sampled_at, peer_group, peers) "
+                          "VALUES (:a, :b, :c)"
+                        : "INSERT OR REPLACE INTO stats_returned (sampled_at, peer_group, peers) "
+                          "VALUES (:a, :b, :c)"),
+            soci::use(at), soci::use(name), soci::use(count);
+      }
+    }
+  }
+
+  soci::session sql_;
+  bool mysql_ = false;
+  std::string describe_;
+};
+
+}  // namespace
+
+void prepare_for_run(Database& database, bool create_if_empty) {
+  int version = database.schema_version();
+  if (version == 0 && create_if_empty) {
+    database.init();
+    version = database.schema_version();
+  }
+  if (version == 0) {
+    throw DatabaseError(database.describe() +
+                        " holds no btrt schema: run `btrt db init` (or feed "
+                        "btrt.db_creation.sql to the mysql client)");
+  }
+  if (version < kSchemaVersion) {
+    throw DatabaseError(database.describe() + " has schema version " + std::to_string(version) +
+                        ", this btrt needs " + std::to_string(kSchemaVersion) +
+                        ": run `btrt db upgrade`");
+  }
+  if (version > kSchemaVersion) {
+    throw DatabaseError(database.describe() + " has schema version " + std::to_string(version) +
+                        ", newer than this btrt knows (" + std::to_string(kSchemaVersion) +
+                        "): upgrade btrt");
+  }
+}
+
+std::string init_schema(Database& database) {
+  int version = database.schema_version();
+  if (version == kSchemaVersion) {
+    return database.describe() + ": schema version " + std::to_string(version) +
+           " is already in place";
+  }
+  if (version != 0) {
+    throw DatabaseError(database.describe() + " has schema version " + std::to_string(version) +
+                        (version < kSchemaVersion ? ": run `btrt db upgrade`"
+                                                  : ", newer than this btrt knows"));
+  }
+  database.init();
+  return database.describe() + ": created schema version " +
+         std::to_string(database.schema_version());
+}
+
+std::string upgrade_schema(Database& database) {
+  int before = database.schema_version();
+  if (before > kSchemaVersion) {
+    throw DatabaseError(database.describe() + " has schema version " + std::to_string(before) +
+                        ", newer than this btrt knows (" + std::to_string(kSchemaVersion) + ")");
+  }
+  database.upgrade();
+  int after = database.schema_version();
+  if (after == before) {
+    return database.describe() + ": schema version " + std::to_string(after) + " is current";
+  }
+  return database.describe() + ": upgraded schema version " + std::to_string(before) + " to " +
+         std::to_string(after);
+}
+
+std::unique_ptr<Database> Database::connect(const config::Database& config) {
+  return std::make_unique<SociDatabase>(config);
+}
+
+}  // namespace btrt::storage

@@ -1,0 +1,179 @@
+#include "storage/write_behind.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+namespace btrt::storage {
+namespace {
+
+constexpr std::int64_t kStatsPeriod = 60;            // s between statistics samples
+constexpr std::size_t kMaxStatsRows = 24 * 60;       // kept through an outage: a day
+constexpr std::chrono::seconds kMaxBackoff{30};
+
+}  // namespace
+
+WriteBehind::WriteBehind(core::SwarmStore& store, std::unique_ptr<Database> database,
+                         config::Database config, Clock clock, StatsSource stats)
+    : store_(store),
+      database_(std::move(database)),
+      config_(std::move(config)),
+      clock_(std::move(clock)),
+      stats_source_(std::move(stats)) {
+  last_stats_ = stats_source_();
+  last_sample_ = clock_.wall();
+}
+
+WriteBehind::~WriteBehind() { stop(); }
+
+void WriteBehind::start() {
+  store_.set_recording(true);
+  thread_ = std::thread([this] { run(); });
+}
+
+void WriteBehind::stop() {
+  if (!thread_.joinable()) return;
+  {
+    std::lock_guard lock(wake_mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  thread_.join();
+}
+
+std::size_t WriteBehind::pending_peer_changes() const { return pending_.load(); }
+
+void WriteBehind::run() {
+  auto wait = std::chrono::seconds(config_.flush_interval);
+  while (true) {
+    bool stopping;
+    {
+      std::unique_lock lock(wake_mutex_);
+      wake_.wait_for(lock, wait, [&] { return stopping_; });
+      stopping = stopping_;
+    }
+    collect();
+    sample_stats(clock_.wall());
+    const bool written = flush();
+    if (stopping) {
+      if (!written) {
+        spdlog::error("database: stopping with {} peer changes and {} torrent changes unwritten",
+                      peers_.size(), torrents_.size());
+      }
+      return;
+    }
+    // After a failure: retry after 1, 2, 4 ... s, at most kMaxBackoff apart.
+    wait = written ? std::chrono::seconds(config_.flush_interval) : backoff_;
+    if (!written) backoff_ = std::min(backoff_ * 2, kMaxBackoff);
+  }
+}
+
+void WriteBehind::collect() {
+  std::vector<core::PeerChange> peers;
+  std::vector<core::TorrentChange> torrents;
+  for (std::size_t shard = 0; shard < store_.shard_count(); ++shard) {
+    peers.clear();
+    torrents.clear();
+    store_.take_changes(shard, peers, torrents);
+    for (const auto& change : peers) {
+      peers_[PeerKey{change.info_hash, change.address, change.port}] = change;
+    }
+    for (const auto& change : torrents) {
+      auto [it, inserted] = torrents_.try_emplace(change.info_hash, change);
+      if (!inserted) {
+        it->second.completed_delta += change.completed_delta;
+        it->second.seen = std::max(it->second.seen, change.seen);
+      }
+    }
+  }
+
+  if (peers_.size() > config_.max_pending) {
+    // Over the bound (a long outage): drop the oldest peer updates; a peer that announces
+    // again is written then. Completion counts are never dropped.
+    std::vector<std::pair<core::Seconds, PeerKey>> by_age;
+    by_age.reserve(peers_.size());
+    for (const auto& [key, change] : peers_) by_age.emplace_back(change.seen, key);
+    const std::size_t excess = peers_.size() - config_.max_pending;
+    std::nth_element(by_age.begin(), by_age.begin() + static_cast<std::ptrdiff_t>(excess),
+                     by_age.end(),
+                     [](const auto& a, const auto& b) { return a.first < b.first; });
+    for (std::size_t i = 0; i < excess; ++i) peers_.erase(by_age[i].second);
+    dropped_ += excess;
+    spdlog::warn("database: {} pending peer changes exceed database.max_pending ({}); dropped "
+                 "the {} oldest ({} dropped in all)",
+                 peers_.size() + excess, config_.max_pending, excess, dropped_.load());
+  }
+  pending_.store(peers_.size());
+}
+
+void WriteBehind::sample_stats(std::int64_t now) {
+  if (now - last_sample_ < kStatsPeriod) return;
+  StatsRow current = stats_source_();
+  StatsRow row;
+  row.sampled_at = now;
+  row.announces = current.announces - last_stats_.announces;
+  row.scrapes = current.scrapes - last_stats_.scrapes;
+  row.forwarded = current.forwarded - last_stats_.forwarded;
+  for (const auto& [group, peers] : current.returned_by_group) {
+    std::uint64_t before = 0;
+    for (const auto& [old_group, old_peers] : last_stats_.returned_by_group) {
+      if (old_group == group) before = old_peers;
+    }
+    row.returned_by_group.emplace_back(group, peers >= before ? peers - before : peers);
+  }
+  last_stats_ = std::move(current);
+  last_sample_ = now;
+  stats_.push_back(std::move(row));
+  if (stats_.size() > kMaxStatsRows) stats_.erase(stats_.begin());
+}
+
+bool WriteBehind::flush() {
+  if (peers_.empty() && torrents_.empty() && stats_.empty()) return true;
+  const std::int64_t wall_now = clock_.wall();
+  const core::Seconds mono_now = clock_.monotonic();
+  auto to_wall = [&](core::Seconds t) {
+    return wall_now - static_cast<std::int64_t>(mono_now) + static_cast<std::int64_t>(t);
+  };
+
+  Batch batch;
+  batch.now = wall_now;
+  for (const auto& [hash, change] : torrents_) {
+    batch.torrents.push_back({hash, change.completed_delta, to_wall(change.seen)});
+  }
+  for (const auto& [key, change] : peers_) {
+    if (change.removed) {
+      batch.removed.push_back({change.info_hash, change.address, change.port});
+    } else {
+      batch.peers.push_back({change.info_hash, change.address, change.port, change.peer_id,
+                             change.seeder, change.source, to_wall(change.seen),
+                             to_wall(change.expires_at)});
+    }
+  }
+  batch.stats = stats_;
+
+  try {
+    if (!database_) database_ = Database::connect(config_);
+    database_->write(batch);
+  } catch (const DatabaseError& e) {
+    if (!outage_.exchange(true)) {
+      outage_since_ = wall_now;
+      spdlog::error("database unavailable, serving from memory and keeping changes: {}",
+                    e.what());
+    }
+    database_.reset();  // reconnect on the next attempt
+    return false;
+  }
+
+  if (outage_.exchange(false)) {
+    spdlog::info("database available again after {} s: wrote {} peer and {} torrent changes",
+                 wall_now - outage_since_, peers_.size(), torrents_.size());
+  }
+  backoff_ = std::chrono::seconds(1);
+  peers_.clear();
+  torrents_.clear();
+  stats_.clear();
+  pending_.store(0);
+  return true;
+}
+
+}  // namespace btrt::storage

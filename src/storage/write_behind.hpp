@@ -1,0 +1,88 @@
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include <absl/container/flat_hash_map.h>
+
+#include "config/config.hpp"
+#include "core/swarm_store.hpp"
+#include "storage/database.hpp"
+
+namespace btrt::storage {
+
+// Makes the in-memory swarm durable without ever making an announce wait: every
+// flush_interval it takes the changes the store recorded (coalesced per peer and per
+// torrent), and writes them in one batched transaction. While the database is away it
+// keeps them (peer updates bounded by max_pending, oldest dropped first; completion
+// counts never), logs the outage once and the recovery once, and retries with back-off.
+class WriteBehind {
+ public:
+  struct Clock {
+    std::function<core::Seconds()> monotonic;  // the store's clock
+    std::function<std::int64_t()> wall;         // unix seconds
+  };
+  // Cumulative figures since start (the write-behind stores per-minute differences).
+  using StatsSource = std::function<StatsRow()>;
+
+  WriteBehind(core::SwarmStore& store, std::unique_ptr<Database> database,
+              config::Database config, Clock clock, StatsSource stats);
+  ~WriteBehind();
+
+  void start();
+  // Flushes what is pending (one attempt) and ends the thread.
+  void stop();
+
+  std::size_t pending_peer_changes() const;
+  std::uint64_t dropped_peer_changes() const { return dropped_.load(); }
+  bool database_up() const { return !outage_.load(); }
+
+ private:
+  void run();
+  void collect();
+  void sample_stats(std::int64_t now);
+  bool flush();
+
+  core::SwarmStore& store_;
+  std::unique_ptr<Database> database_;
+  const config::Database config_;
+  const Clock clock_;
+  const StatsSource stats_source_;
+
+  std::thread thread_;
+  std::mutex wake_mutex_;
+  std::condition_variable wake_;
+  bool stopping_ = false;
+
+  // Changes taken from the store and not yet written; only the flush thread touches them.
+  struct PeerKey {
+    core::InfoHash info_hash;
+    net::IpAddress address;
+    std::uint16_t port;
+    friend bool operator==(const PeerKey&, const PeerKey&) = default;
+    template <typename H>
+    friend H AbslHashValue(H h, const PeerKey& k) {
+      return H::combine(std::move(h), k.info_hash, k.address, k.port);
+    }
+  };
+  absl::flat_hash_map<PeerKey, core::PeerChange> peers_;
+  absl::flat_hash_map<core::InfoHash, core::TorrentChange> torrents_;
+  std::vector<StatsRow> stats_;
+  std::atomic<std::size_t> pending_{0};
+  std::atomic<std::uint64_t> dropped_{0};
+
+  StatsRow last_stats_;
+  std::int64_t last_sample_ = 0;
+  std::atomic<bool> outage_{false};
+  std::int64_t outage_since_ = 0;
+  std::chrono::seconds backoff_{1};
+};
+
+}  // namespace btrt::storage
