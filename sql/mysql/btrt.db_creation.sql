@@ -1,4 +1,4 @@
--- btrt database schema for MySQL 5.7+/8 and MariaDB 10.x (schema version 1).
+-- btrt database schema for MySQL 5.7+/8 and MariaDB 10.x (schema version 2).
 -- Run it in the schema named in database.schema, for example:
 --   mysql -hlocalhost -ubtrt -p btrt < /etc/btrt/btrt.db_creation.sql
 -- `btrt db init` creates the same objects; running either twice is harmless.
@@ -42,4 +42,4 @@ CREATE TABLE IF NOT EXISTS stats_returned (
   PRIMARY KEY (sampled_at, peer_group)
 ) ENGINE=InnoDB;
 
-INSERT IGNORE INTO schema_version (version) VALUES (1);
+INSERT IGNORE INTO schema_version (version) VALUES (1), (2);

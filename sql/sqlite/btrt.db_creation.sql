@@ -1,4 +1,4 @@
--- btrt database schema for SQLite (schema version 1). `btrt run` applies it itself to a new
+-- btrt database schema for SQLite (schema version 2). `btrt run` applies it itself to a new
 -- database file; `btrt db init` does the same on demand.
 
 CREATE TABLE IF NOT EXISTS schema_version (
@@ -41,4 +41,4 @@ CREATE TABLE IF NOT EXISTS stats_returned (
   PRIMARY KEY (sampled_at, peer_group)
 );
 
-INSERT OR IGNORE INTO schema_version (version) VALUES (1);
+INSERT OR IGNORE INTO schema_version (version) VALUES (1), (2);

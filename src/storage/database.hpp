@@ -15,7 +15,7 @@
 namespace btrt::storage {
 
 // The schema version this build needs; sql/*/ hold the creation scripts and upgrades.
-inline constexpr int kSchemaVersion = 1;
+inline constexpr int kSchemaVersion = 2;
 
 class DatabaseError : public std::runtime_error {
  public:

@@ -9,7 +9,7 @@ namespace {
 
 constexpr std::int64_t kStatsPeriod = 60;            // s between statistics samples
 constexpr std::size_t kMaxStatsRows = 24 * 60;       // kept through an outage: a day
-constexpr std::chrono::seconds kMaxBackoff{30};
+constexpr std::chrono::seconds kMaxBackoff{15};
 
 }  // namespace
 

@@ -1,0 +1,38 @@
+-- btrt database schema for MySQL 5.7+/8 and MariaDB 10.x (schema version 1, as released first; a test fixture for `btrt db upgrade`).
+-- Run it in the schema named in database.schema, for example:
+--   mysql -hlocalhost -ubtrt -p btrt < /etc/btrt/btrt.db_creation.sql
+-- `btrt db init` creates the same objects; running either twice is harmless.
+
+CREATE TABLE IF NOT EXISTS schema_version (
+  version INT NOT NULL PRIMARY KEY
+) ENGINE=InnoDB;
+
+CREATE TABLE IF NOT EXISTS torrents (
+  info_hash CHAR(40) CHARACTER SET ascii NOT NULL PRIMARY KEY,  -- hex
+  first_seen BIGINT NOT NULL,                                   -- unix time, s
+  last_seen BIGINT NOT NULL,
+  completed BIGINT NOT NULL DEFAULT 0,
+  origin_url VARCHAR(2048) NULL                                 -- forwarded torrents
+) ENGINE=InnoDB;
+
+CREATE TABLE IF NOT EXISTS peers (
+  info_hash CHAR(40) CHARACTER SET ascii NOT NULL,
+  address VARCHAR(45) CHARACTER SET ascii NOT NULL,
+  port INT NOT NULL,
+  peer_id CHAR(40) CHARACTER SET ascii NOT NULL,                -- hex
+  seeder TINYINT NOT NULL,
+  source SMALLINT NOT NULL,                                     -- 0 local, 1 external, 2+ neighbour
+  last_seen BIGINT NOT NULL,
+  expires_at BIGINT NOT NULL,
+  PRIMARY KEY (info_hash, address, port),
+  INDEX peers_expires_at (expires_at)
+) ENGINE=InnoDB;
+
+CREATE TABLE IF NOT EXISTS stats (
+  sampled_at BIGINT NOT NULL PRIMARY KEY,                       -- end of the minute sampled
+  announces BIGINT NOT NULL,
+  scrapes BIGINT NOT NULL,
+  forwarded BIGINT NOT NULL
+) ENGINE=InnoDB;
+
+INSERT IGNORE INTO schema_version (version) VALUES (1);
