@@ -7,11 +7,11 @@ packages=(
   # toolchain
   build-essential cmake ninja-build ccache pkg-config clang-14 libclang-rt-14-dev clang-format
   # libraries (ARCHITECTURE.md)
-  libboost-dev libyaml-cpp-dev libspdlog-dev libfmt-dev libcli11-dev libabsl-dev
+  libboost-dev libyaml-cpp-dev libspdlog-dev libfmt-dev libcli11-dev libabsl-dev libsoci-dev
   # tests and micro-benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev python3-pytest
-  # tools the tests use
-  curl procps iproute2
+  # tools and servers the tests use (MariaDB runs as the tests' own process)
+  curl procps iproute2 mariadb-server mariadb-client
 )
 
 missing=()

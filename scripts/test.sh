@@ -12,6 +12,13 @@ scripts/install-deps.sh
 
 step() { printf '\n==== %s ====\n' "$*"; }
 
+# A private MariaDB server for the storage and persistence tests, stopped on exit.
+mariadb_dir=build-test-mariadb
+step "MariaDB test server"
+scripts/test-mariadb.sh start "$mariadb_dir"
+trap 'scripts/test-mariadb.sh stop "$mariadb_dir"' EXIT
+eval "$(scripts/test-mariadb.sh env "$mariadb_dir" | sed 's/^/export /')"
+
 step "release build"
 scripts/build.sh build -DCMAKE_BUILD_TYPE=RelWithDebInfo
 step "unit tests (release)"

@@ -153,8 +153,7 @@ int run_tracker(const std::string& config_path) {
   std::unique_ptr<storage::Database> database;
   try {
     database = storage::Database::connect(config.database);
-    storage::prepare_for_run(*database,
-                             config.database.kind == config::Database::Kind::sqlite);
+    storage::prepare_for_run(*database, config.database.kind == config::Database::Kind::sqlite);
     restore(*database, store, router.now());
   } catch (const storage::DatabaseError& e) {
     spdlog::critical("{}", e.what());
@@ -163,8 +162,7 @@ int run_tracker(const std::string& config_path) {
   }
   std::atomic<std::shared_ptr<const net::Classifier>> current_classifier{classifier};
   storage::WriteBehind write_behind(
-      store, std::move(database), config.database,
-      {[&router] { return router.now(); }, wall_now},
+      store, std::move(database), config.database, {[&router] { return router.now(); }, wall_now},
       [&current_classifier] {
         auto snapshot = metrics::Counters::global().snapshot();
         auto groups = current_classifier.load();

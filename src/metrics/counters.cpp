@@ -24,8 +24,10 @@ Counters::Snapshot Counters::snapshot() const {
   Snapshot s;
   std::lock_guard lock(mutex_);
   for (const auto& slot : slots_) {
-    for (std::size_t i = 0; i < kCount; ++i) s.events[i] += slot->events[i].load(std::memory_order_relaxed);
-    for (std::size_t g = 0; g < 256; ++g) s.returned_by_group[g] += slot->returned[g].load(std::memory_order_relaxed);
+    for (std::size_t i = 0; i < kCount; ++i)
+      s.events[i] += slot->events[i].load(std::memory_order_relaxed);
+    for (std::size_t g = 0; g < 256; ++g)
+      s.returned_by_group[g] += slot->returned[g].load(std::memory_order_relaxed);
   }
   return s;
 }

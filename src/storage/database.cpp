@@ -96,9 +96,8 @@ class SociDatabase final : public Database {
           describe_ = "MySQL " + config.location;
         }
         describe_ += " schema " + config.schema;
-        sql_.open("mysql", where + " user=" + quoted(config.user) +
-                               " password=" + quoted(config.password) +
-                               " db=" + quoted(config.schema) +
+        sql_.open("mysql", where + " user=" + quoted(config.user) + " password=" +
+                               quoted(config.password) + " db=" + quoted(config.schema) +
                                " connect_timeout=5 read_timeout=30 write_timeout=30");
       }
     } catch (const std::exception& e) {
@@ -193,8 +192,7 @@ class SociDatabase final : public Database {
     });
   }
 
-  void load_completed(
-      const std::function<void(const core::InfoHash&, std::uint64_t)>& f) override {
+  void load_completed(const std::function<void(const core::InfoHash&, std::uint64_t)>& f) override {
     guarded([&] {
       std::vector<std::string> hashes(kRowsPerFetch);
       std::vector<long long> completed(kRowsPerFetch);
@@ -258,11 +256,16 @@ class SociDatabase final : public Database {
 
   static long long as_int(const soci::row& r, std::size_t i) {
     switch (r.get_properties(i).get_data_type()) {
-      case soci::dt_integer: return r.get<int>(i);
-      case soci::dt_long_long: return r.get<long long>(i);
-      case soci::dt_unsigned_long_long: return static_cast<long long>(r.get<unsigned long long>(i));
-      case soci::dt_double: return static_cast<long long>(r.get<double>(i));
-      default: return std::stoll(r.get<std::string>(i));
+      case soci::dt_integer:
+        return r.get<int>(i);
+      case soci::dt_long_long:
+        return r.get<long long>(i);
+      case soci::dt_unsigned_long_long:
+        return static_cast<long long>(r.get<unsigned long long>(i));
+      case soci::dt_double:
+        return static_cast<long long>(r.get<double>(i));
+      default:
+        return std::stoll(r.get<std::string>(i));
     }
   }
 
@@ -313,7 +316,8 @@ class SociDatabase final : public Database {
     if (rows.empty()) return;
     std::deque<std::string> hashes;
     std::deque<long long> values;
-    multi_row(rows.size(), 4, "INSERT INTO torrents (info_hash, first_seen, last_seen, completed) VALUES ",
+    multi_row(rows.size(), 4,
+              "INSERT INTO torrents (info_hash, first_seen, last_seen, completed) VALUES ",
               mysql_ ? " ON DUPLICATE KEY UPDATE last_seen = VALUES(last_seen), "
                        "completed = completed + VALUES(completed)"
                      : " ON CONFLICT(info_hash) DO UPDATE SET last_seen = excluded.last_seen, "
@@ -430,9 +434,9 @@ std::string init_schema(Database& database) {
            " is already in place";
   }
   if (version != 0) {
-    throw DatabaseError(database.describe() + " has schema version " + std::to_string(version) +
-                        (version < kSchemaVersion ? ": run `btrt db upgrade`"
-                                                  : ", newer than this btrt knows"));
+    throw DatabaseError(
+        database.describe() + " has schema version " + std::to_string(version) +
+        (version < kSchemaVersion ? ": run `btrt db upgrade`" : ", newer than this btrt knows"));
   }
   database.init();
   return database.describe() + ": created schema version " +

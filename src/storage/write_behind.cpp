@@ -7,8 +7,8 @@
 namespace btrt::storage {
 namespace {
 
-constexpr std::int64_t kStatsPeriod = 60;            // s between statistics samples
-constexpr std::size_t kMaxStatsRows = 24 * 60;       // kept through an outage: a day
+constexpr std::int64_t kStatsPeriod = 60;       // s between statistics samples
+constexpr std::size_t kMaxStatsRows = 24 * 60;  // kept through an outage: a day
 constexpr std::chrono::seconds kMaxBackoff{15};
 
 }  // namespace
@@ -24,7 +24,9 @@ WriteBehind::WriteBehind(core::SwarmStore& store, std::unique_ptr<Database> data
   last_sample_ = clock_.wall();
 }
 
-WriteBehind::~WriteBehind() { stop(); }
+WriteBehind::~WriteBehind() {
+  stop();
+}
 
 void WriteBehind::start() {
   store_.set_recording(true);
@@ -41,7 +43,9 @@ void WriteBehind::stop() {
   thread_.join();
 }
 
-std::size_t WriteBehind::pending_peer_changes() const { return pending_.load(); }
+std::size_t WriteBehind::pending_peer_changes() const {
+  return pending_.load();
+}
 
 void WriteBehind::run() {
   auto wait = std::chrono::seconds(config_.flush_interval);
@@ -53,7 +57,7 @@ void WriteBehind::run() {
       stopping = stopping_;
     }
     collect();
-    sample_stats(clock_.wall());
+    sample_stats(clock_.wall(), stopping);  // a stop records its partial minute too
     const bool written = flush();
     if (stopping) {
       if (!written) {
@@ -95,19 +99,19 @@ void WriteBehind::collect() {
     for (const auto& [key, change] : peers_) by_age.emplace_back(change.seen, key);
     const std::size_t excess = peers_.size() - config_.max_pending;
     std::nth_element(by_age.begin(), by_age.begin() + static_cast<std::ptrdiff_t>(excess),
-                     by_age.end(),
-                     [](const auto& a, const auto& b) { return a.first < b.first; });
+                     by_age.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
     for (std::size_t i = 0; i < excess; ++i) peers_.erase(by_age[i].second);
     dropped_ += excess;
-    spdlog::warn("database: {} pending peer changes exceed database.max_pending ({}); dropped "
-                 "the {} oldest ({} dropped in all)",
-                 peers_.size() + excess, config_.max_pending, excess, dropped_.load());
+    spdlog::warn(
+        "database: {} pending peer changes exceed database.max_pending ({}); dropped "
+        "the {} oldest ({} dropped in all)",
+        peers_.size() + excess, config_.max_pending, excess, dropped_.load());
   }
   pending_.store(peers_.size());
 }
 
-void WriteBehind::sample_stats(std::int64_t now) {
-  if (now - last_sample_ < kStatsPeriod) return;
+void WriteBehind::sample_stats(std::int64_t now, bool force) {
+  if (now - last_sample_ < kStatsPeriod && !force) return;
   StatsRow current = stats_source_();
   StatsRow row;
   row.sampled_at = now;
@@ -157,8 +161,7 @@ bool WriteBehind::flush() {
   } catch (const DatabaseError& e) {
     if (!outage_.exchange(true)) {
       outage_since_ = wall_now;
-      spdlog::error("database unavailable, serving from memory and keeping changes: {}",
-                    e.what());
+      spdlog::error("database unavailable, serving from memory and keeping changes: {}", e.what());
     }
     database_.reset();  // reconnect on the next attempt
     return false;

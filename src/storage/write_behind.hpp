@@ -1,5 +1,7 @@
 #pragma once
 
+#include <absl/container/flat_hash_map.h>
+
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -9,8 +11,6 @@
 #include <mutex>
 #include <thread>
 #include <vector>
-
-#include <absl/container/flat_hash_map.h>
 
 #include "config/config.hpp"
 #include "core/swarm_store.hpp"
@@ -27,13 +27,13 @@ class WriteBehind {
  public:
   struct Clock {
     std::function<core::Seconds()> monotonic;  // the store's clock
-    std::function<std::int64_t()> wall;         // unix seconds
+    std::function<std::int64_t()> wall;        // unix seconds
   };
   // Cumulative figures since start (the write-behind stores per-minute differences).
   using StatsSource = std::function<StatsRow()>;
 
-  WriteBehind(core::SwarmStore& store, std::unique_ptr<Database> database,
-              config::Database config, Clock clock, StatsSource stats);
+  WriteBehind(core::SwarmStore& store, std::unique_ptr<Database> database, config::Database config,
+              Clock clock, StatsSource stats);
   ~WriteBehind();
 
   void start();
@@ -47,7 +47,7 @@ class WriteBehind {
  private:
   void run();
   void collect();
-  void sample_stats(std::int64_t now);
+  void sample_stats(std::int64_t now, bool force);
   bool flush();
 
   core::SwarmStore& store_;

@@ -7,8 +7,8 @@
 
 #include <cstdlib>
 #include <filesystem>
-#include <map>
 #include <fstream>
+#include <map>
 #include <random>
 #include <sstream>
 
@@ -73,8 +73,9 @@ class DatabaseTest : public ::testing::TestWithParam<Backend> {
     }
   }
   void admin(const std::string& statement) {
-    soci::session sql("mysql", "host=127.0.0.1 port=" + std::string(std::getenv("BTRT_TEST_MYSQL_PORT")) +
-                                   " user=btrt password=btrt-test");
+    soci::session sql("mysql",
+                      "host=127.0.0.1 port=" + std::string(std::getenv("BTRT_TEST_MYSQL_PORT")) +
+                          " user=btrt password=btrt-test");
     sql << statement;
   }
   std::unique_ptr<Database> fresh() {
@@ -204,8 +205,9 @@ TEST_P(DatabaseTest, StatisticsRoundTrip) {
 
 TEST_P(DatabaseTest, UpgradeBringsAVersionOneSchemaToTheCurrentOne) {
   const bool mysql = GetParam() == Backend::mysql;
-  std::filesystem::path fixture = std::filesystem::path(__FILE__).parent_path().parent_path().parent_path() /
-                                  "data" / (mysql ? "schema_v1_mysql.sql" : "schema_v1_sqlite.sql");
+  std::filesystem::path fixture =
+      std::filesystem::path(__FILE__).parent_path().parent_path().parent_path() / "data" /
+      (mysql ? "schema_v1_mysql.sql" : "schema_v1_sqlite.sql");
   {
     auto db = Database::connect(config_);  // creates the SQLite file
   }
@@ -276,8 +278,7 @@ TEST(DatabaseConnect, UnreachableServerIsAClearError) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, DatabaseTest,
-                         ::testing::Values(Backend::sqlite, Backend::mysql),
+INSTANTIATE_TEST_SUITE_P(Backends, DatabaseTest, ::testing::Values(Backend::sqlite, Backend::mysql),
                          [](const ::testing::TestParamInfo<Backend>& param) {
                            return param.param == Backend::sqlite ? "SQLite" : "MariaDB";
                          });
