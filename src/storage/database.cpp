@@ -83,6 +83,7 @@ class SociDatabase final : public Database {
         sql_ << "PRAGMA busy_timeout=10000";
         sql_ << "PRAGMA journal_mode=WAL";
         sql_ << "PRAGMA synchronous=NORMAL";
+        sql_ << "PRAGMA cache_size=-65536";  // 64 MiB: peers are written in random key order
       } else {
         mysql_ = true;
         std::string where;
@@ -297,8 +298,15 @@ class SociDatabase final : public Database {
       for (std::size_t r = 0; r < rows; ++r) {
         text += r == 0 ? "(" : ",(";
         for (std::size_t c = 0; c < columns; ++c) {
-          text += c == 0 ? ":v" : ",:v";
-          text += std::to_string(r * columns + c);
+          // SQLite looks named parameters up in a list (quadratic over a long statement), so
+          // it gets anonymous ones; SOCI's MySQL backend substitutes named ones itself.
+          if (c != 0) text += ',';
+          if (mysql_) {
+            text += ":v";
+            text += std::to_string(r * columns + c);
+          } else {
+            text += '?';
+          }
         }
         text += ')';
       }
