@@ -21,6 +21,12 @@ void count(Torrent& t, bool seeder, int delta) {
   counter = static_cast<std::uint32_t>(static_cast<int>(counter) + delta);
 }
 
+// `complete` and `incomplete` count the peers btrt knows first-hand: source `local`.
+template <typename Record>
+void count_record(Torrent& t, const Record& r, int delta) {
+  if (r.source() == Source::local) count(t, r.seeder(), delta);
+}
+
 // Registers, refreshes or (on `stopped`) removes the announcing peer in one family's list.
 // Returns false when the peer limit kept a new peer out.
 template <typename Address>
@@ -33,14 +39,15 @@ bool update_peer(Torrent& t, PeerList<Address>& list, const PeerAnnounce& a,
 
   if (a.event == AnnounceEvent::stopped) {
     if (found >= 0) {
-      count(t, list[static_cast<std::size_t>(found)].seeder(), -1);
+      count_record(t, list[static_cast<std::size_t>(found)], -1);
       list.erase(static_cast<std::size_t>(found), levels);
     }
     return true;
   }
 
   if (found >= 0) {
-    Record& r = list[static_cast<std::size_t>(found)];
+    Record r = list[static_cast<std::size_t>(found)];
+    count_record(t, r, -1);
     r.expires_at = expires_at;
     r.peer_id = a.peer_id;
     // A peer that announced itself stays `local` whatever a neighbour or origin says of it.
@@ -49,15 +56,15 @@ bool update_peer(Torrent& t, PeerList<Address>& list, const PeerAnnounce& a,
       r.flags |= Record::kCompleted;
       ++t.downloaded;
     }
-    if (r.seeder() != a.seeder) {
-      Record moved = r;
+    if (r.seeder() != a.seeder) {  // another bucket: move it
       list.erase(static_cast<std::size_t>(found), levels);
-      count(t, !a.seeder, -1);
-      moved.flags = static_cast<std::uint8_t>(a.seeder ? moved.flags | Record::kSeeder
-                                                       : moved.flags & ~Record::kSeeder);
-      list.insert(moved, levels);
-      count(t, a.seeder, +1);
+      r.flags = static_cast<std::uint8_t>(a.seeder ? r.flags | Record::kSeeder
+                                                   : r.flags & ~Record::kSeeder);
+      list.insert(r, levels);
+    } else {
+      list[static_cast<std::size_t>(found)] = r;
     }
+    count_record(t, r, +1);
     return true;
   }
 
@@ -75,8 +82,37 @@ bool update_peer(Torrent& t, PeerList<Address>& list, const PeerAnnounce& a,
   r.expires_at = expires_at;
   r.peer_id = a.peer_id;
   list.insert(r, levels);
-  count(t, a.seeder, +1);
+  count_record(t, r, +1);
   return true;
+}
+
+// Adds or refreshes peers another tracker listed; never touches a peer that announced
+// itself here. Returns how many were new.
+template <typename Address>
+std::size_t merge_foreign(Torrent& t, PeerList<Address>& list, const net::Endpoint& peer,
+                          std::uint8_t source, const net::Classifier& classifier,
+                          const std::uint8_t (&levels)[256], Seconds expires_at,
+                          std::uint32_t max_peers) {
+  using Record = PeerRecord<Address>;
+  const Address address = address_of<Address>(peer.address);
+  const std::ptrdiff_t found = list.find(address, peer.port);
+  if (found >= 0) {
+    Record& r = list[static_cast<std::size_t>(found)];
+    if (r.source() != Source::local) {
+      r.set_source(source);
+      r.expires_at = expires_at;
+    }
+    return 0;
+  }
+  if (max_peers != 0 && t.peer_count() >= max_peers) return 0;
+  Record r{};
+  r.address = address;
+  r.port = peer.port;
+  r.group = classifier.classify(peer.address);
+  r.set_source(source);  // seeder or not is unknown: a leecher, handed to seeders too
+  r.expires_at = expires_at;
+  list.insert(r, levels);
+  return 1;
 }
 
 template <typename Address>
@@ -133,6 +169,9 @@ AnnounceOutcome SwarmStore::announce(const PeerAnnounce& peer, Seconds now, Seco
     }
     it = shard.torrents.try_emplace(peer.info_hash).first;
     torrent_count_.fetch_add(1, std::memory_order_relaxed);
+    if (peer.source == Source::local && track_new_.load(std::memory_order_relaxed)) {
+      shard.new_torrents.push_back(peer.info_hash);
+    }
   }
   Torrent& t = it->second;
   const std::uint32_t downloaded_before = t.downloaded;
@@ -185,7 +224,7 @@ std::size_t SwarmStore::expire_shard(std::size_t index, Seconds now) {
     Torrent& t = it->second;
     auto expired = [&](const auto& r) {
       if (r.expires_at > now) return false;
-      count(t, r.seeder(), -1);
+      count_record(t, r, -1);
       return true;
     };
     removed += t.v4.erase_if(expired);
@@ -240,6 +279,59 @@ void SwarmStore::restore_completed(const InfoHash& info_hash, std::uint32_t comp
   std::lock_guard lock(shard.mutex);
   auto it = shard.torrents.find(info_hash);
   if (it != shard.torrents.end()) it->second.downloaded += completed;
+}
+
+std::size_t SwarmStore::add_foreign_peers(const InfoHash& info_hash,
+                                          std::span<const net::Endpoint> peers, std::uint8_t source,
+                                          Seconds now, Seconds ttl) {
+  Shard& shard = shard_of(info_hash);
+  std::lock_guard lock(shard.mutex);
+  auto it = shard.torrents.find(info_hash);
+  if (it == shard.torrents.end()) return 0;
+  Torrent& t = it->second;
+  const std::uint32_t max_peers = max_peers_per_torrent_.load(std::memory_order_relaxed);
+  std::size_t added = 0;
+  for (const auto& peer : peers) {
+    if (peer.address.is_v4()) {
+      added += merge_foreign(t, t.v4, peer, source, *shard.classifier, shard.levels, now + ttl,
+                             max_peers);
+    } else {
+      if (!t.v6) t.v6 = std::make_unique<PeerList<Ipv6Bytes>>();
+      added += merge_foreign(t, *t.v6, peer, source, *shard.classifier, shard.levels, now + ttl,
+                             max_peers);
+    }
+  }
+  return added;
+}
+
+std::size_t SwarmStore::remove_source(std::uint8_t source) {
+  std::size_t removed = 0;
+  for (auto& shard : shards_) {
+    std::lock_guard lock(shard->mutex);
+    for (auto& [hash, t] : shard->torrents) {
+      auto of_source = [&](const auto& r) { return r.source() == source; };
+      removed += t.v4.erase_if(of_source);
+      if (t.v6) removed += t.v6->erase_if(of_source);
+    }
+  }
+  return removed;
+}
+
+void SwarmStore::active_torrents(std::vector<InfoHash>& out) const {
+  for (const auto& shard : shards_) {
+    std::lock_guard lock(shard->mutex);
+    for (const auto& [hash, t] : shard->torrents) {
+      if (t.seeders + t.leechers > 0) out.push_back(hash);
+    }
+  }
+}
+
+void SwarmStore::take_new_torrents(std::vector<InfoHash>& out) {
+  for (auto& shard : shards_) {
+    std::lock_guard lock(shard->mutex);
+    out.insert(out.end(), shard->new_torrents.begin(), shard->new_torrents.end());
+    shard->new_torrents.clear();
+  }
 }
 
 void SwarmStore::set_classifier(std::shared_ptr<const net::Classifier> classifier) {

@@ -7,6 +7,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <vector>
 
 #include "core/ids.hpp"
@@ -21,8 +22,8 @@ struct Torrent {
   PeerList<std::uint32_t> v4;
   std::unique_ptr<PeerList<Ipv6Bytes>> v6;  // most swarms have no IPv6 peer
   std::uint32_t downloaded = 0;
-  std::uint32_t seeders = 0;
-  std::uint32_t leechers = 0;
+  std::uint32_t seeders = 0;   // of source `local`
+  std::uint32_t leechers = 0;  // of source `local`
 
   std::size_t peer_count() const { return v4.size() + (v6 ? v6->size() : 0); }
 };
@@ -122,6 +123,20 @@ class SwarmStore {
   void take_changes(std::size_t shard, std::vector<PeerChange>& peers,
                     std::vector<TorrentChange>& torrents);
 
+  // Peers another tracker listed (a neighbour, an origin): added with `source` and kept for
+  // `ttl` unless listed again; a peer that announced itself here is left as it is. Only for
+  // a torrent in memory. Returns how many were new.
+  std::size_t add_foreign_peers(const InfoHash& info_hash, std::span<const net::Endpoint> peers,
+                                std::uint8_t source, Seconds now, Seconds ttl);
+  // Drops every peer learned from `source` (a neighbour removed from the configuration).
+  std::size_t remove_source(std::uint8_t source);
+  // Torrents with at least one live local peer.
+  void active_torrents(std::vector<InfoHash>& out) const;
+  // When on, torrents created by a local announce are remembered until taken (so that
+  // neighbours are asked for them at once).
+  void set_track_new_torrents(bool on) { track_new_.store(on); }
+  void take_new_torrents(std::vector<InfoHash>& out);
+
   // Restore at start: puts a stored peer back without recording it. Returns false when a
   // limit kept it out.
   bool restore_peer(const PeerChange& peer);
@@ -157,6 +172,7 @@ class SwarmStore {
     mutable std::mutex mutex;
     absl::flat_hash_map<PendingKey, PeerChange> pending_peers;
     absl::flat_hash_map<InfoHash, PendingTorrent> pending_torrents;
+    std::vector<InfoHash> new_torrents;
     absl::flat_hash_map<InfoHash, Torrent> torrents;
     std::shared_ptr<const net::Classifier> classifier;
     std::uint8_t levels[256] = {};
@@ -170,6 +186,7 @@ class SwarmStore {
   std::atomic<std::uint64_t> max_torrents_;
   std::atomic<std::uint32_t> max_peers_per_torrent_;
   std::atomic<bool> recording_{false};
+  std::atomic<bool> track_new_{false};
 };
 
 }  // namespace btrt::core

@@ -211,6 +211,65 @@ TEST_F(Fixture, DifferentRequestsGetDifferentSubsets) {
   EXPECT_GT(seen.size(), 30u);
 }
 
+TEST_F(Fixture, ForeignPeersRankByAddressAndAreNotCounted) {
+  announce("10.9.0.1", 1);
+  std::vector<net::Endpoint> learned{
+      {ip("10.1.0.7"), 7}, {ip("10.9.0.1"), 1}, {ip("fd00:1::9"), 9}};
+  EXPECT_EQ(store.add_foreign_peers(hash(1), learned, Source::neighbor(0), 100, 60), 2u);
+  auto out = ask("10.2.0.1", 2, {50, 0});
+  ASSERT_EQ(out.size(), 3u);
+  EXPECT_EQ(group_of(out[0]), "local");  // the neighbour's peers in the local group come first
+  EXPECT_EQ(group_of(out[1]), "local");
+  EXPECT_EQ(out[2].port, 1);
+  auto counts = store.counts(hash(1));
+  EXPECT_EQ(counts.incomplete, 2u);  // the two that announced here, not the learned ones
+  // A learned peer that then announces itself becomes local and is counted.
+  announce("10.1.0.7", 7);
+  EXPECT_EQ(store.counts(hash(1)).incomplete, 3u);
+}
+
+TEST_F(Fixture, ForeignPeersOnlyJoinTorrentsInMemoryAndExpire) {
+  std::vector<net::Endpoint> learned{{ip("10.1.0.7"), 7}};
+  EXPECT_EQ(store.add_foreign_peers(hash(9), learned, Source::external, 100, 60), 0u);
+  announce("10.9.0.1", 1, false, AnnounceEvent::none, {50, 0}, 100);     // lives until 160
+  store.add_foreign_peers(hash(1), learned, Source::external, 100, 30);  // until 130
+  std::vector<SelectedPeer> out;
+  announce("10.9.0.2", 2, false, AnnounceEvent::none, {50, 0}, 140, &out);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].port, 1);
+  for (std::size_t s = 0; s < store.shard_count(); ++s) store.expire_shard(s, 140);
+  EXPECT_EQ(store.totals().peers, 2u);
+}
+
+TEST_F(Fixture, RemoveSourceDropsOnlyThatNeighboursPeers) {
+  announce("10.9.0.1", 1);
+  std::vector<net::Endpoint> a{{ip("10.1.0.7"), 7}};
+  std::vector<net::Endpoint> b{{ip("10.1.0.8"), 8}};
+  store.add_foreign_peers(hash(1), a, Source::neighbor(0), 100, 60);
+  store.add_foreign_peers(hash(1), b, Source::neighbor(1), 100, 60);
+  EXPECT_EQ(store.remove_source(Source::neighbor(0)), 1u);
+  std::set<std::uint16_t> ports;
+  for (auto& p : ask("10.2.0.1", 2, {50, 0})) ports.insert(p.port);
+  EXPECT_EQ(ports, (std::set<std::uint16_t>{1, 8}));
+}
+
+TEST_F(Fixture, ActiveAndNewTorrents) {
+  store.set_track_new_torrents(true);
+  announce("10.9.0.1", 1, false, AnnounceEvent::none, {50, 0}, 100, nullptr, 1);
+  announce("10.9.0.1", 1, false, AnnounceEvent::none, {50, 0}, 100, nullptr, 2);
+  announce("10.9.0.1", 1, false, AnnounceEvent::stopped, {50, 0}, 100, nullptr, 2);
+  std::vector<InfoHash> fresh;
+  store.take_new_torrents(fresh);
+  EXPECT_EQ(fresh.size(), 2u);
+  fresh.clear();
+  store.take_new_torrents(fresh);
+  EXPECT_TRUE(fresh.empty());
+  std::vector<InfoHash> active;
+  store.active_torrents(active);
+  ASSERT_EQ(active.size(), 1u);
+  EXPECT_EQ(active[0], hash(1));
+}
+
 // Random operations against a plain model: the bucketed array and its index stay exact.
 TEST(PeerList, MatchesAModelUnderRandomOperations) {
   std::uint8_t levels[256] = {};
