@@ -8,8 +8,11 @@
 // Connection c binds its source address to SRC + c (loopback: all of 127/8 is local), and its
 // j-th request announces peer n = j * conns + c from port 1024 + j, so every peer is a
 // distinct address:port without the tracker having to honour ip= (opentracker does not).
-// Peer n belongs to torrent n % torrents; info_hash(t) = t as 4 big-endian bytes followed by
+// Peer n belongs to torrent n % torrents and is a seeder when (n / torrents) % 4 == 0
+// (left=0); info_hash(t) = t as 4 big-endian bytes followed by
 // 16 'B' — the same hashes as bench/announce.lua and the opentracker whitelist.
+// --wrk-peers registers instead the peers of bench/announce.lua (warm-up): all from the
+// source 127.0.0.1 (no offset), peer n with port 1025 + n % 64000 and ip=10.a.b.c from n.
 // --close sends "Connection: close" and connects anew for every request; without it the
 // connection is kept alive (and re-opened whenever the server closes it).
 // Prints one line: "LOADER ok=N failed=N errors=N seconds=S rate=R" and exits 0 when every
@@ -43,6 +46,7 @@ struct Options {
   double seconds = 120;
   std::string src = "127.100.0.1";
   int numwant = 0;
+  bool wrk_peers = false;
 };
 
 struct Conn {
@@ -57,6 +61,7 @@ struct Conn {
   bool connecting = false;
 };
 
+// The request of peer n made on connection request number j.
 std::string request_for(const Options& o, long n, long j) {
   static const char hex[] = "0123456789ABCDEF";
   const auto t = static_cast<std::uint32_t>(n % o.torrents);
@@ -67,12 +72,18 @@ std::string request_for(const Options& o, long n, long j) {
     r += hex[v >> 4];
     r += hex[v & 15];
   }
-  r += "BBBBBBBBBBBBBBBB&peer_id=-BL0001-";
+  r += o.wrk_peers ? "BBBBBBBBBBBBBBBB&peer_id=-WR0001-" : "BBBBBBBBBBBBBBBB&peer_id=-BL0001-";
   char digits[16];
   std::snprintf(digits, sizeof digits, "%012ld", n);
   r += digits;
-  r += "&port=" + std::to_string(1024 + j);
-  r += "&uploaded=0&downloaded=0&left=" + std::to_string(n % 4 == 0 ? 0 : 1000);
+  if (o.wrk_peers) {
+    r += "&port=" + std::to_string(1025 + n % 64000);
+    r += "&ip=10." + std::to_string(n / 65536) + "." + std::to_string(n / 256 % 256) + "." +
+         std::to_string(n % 256);
+  } else {
+    r += "&port=" + std::to_string(1024 + j);
+  }
+  r += "&uploaded=0&downloaded=0&left=" + std::to_string(n / o.torrents % 4 == 0 ? 0 : 1000);
   r += "&event=started&compact=1&numwant=" + std::to_string(o.numwant);
   r += " HTTP/1.1\r\nHost: localhost\r\n";
   if (o.close) r += "Connection: close\r\n";
@@ -85,8 +96,8 @@ bool parse_args(int argc, char** argv, Options& o) {
     std::string_view a = argv[i];
     auto value = [&]() -> const char* { return i + 1 < argc ? argv[++i] : nullptr; };
     const char* v = nullptr;
-    if (a == "--close") {
-      o.close = true;
+    if (a == "--close" || a == "--wrk-peers") {
+      (a == "--close" ? o.close : o.wrk_peers) = true;
       continue;
     }
     if (!(v = value())) return false;
@@ -110,7 +121,7 @@ bool parse_args(int argc, char** argv, Options& o) {
       return false;
   }
   return o.port > 0 && o.peers > 0 && o.torrents > 0 && o.conns > 0 && o.conns <= 250 &&
-         (o.peers + o.conns - 1) / o.conns <= 64000;
+         (o.wrk_peers || (o.peers + o.conns - 1) / o.conns <= 64000);
 }
 
 }  // namespace
@@ -121,7 +132,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr,
                  "usage: bench_loader --port P [--host A] [--peers N] [--torrents T] "
                  "[--conns C (1-250, peers/C <= 64000)] [--close] [--seconds S] [--src A] "
-                 "[--numwant K]\n");
+                 "[--numwant K] [--wrk-peers]\n");
     return 2;
   }
   sockaddr_in server{};
@@ -147,7 +158,8 @@ int main(int argc, char** argv) {
     setsockopt(c.fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     sockaddr_in local{};
     local.sin_family = AF_INET;
-    local.sin_addr.s_addr = htonl(ntohl(src_base.s_addr) + static_cast<std::uint32_t>(c.index));
+    const auto offset = o.wrk_peers ? 0U : static_cast<std::uint32_t>(c.index);
+    local.sin_addr.s_addr = htonl(ntohl(src_base.s_addr) + offset);
     if (bind(c.fd, reinterpret_cast<sockaddr*>(&local), sizeof local) != 0) {
       close(c.fd);
       c.fd = -1;

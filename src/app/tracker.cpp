@@ -17,6 +17,7 @@
 #include "http/server.hpp"
 #include "log/logging.hpp"
 #include "metrics/counters.hpp"
+#include "neighbors/poller.hpp"
 #include "storage/database.hpp"
 #include "storage/write_behind.hpp"
 
@@ -133,6 +134,11 @@ int run_tracker(const std::string& config_path) {
     return kRuntimeFailure;
   }
 
+  // Signals are caught from here on (a stop asked for during the restore is kept for later),
+  // before anything listens: an early SIGTERM must never kill the process half-way.
+  asio::io_context control(1);
+  asio::signal_set signals(control, SIGINT, SIGTERM, SIGHUP);
+
   auto classifier = make_classifier(config);
   core::SwarmStore store(classifier,
                          {config.tracker.max_torrents, config.tracker.max_peers_per_torrent});
@@ -177,6 +183,8 @@ int run_tracker(const std::string& config_path) {
         return row;
       });
   write_behind.start();
+  neighbors::Poller poller(store, [&router] { return router.now(); });
+  poller.start(config.neighbors);
   try {
     server.start();
   } catch (const std::exception& e) {
@@ -186,11 +194,9 @@ int run_tracker(const std::string& config_path) {
   }
   spdlog::info("serving with {} threads", options.threads);
 
-  asio::io_context control(1);
   ExpirySweeper sweeper(control, store, router);
   sweeper.start(config.tracker.peer_expiry);
 
-  asio::signal_set signals(control, SIGINT, SIGTERM, SIGHUP);
   std::function<void()> wait_for_signal = [&] {
     signals.async_wait([&](boost::system::error_code ec, int signal) {
       if (ec) return;
@@ -210,6 +216,7 @@ int run_tracker(const std::string& config_path) {
         store.set_classifier(next_classifier);
         current_classifier.store(next_classifier);
         router.apply(next.tracker);
+        poller.reconfigure(next.neighbors);
         spdlog::info("configuration reloaded (server and database settings apply at restart)");
         log_summary(next, *next_classifier);
       }
@@ -220,6 +227,7 @@ int run_tracker(const std::string& config_path) {
   control.run();
 
   router.set_serving(false);
+  poller.stop();
   server.stop();
   write_behind.stop();
   spdlog::info("stopped");

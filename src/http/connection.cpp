@@ -46,11 +46,12 @@ std::string_view view(beast::string_view s) {
 
 }  // namespace
 
-Connection::Connection(boost::asio::ip::tcp::socket socket, Worker& worker)
-    : stream_(std::move(socket)), worker_(worker), buffer_(worker.options.max_header_bytes) {
+Connection::Connection(Socket socket, const boost::asio::ip::address& source, Worker& worker)
+    : stream_(std::move(socket)),
+      worker_(worker),
+      buffer_(worker.options.max_header_bytes),
+      source_(to_address(source)) {
   boost::system::error_code ec;
-  auto endpoint = stream_.socket().remote_endpoint(ec);
-  if (!ec) source_ = to_address(endpoint.address());
   stream_.socket().set_option(boost::asio::ip::tcp::no_delay(true), ec);
 }
 
@@ -167,7 +168,7 @@ void Connection::wait_for_next_request() {
 void Connection::close() {
   idle_ = false;
   beast::error_code ec;
-  stream_.socket().shutdown(boost::asio::ip::tcp::socket::shutdown_both, ec);
+  stream_.socket().shutdown(Socket::shutdown_both, ec);
   stream_.socket().close(ec);
 }
 

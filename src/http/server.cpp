@@ -48,10 +48,14 @@ struct Server::Impl {
     }
   }
 
-  void accept(tcp::acceptor& acceptor) {
+  // accept() fills in the peer's address here (one accept in flight per acceptor).
+  std::vector<std::unique_ptr<tcp::endpoint>> peers;
+
+  void accept(tcp::acceptor& acceptor, tcp::endpoint& peer) {
     Worker& worker = *workers[next_worker++ % workers.size()];
     acceptor.async_accept(
-        worker.io, [this, &acceptor, &worker](boost::system::error_code ec, tcp::socket socket) {
+        worker.io, peer,
+        [this, &acceptor, &peer, &worker](boost::system::error_code ec, Connection::Socket socket) {
           if (ec == asio::error::operation_aborted || stopping.load()) return;
           if (!ec) {
             if (open_connections.load(std::memory_order_relaxed) >= options.max_connections) {
@@ -62,12 +66,13 @@ struct Server::Impl {
               socket.close(ignored);
             } else {
               open_connections.fetch_add(1, std::memory_order_relaxed);
-              asio::post(worker.io, [&worker, s = std::move(socket)]() mutable {
-                std::make_shared<Connection>(std::move(s), worker)->start();
-              });
+              asio::post(worker.io,
+                         [&worker, s = std::move(socket), source = peer.address()]() mutable {
+                           std::make_shared<Connection>(std::move(s), source, worker)->start();
+                         });
             }
           }
-          accept(acceptor);  // errors such as EMFILE: keep listening
+          accept(acceptor, peer);  // errors such as EMFILE: keep listening
         });
   }
 };
@@ -95,7 +100,10 @@ void Server::start() {
     }
     impl_->acceptors.push_back(std::move(acceptor));
   }
-  for (auto& acceptor : impl_->acceptors) impl_->accept(*acceptor);
+  for (auto& acceptor : impl_->acceptors) {
+    impl_->peers.push_back(std::make_unique<tcp::endpoint>());
+    impl_->accept(*acceptor, *impl_->peers.back());
+  }
   for (auto& context : impl_->contexts) {
     impl_->guards.push_back(asio::make_work_guard(*context));
     impl_->threads.emplace_back([&io = *context] { io.run(); });

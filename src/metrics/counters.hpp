@@ -15,7 +15,15 @@ namespace btrt::metrics {
 // read-modify-write, no lock); readers sum the slots.
 class Counters {
  public:
-  enum Id : std::size_t { announces, scrapes, forwarded, failures, kCount };
+  enum Id : std::size_t {
+    announces,
+    scrapes,
+    forwarded,
+    failures,
+    neighbor_ok,
+    neighbor_failed,
+    kCount
+  };
 
   struct Snapshot {
     std::array<std::uint64_t, kCount> events{};

@@ -83,7 +83,7 @@ class SociDatabase final : public Database {
         sql_ << "PRAGMA busy_timeout=10000";
         sql_ << "PRAGMA journal_mode=WAL";
         sql_ << "PRAGMA synchronous=NORMAL";
-        sql_ << "PRAGMA cache_size=-65536";  // 64 MiB: peers are written in random key order
+        sql_ << "PRAGMA cache_size=-16384";  // 16 MiB: peers are written in random key order
       } else {
         mysql_ = true;
         std::string where;

@@ -1,5 +1,6 @@
 #include "storage/write_behind.hpp"
 
+#include <malloc.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -172,10 +173,15 @@ bool WriteBehind::flush() {
                  wall_now - outage_since_, peers_.size(), torrents_.size());
   }
   backoff_ = std::chrono::seconds(1);
-  peers_.clear();
-  torrents_.clear();
+  // Give the memory back, not just the entries: a burst (a restart's first flush, the end of
+  // an outage) must not stay resident for the life of the process.
+  const bool large = peers_.size() > 10000;
+  peers_ = {};
+  torrents_ = {};
   stats_.clear();
   pending_.store(0);
+  batch = {};
+  if (large) malloc_trim(0);
   return true;
 }
 

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Load benchmark of btrt against Debian's opentracker on loopback (spec section 12).
+# One command, from anywhere: bench/run.sh
+#   1. installs what it needs with apt-get (idempotent): the build dependencies
+#      (scripts/install-deps.sh), opentracker and wrk;
+#   2. builds btrt in Release into build-bench;
+#   3. runs bench/bench.py: announce (keep-alive and Connection: close, at BENCH_CONNS
+#      connections), scrape, memory per peer at 1,000,000 peers, btrt with and without a
+#      50,000-prefix peer-group table, CPU time per request. Prints the table and saves it as
+#      build-bench/bench-results-<timestamp>.txt.
+# Settings (environment): BENCH_SECONDS=5 BENCH_RUNS=3 BENCH_WARMUP=3 BENCH_CONNS="16 64"
+#   BENCH_THREADS2=1 BENCH_PREFIXES=50000 BENCH_MEMORY_PEERS=1000000
+#   BENCH_MEMORY_TORRENTS=100000 BENCH_MEMORY_SECONDS=240 BENCH_TRACKER_CPU=0 BENCH_LOAD_CPU=1
+#   BENCH_SECTIONS="announce scrape memory" BENCH_SKIP_BUILD=1 (use the existing build).
+# With the defaults the kit takes about 10 minutes on 2 cores (see docs/performance.md).
+# Only 127.0.0.1 (and 127.100.0.x as loader sources) is used; the processes it starts are
+# stopped by their PIDs. It never uses the system's opentracker service.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/install-deps.sh
+
+packages=(opentracker wrk util-linux python3)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  SUDO=""
+  if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+if [ "${BENCH_SKIP_BUILD:-0}" != "1" ]; then
+  scripts/build.sh build-bench -DCMAKE_BUILD_TYPE=Release -DBTRT_TESTS=OFF
+fi
+
+# opentracker chroots to its work directory and drops to nobody; the trackers must run as root
+# or as a user that may use taskset: both are true for the usual root shell of this project.
+exec /usr/bin/python3 bench/bench.py

@@ -1,0 +1,234 @@
+#include "neighbors/poller.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <boost/asio/post.hpp>
+#include <chrono>
+#include <set>
+
+#include "metrics/counters.hpp"
+#include "protocol/percent.hpp"
+#include "protocol/tracker_answer.hpp"
+
+namespace btrt::neighbors {
+namespace {
+
+constexpr auto kTick = std::chrono::milliseconds(100);
+constexpr double kTicksPerSecond = 10.0;
+constexpr core::Seconds kMaxBackoff = 300;
+constexpr core::Seconds kErrorLogEvery = 60;
+constexpr std::size_t kMaxNeighbors = core::Source::max - core::Source::first_neighbor + 1;
+
+}  // namespace
+
+struct Poller::Neighbor {
+  config::Neighbor config;
+  std::uint8_t source = 0;
+  bool alive = true;
+  std::deque<core::InfoHash> due;     // this cycle's torrents, paced
+  std::deque<core::InfoHash> urgent;  // new torrents: asked for at once
+  double credit = 0;                  // requests the pace allows now
+  double per_tick = 0;
+  core::Seconds cycle_started = 0;
+  bool cycle_begun = false;
+  std::uint32_t in_flight = 0;
+  core::Seconds backoff = 0;  // 0: healthy
+  core::Seconds backed_off_until = 0;
+  core::Seconds last_error_log = 0;
+  std::uint64_t errors_since_log = 0;
+  Status status;
+};
+
+Poller::Poller(core::SwarmStore& store, std::function<core::Seconds()> now)
+    : store_(store), now_(std::move(now)) {}
+
+Poller::~Poller() {
+  stop();
+}
+
+void Poller::start(const std::vector<config::Neighbor>& neighbors) {
+  http::ClientOptions options;
+  client_ = std::make_unique<http::Client>(io_, options);
+  apply(neighbors);
+  schedule_tick();
+  thread_ = std::thread([this] { io_.run(); });
+}
+
+void Poller::reconfigure(const std::vector<config::Neighbor>& neighbors) {
+  boost::asio::post(io_, [this, neighbors] { apply(neighbors); });
+}
+
+void Poller::stop() {
+  if (!thread_.joinable()) return;
+  boost::asio::post(io_, [this] {
+    timer_.cancel();
+    client_->shutdown();
+    for (auto& [name, n] : neighbors_) n->alive = false;
+  });
+  // Handlers of requests in flight still run (with an error) before the loop ends.
+  thread_.join();
+  client_.reset();
+}
+
+std::vector<Poller::Status> Poller::status() const {
+  std::lock_guard lock(status_mutex_);
+  return status_;
+}
+
+void Poller::apply(const std::vector<config::Neighbor>& configured) {
+  std::set<std::string> names;
+  for (const auto& c : configured) names.insert(c.name);
+  for (auto it = neighbors_.begin(); it != neighbors_.end();) {
+    if (names.count(it->first)) {
+      ++it;
+      continue;
+    }
+    it->second->alive = false;
+    std::size_t removed = store_.remove_source(it->second->source);
+    spdlog::info("neighbour '{}' removed; {} of its peers dropped", it->first, removed);
+    it = neighbors_.erase(it);
+  }
+  for (const auto& c : configured) {
+    auto& slot = neighbors_[c.name];
+    if (slot) {
+      slot->config = c;  // changed settings apply from its next request
+      continue;
+    }
+    std::set<std::uint8_t> taken;
+    for (const auto& [name, n] : neighbors_) {
+      if (n) taken.insert(n->source);
+    }
+    std::uint8_t index = 0;
+    while (index < kMaxNeighbors && taken.count(core::Source::neighbor(index))) ++index;
+    if (index == kMaxNeighbors) {
+      spdlog::error("neighbour '{}' ignored: at most {} neighbours are supported", c.name,
+                    kMaxNeighbors);
+      neighbors_.erase(c.name);
+      continue;
+    }
+    slot = std::make_shared<Neighbor>();
+    slot->config = c;
+    slot->source = core::Source::neighbor(index);
+    slot->status.name = c.name;
+    spdlog::info("neighbour '{}': every {} s, at most {} requests at once", c.name,
+                 c.refresh_interval, c.max_concurrent);
+  }
+  store_.set_track_new_torrents(!neighbors_.empty());
+}
+
+void Poller::schedule_tick() {
+  timer_.expires_after(kTick);
+  timer_.async_wait([this](boost::system::error_code ec) {
+    if (ec) return;
+    tick();
+    schedule_tick();
+  });
+}
+
+void Poller::tick() {
+  const core::Seconds now = now_();
+  std::vector<core::InfoHash> fresh;
+  store_.take_new_torrents(fresh);
+  std::vector<core::InfoHash> active;
+  bool active_taken = false;
+
+  for (auto& [name, n] : neighbors_) {
+    for (const auto& hash : fresh) n->urgent.push_back(hash);
+    if (!n->cycle_begun || now >= n->cycle_started + n->config.refresh_interval) {
+      if (!active_taken) {
+        store_.active_torrents(active);
+        active_taken = true;
+      }
+      // A new cycle: every active torrent once, paced over the interval.
+      // (torrents new in this tick are asked for at once, below, not twice)
+      n->due.clear();
+      for (const auto& hash : active) {
+        if (std::find(fresh.begin(), fresh.end(), hash) == fresh.end()) n->due.push_back(hash);
+      }
+      n->per_tick =
+          static_cast<double>(active.size()) / (n->config.refresh_interval * kTicksPerSecond);
+      n->credit = 1;  // each torrent's slot begins with its request: the last one is due
+                      // well before the next cycle
+      n->cycle_started = now;
+      n->cycle_begun = true;
+    }
+    if (now < n->backed_off_until) continue;
+    n->credit = std::min(n->credit + n->per_tick, static_cast<double>(n->config.max_concurrent));
+    while (n->in_flight < n->config.max_concurrent && !n->urgent.empty()) {
+      send(n, n->urgent.front());
+      n->urgent.pop_front();
+    }
+    while (n->in_flight < n->config.max_concurrent && !n->due.empty() && n->credit >= 1) {
+      n->credit -= 1;
+      send(n, n->due.front());
+      n->due.pop_front();
+    }
+  }
+
+  std::lock_guard lock(status_mutex_);
+  status_.clear();
+  for (const auto& [name, n] : neighbors_) {
+    n->status.backed_off = now < n->backed_off_until;
+    status_.push_back(n->status);
+  }
+}
+
+void Poller::send(const std::shared_ptr<Neighbor>& n, const core::InfoHash& info_hash) {
+  auto counts = store_.counts(info_hash);
+  if (counts.complete + counts.incomplete == 0) return;  // no live local peer any more
+
+  std::string encoded;
+  protocol::percent_encode(info_hash.view(), encoded);
+  std::string url = n->config.announce_request;
+  for (auto at = url.find("{info_hash}"); at != std::string::npos;
+       at = url.find("{info_hash}", at + encoded.size())) {
+    url.replace(at, 11, encoded);
+  }
+  http::ClientRequest request;
+  request.url = std::move(url);
+  request.timeout = std::chrono::seconds(n->config.timeout);
+  ++n->in_flight;
+  client_->get(std::move(request), [this, n, info_hash](http::ClientError error,
+                                                        http::ClientResponse response) {
+    --n->in_flight;
+    if (!n->alive) return;
+    if (error != http::ClientError::none) {
+      return failed(
+          *n, http::to_string(error) +
+                  std::string(response.status ? " (HTTP " + std::to_string(response.status) + ")"
+                                              : ""));
+    }
+    protocol::TrackerAnswer answer;
+    if (const char* why = protocol::parse_tracker_answer(response.body, answer)) {
+      return failed(*n, std::string("malformed answer: ") + why);
+    }
+    if (answer.failure_reason) return failed(*n, "failure reason: " + *answer.failure_reason);
+    const core::Seconds now = now_();
+    n->status.peers_learned += store_.add_foreign_peers(info_hash, answer.peers, n->source, now,
+                                                        n->config.peers_expiry_interval);
+    ++n->status.requests_ok;
+    metrics::Counters::global().add(metrics::Counters::neighbor_ok);
+    if (n->backoff != 0) {
+      spdlog::info("neighbour '{}' answers again", n->config.name);
+      n->backoff = 0;
+    }
+  });
+}
+
+void Poller::failed(Neighbor& n, const std::string& why) {
+  ++n.status.requests_failed;
+  metrics::Counters::global().add(metrics::Counters::neighbor_failed);
+  const core::Seconds now = now_();
+  n.backoff = n.backoff == 0 ? 1 : std::min<core::Seconds>(n.backoff * 2, kMaxBackoff);
+  n.backed_off_until = now + n.backoff;
+  ++n.errors_since_log;
+  if (n.last_error_log == 0 || now >= n.last_error_log + kErrorLogEvery) {
+    spdlog::warn("neighbour '{}': {} ({} failures since the last report; retrying in {} s)",
+                 n.config.name, why, n.errors_since_log, n.backoff);
+    n.last_error_log = now;
+    n.errors_since_log = 0;
+  }
+}
+
+}  // namespace btrt::neighbors

@@ -1,0 +1,67 @@
+#pragma once
+
+#include <atomic>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "config/config.hpp"
+#include "core/swarm_store.hpp"
+#include "http/client.hpp"
+
+namespace btrt::neighbors {
+
+// Asks every configured neighbour (an adjacent retracker of a partner) for the peers of each
+// torrent that has a live local peer, once per refresh_interval, spread evenly over the
+// interval, at most max_concurrent in flight per neighbour. A torrent new here is asked for
+// at once. Peers learned get source `neighbor:<name>` and live peers_expiry_interval unless
+// listed again. A failing neighbour is logged (rate-limited), counted and backed off; it
+// never delays an announce: all of this runs on the poller's own thread.
+class Poller {
+ public:
+  Poller(core::SwarmStore& store, std::function<core::Seconds()> now);
+  ~Poller();
+
+  void start(const std::vector<config::Neighbor>& neighbors);
+  // Takes a new list (SIGHUP): added ones start, removed ones stop and their peers go,
+  // changed ones take their new settings. Thread-safe.
+  void reconfigure(const std::vector<config::Neighbor>& neighbors);
+  void stop();
+
+  struct Status {
+    std::string name;
+    std::uint64_t requests_ok = 0;
+    std::uint64_t requests_failed = 0;
+    std::uint64_t peers_learned = 0;
+    bool backed_off = false;
+  };
+  std::vector<Status> status() const;
+
+ private:
+  struct Neighbor;
+  void apply(const std::vector<config::Neighbor>& neighbors);
+  void schedule_tick();
+  void tick();
+  void send(const std::shared_ptr<Neighbor>& neighbor, const core::InfoHash& info_hash);
+  void failed(Neighbor& neighbor, const std::string& why);
+
+  core::SwarmStore& store_;
+  const std::function<core::Seconds()> now_;
+  boost::asio::io_context io_{1};
+  std::unique_ptr<http::Client> client_;
+  boost::asio::steady_timer timer_{io_};
+  std::thread thread_;
+  std::map<std::string, std::shared_ptr<Neighbor>> neighbors_;  // by name; poller thread only
+  mutable std::mutex status_mutex_;
+  std::vector<Status> status_;
+};
+
+}  // namespace btrt::neighbors
