@@ -156,6 +156,7 @@ bool WriteBehind::flush() {
   }
   batch.stats = stats_;
 
+  const auto started = std::chrono::steady_clock::now();
   try {
     if (!database_) database_ = Database::connect(config_);
     database_->write(batch);
@@ -172,6 +173,9 @@ bool WriteBehind::flush() {
     spdlog::info("database available again after {} s: wrote {} peer and {} torrent changes",
                  wall_now - outage_since_, peers_.size(), torrents_.size());
   }
+  spdlog::debug("database: wrote {} peer and {} torrent changes in {:.2f} s", peers_.size(),
+                torrents_.size(),
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
   backoff_ = std::chrono::seconds(1);
   // Give the memory back, not just the entries: a burst (a restart's first flush, the end of
   // an outage) must not stay resident for the life of the process.
