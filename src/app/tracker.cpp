@@ -189,6 +189,8 @@ int run_tracker(const std::string& config_path) {
     server.start();
   } catch (const std::exception& e) {
     spdlog::critical("{}", e.what());
+    poller.stop();  // both log: end them while the logger still exists
+    write_behind.stop();
     log::shutdown();
     return kRuntimeFailure;
   }
