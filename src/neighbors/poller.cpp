@@ -189,31 +189,32 @@ void Poller::send(const std::shared_ptr<Neighbor>& n, const core::InfoHash& info
   request.url = std::move(url);
   request.timeout = std::chrono::seconds(n->config.timeout);
   ++n->in_flight;
-  client_->get(std::move(request), [this, n, info_hash](http::ClientError error,
-                                                        http::ClientResponse response) {
-    --n->in_flight;
-    if (!n->alive) return;
-    if (error != http::ClientError::none) {
-      return failed(
-          *n, http::to_string(error) +
-                  std::string(response.status ? " (HTTP " + std::to_string(response.status) + ")"
-                                              : ""));
-    }
-    protocol::TrackerAnswer answer;
-    if (const char* why = protocol::parse_tracker_answer(response.body, answer)) {
-      return failed(*n, std::string("malformed answer: ") + why);
-    }
-    if (answer.failure_reason) return failed(*n, "failure reason: " + *answer.failure_reason);
-    const core::Seconds now = now_();
-    n->status.peers_learned += store_.add_foreign_peers(info_hash, answer.peers, n->source, now,
-                                                        n->config.peers_expiry_interval);
-    ++n->status.requests_ok;
-    metrics::Counters::global().add(metrics::Counters::neighbor_ok);
-    if (n->backoff != 0) {
-      spdlog::info("neighbour '{}' answers again", n->config.name);
-      n->backoff = 0;
-    }
-  });
+  client_->get(std::move(request),
+               [this, n, info_hash](http::ClientError error, http::ClientResponse response) {
+                 --n->in_flight;
+                 if (!n->alive) return;
+                 if (error != http::ClientError::none) {
+                   std::string why = http::to_string(error);
+                   if (response.status != 0)
+                     why += " (HTTP " + std::to_string(response.status) + ")";
+                   return failed(*n, why);
+                 }
+                 protocol::TrackerAnswer answer;
+                 if (const char* why = protocol::parse_tracker_answer(response.body, answer)) {
+                   return failed(*n, std::string("malformed answer: ") + why);
+                 }
+                 if (answer.failure_reason)
+                   return failed(*n, "failure reason: " + *answer.failure_reason);
+                 const core::Seconds now = now_();
+                 n->status.peers_learned += store_.add_foreign_peers(
+                     info_hash, answer.peers, n->source, now, n->config.peers_expiry_interval);
+                 ++n->status.requests_ok;
+                 metrics::Counters::global().add(metrics::Counters::neighbor_ok);
+                 if (n->backoff != 0) {
+                   spdlog::info("neighbour '{}' answers again", n->config.name);
+                   n->backoff = 0;
+                 }
+               });
 }
 
 void Poller::failed(Neighbor& n, const std::string& why) {

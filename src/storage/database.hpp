@@ -61,9 +61,6 @@ struct Batch {
   std::vector<PeerKeyRow> removed;
   std::vector<StatsRow> stats;
   std::int64_t now = 0;  // peers that expired before this are deleted
-  bool empty() const {
-    return torrents.empty() && peers.empty() && removed.empty() && stats.empty();
-  }
 };
 
 // One storage interface over SQLite and MySQL/MariaDB (SOCI). Every method throws

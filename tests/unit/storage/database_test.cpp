@@ -72,11 +72,19 @@ class DatabaseTest : public ::testing::TestWithParam<Backend> {
       admin("DROP DATABASE IF EXISTS " + name_);
     }
   }
+  static std::string mysql_connect(const std::string& schema) {
+    return "host=127.0.0.1 port=" + std::string(std::getenv("BTRT_TEST_MYSQL_PORT")) +
+           " user=btrt password=btrt-test" + (schema.empty() ? "" : " db=" + schema);
+  }
   void admin(const std::string& statement) {
-    soci::session sql("mysql",
-                      "host=127.0.0.1 port=" + std::string(std::getenv("BTRT_TEST_MYSQL_PORT")) +
-                          " user=btrt password=btrt-test");
+    soci::session sql("mysql", mysql_connect(""));
     sql << statement;
+  }
+  // A session of the test's own, beside the interface under test.
+  std::unique_ptr<soci::session> raw_session() {
+    return GetParam() == Backend::mysql
+               ? std::make_unique<soci::session>("mysql", mysql_connect(name_))
+               : std::make_unique<soci::session>("sqlite3", config_.location);
   }
   std::unique_ptr<Database> fresh() {
     auto db = Database::connect(config_);
@@ -215,13 +223,8 @@ TEST_P(DatabaseTest, UpgradeBringsAVersionOneSchemaToTheCurrentOne) {
   std::string script((std::istreambuf_iterator<char>(in)), {});
   ASSERT_FALSE(script.empty()) << fixture;
   {
-    soci::session sql;
-    if (mysql) {
-      sql.open("mysql", "host=127.0.0.1 port=" + std::string(std::getenv("BTRT_TEST_MYSQL_PORT")) +
-                            " user=btrt password=btrt-test db=" + name_);
-    } else {
-      sql.open("sqlite3", config_.location);
-    }
+    auto session = raw_session();
+    auto& sql = *session;
     std::string statement;
     std::istringstream lines(script);
     for (std::string line; std::getline(lines, line);) {
@@ -252,17 +255,7 @@ TEST_P(DatabaseTest, UpgradeBringsAVersionOneSchemaToTheCurrentOne) {
 
 TEST_P(DatabaseTest, NewerSchemaIsRefused) {
   auto db = fresh();
-  Batch none;
-  {
-    soci::session sql;
-    if (GetParam() == Backend::mysql) {
-      sql.open("mysql", "host=127.0.0.1 port=" + std::string(std::getenv("BTRT_TEST_MYSQL_PORT")) +
-                            " user=btrt password=btrt-test db=" + name_);
-    } else {
-      sql.open("sqlite3", config_.location);
-    }
-    sql << "INSERT INTO schema_version (version) VALUES (99)";
-  }
+  *raw_session() << "INSERT INTO schema_version (version) VALUES (99)";
   EXPECT_THROW(prepare_for_run(*db, true), DatabaseError);
 }
 
