@@ -22,6 +22,14 @@ class Counters {
     failures,
     neighbor_ok,
     neighbor_failed,
+    // Forwarded announces (spec 6.3), by what happened upstream.
+    upstream_ok,              // the origin answered with peers
+    upstream_failure_reason,  // the origin answered with a failure reason (relayed)
+    upstream_failed,          // timeout, refused, reset, garbage or oversized answer
+    upstream_refused,         // never sent: destination guard, loop guard, not http://
+    upstream_backed_off,      // not sent: the origin is backed off after failures
+    upstream_cached,          // not sent: a fresh enough answer was cached (when_needed)
+    upstream_merged,          // joined an identical request already in flight
     kCount
   };
 
