@@ -13,6 +13,7 @@
 #include "app/commands.hpp"
 #include "config/config.hpp"
 #include "core/swarm_store.hpp"
+#include "forwarding/forwarder.hpp"
 #include "http/router.hpp"
 #include "http/server.hpp"
 #include "log/logging.hpp"
@@ -185,11 +186,17 @@ int run_tracker(const std::string& config_path) {
   write_behind.start();
   neighbors::Poller poller(store, [&router] { return router.now(); });
   poller.start(config.neighbors);
+  forwarding::Forwarder forwarder(
+      store, [&router] { return router.now(); }, config.forwarding,
+      config.tracker.announce_interval);
+  forwarder.start();
+  router.set_forwarder(&forwarder);
   try {
     server.start();
   } catch (const std::exception& e) {
     spdlog::critical("{}", e.what());
-    poller.stop();  // both log: end them while the logger still exists
+    forwarder.stop();  // these log: end them while the logger still exists
+    poller.stop();
     write_behind.stop();
     log::shutdown();
     return kRuntimeFailure;
@@ -218,6 +225,7 @@ int run_tracker(const std::string& config_path) {
         store.set_classifier(next_classifier);
         current_classifier.store(next_classifier);
         router.apply(next.tracker);
+        forwarder.apply(next.forwarding, next.tracker.announce_interval);
         poller.reconfigure(next.neighbors);
         spdlog::info("configuration reloaded (server and database settings apply at restart)");
         log_summary(next, *next_classifier);
@@ -230,6 +238,7 @@ int run_tracker(const std::string& config_path) {
 
   router.set_serving(false);
   poller.stop();
+  forwarder.stop();  // answers the subscribers still waiting for an origin
   server.stop();
   write_behind.stop();
   spdlog::info("stopped");

@@ -208,6 +208,20 @@ AnnounceOutcome SwarmStore::announce(const PeerAnnounce& peer, Seconds now, Seco
   return outcome;
 }
 
+SwarmCounts SwarmStore::select(const PeerAnnounce& peer, Seconds now, const SelectOptions& options,
+                               std::vector<SelectedPeer>& out) const {
+  const Shard& shard = shard_of(peer.info_hash);
+  std::lock_guard lock(shard.mutex);
+  auto it = shard.torrents.find(peer.info_hash);
+  if (it == shard.torrents.end()) return {};
+  const Torrent& t = it->second;
+  if (options.numwant > 0) {
+    Requester who{peer.peer_id, peer.address, peer.port, peer.seeder};
+    select_peers(t, shard.levels, shard.classifier->level_count(), who, options, now, out);
+  }
+  return {t.seeders, t.leechers, t.downloaded};
+}
+
 SwarmCounts SwarmStore::counts(const InfoHash& info_hash) const {
   const Shard& shard = shard_of(info_hash);
   std::lock_guard lock(shard.mutex);

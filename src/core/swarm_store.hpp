@@ -104,6 +104,11 @@ class SwarmStore {
   AnnounceOutcome announce(const PeerAnnounce& peer, Seconds now, Seconds ttl,
                            const SelectOptions& options, std::vector<SelectedPeer>& out);
 
+  // The peers announce() would hand back, without registering anything: for an answer
+  // given later than its announce (a forwarded one, once the origin answered).
+  SwarmCounts select(const PeerAnnounce& peer, Seconds now, const SelectOptions& options,
+                     std::vector<SelectedPeer>& out) const;
+
   SwarmCounts counts(const InfoHash& info_hash) const;
 
   // Drops expired peers (and emptied torrents) of one shard; call it for each shard in

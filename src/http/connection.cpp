@@ -1,5 +1,6 @@
 #include "http/connection.hpp"
 
+#include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/http/read.hpp>
 
@@ -44,7 +45,29 @@ std::string_view view(beast::string_view s) {
   return {s.data(), s.size()};
 }
 
+class PendingAnswer : public DeferredResponse {
+ public:
+  explicit PendingAnswer(std::shared_ptr<Connection> connection)
+      : connection_(std::move(connection)) {}
+  void complete(std::function<void(Response&)> fill) override {
+    auto connection = std::move(connection_);
+    if (!connection) return;
+    auto executor = connection->executor();
+    boost::asio::post(executor, [connection = std::move(connection), fill = std::move(fill)] {
+      connection->finish_deferred(fill);
+    });
+  }
+
+ private:
+  std::shared_ptr<Connection> connection_;
+};
+
 }  // namespace
+
+std::shared_ptr<DeferredResponse> Response::defer() {
+  deferred = true;
+  return std::make_shared<PendingAnswer>(connection->shared_from_this());
+}
 
 Connection::Connection(Socket socket, const boost::asio::ip::address& source, Worker& worker)
     : stream_(std::move(socket)),
@@ -103,8 +126,8 @@ void Connection::on_request(beast::error_code ec) {
   }
 
   const auto& message = parser_->get();
-  const bool close_after = !message.keep_alive() || message.version() < 11 ||
-                           worker_.stopping.load(std::memory_order_relaxed);
+  close_after_ = !message.keep_alive() || message.version() < 11 ||
+                 worker_.stopping.load(std::memory_order_relaxed);
   if (message.method() != bhttp::verb::get) {
     return respond(405, "text/plain", "only GET is supported\n", true);
   }
@@ -115,11 +138,21 @@ void Connection::on_request(beast::error_code ec) {
   request.host = view(message[bhttp::field::host]);
   request.x_forwarded_for = view(message["X-Forwarded-For"]);
   request.x_real_ip = view(message["X-Real-IP"]);
+  request.via = view(message[bhttp::field::via]);
+  request.user_agent = view(message[bhttp::field::user_agent]);
   request.source = source_;
   body_.clear();
-  Response response{200, "text/plain", body_};
+  Response response{200, "text/plain", body_, this};
   worker_.handler.handle(request, response);
-  respond(response.status, response.content_type, body_, close_after);
+  if (response.deferred) return;  // finish_deferred() answers
+  respond(response.status, response.content_type, body_, close_after_);
+}
+
+void Connection::finish_deferred(const std::function<void(Response&)>& fill) {
+  body_.clear();
+  Response response{200, "text/plain", body_, this};
+  fill(response);
+  respond(response.status, response.content_type, body_, close_after_);
 }
 
 void Connection::respond(int status, std::string_view content_type, std::string_view body,

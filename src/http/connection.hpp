@@ -36,6 +36,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void start();
   // Closes the connection if it is waiting for a next request; one mid-request finishes.
   void close_if_idle();
+  // Sends the answer of a deferred request; runs on this connection's thread.
+  void finish_deferred(const std::function<void(Response&)>& fill);
+  boost::asio::io_context::executor_type executor() { return stream_.get_executor(); }
 
  private:
   void read_request();
@@ -53,6 +56,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::string out_;
   net::IpAddress source_;
   bool idle_ = false;
+  bool close_after_ = false;
   bool registered_ = false;
   std::list<std::weak_ptr<Connection>>::iterator registration_;
 };

@@ -4,8 +4,10 @@
 
 #include <algorithm>
 
+#include "forwarding/origin_rules.hpp"
 #include "metrics/counters.hpp"
 #include "protocol/announce.hpp"
+#include "protocol/percent.hpp"
 #include "protocol/response.hpp"
 #include "protocol/scrape.hpp"
 
@@ -43,10 +45,54 @@ void failure(Response& response, std::string_view reason) {
   protocol::encode_failure(reason, response.body);
 }
 
+bool starts_with_http(std::string_view target) {
+  constexpr std::string_view kScheme = "http://";
+  if (target.size() < kScheme.size()) return false;
+  for (std::size_t i = 0; i < kScheme.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(target[i])) != kScheme[i]) return false;
+  }
+  return true;
+}
+
+// The DPI passes announces on, and an announce always names its torrent; anything else with a
+// foreign Host (a health check, a stray request) is served as ours.
+bool names_a_torrent(std::string_view target) {
+  auto question = target.find('?');
+  if (question == std::string_view::npos) return false;
+  auto query = target.substr(question);
+  return query.find("?info_hash=") != std::string_view::npos ||
+         query.find("&info_hash=") != std::string_view::npos;
+}
+
+// BEP 48: a tracker's scrape URL is its announce URL with "announce" replaced by "scrape".
+bool is_scrape_path(std::string_view origin) {
+  auto last = origin.substr(origin.rfind('/') + 1);
+  return last.substr(0, 6) == "scrape";
+}
+
+bool is_event(protocol::Event e) {
+  return e == protocol::Event::started || e == protocol::Event::completed ||
+         e == protocol::Event::stopped;
+}
+
+// The subscriber behind a trusted source: the first X-Forwarded-For address, else
+// X-Real-IP, else the TCP source.
+net::IpAddress subscriber_address(const Request& request) {
+  std::optional<net::IpAddress> claimed;
+  if (!request.x_forwarded_for.empty()) claimed = first_forwarded(request.x_forwarded_for);
+  if (!claimed && !request.x_real_ip.empty()) {
+    claimed = net::IpAddress::parse(trim(request.x_real_ip));
+  }
+  return claimed && !claimed->is_unspecified() ? *claimed : request.source;
+}
+
 }  // namespace
 
 Router::Router(core::SwarmStore& store, const config::Config& config)
-    : store_(store), trusted_sources_(config.server.trusted_sources) {
+    : store_(store),
+      trusted_sources_(config.server.trusted_sources),
+      hostnames_(config.server.hostnames),
+      listen_(config.server.listen) {
   apply(config.tracker);
 }
 
@@ -75,15 +121,41 @@ bool Router::trusted(const net::IpAddress& address) const {
 }
 
 void Router::handle(const Request& request, Response& response) {
+  if (spdlog::should_log(spdlog::level::trace)) {
+    spdlog::trace("{} {} from {} (Host {})", request.method, request.target,
+                  request.source.to_string(), request.host);
+  }
   std::string_view target = request.target;
+  const bool from_trusted = trusted(request.source);
+  if (starts_with_http(target)) {
+    // Absolute form, as a client sends it to its HTTP proxy.
+    auto path_start = target.find_first_of("/?", 7);
+    auto authority =
+        target.substr(7, path_start == std::string_view::npos ? target.size() - 7 : path_start - 7);
+    if (from_trusted && names_a_torrent(target) &&
+        !forwarding::names_this_tracker(authority, hostnames_, listen_)) {
+      return forwarded(request, target, response);
+    }
+    target =
+        path_start == std::string_view::npos ? std::string_view("/") : target.substr(path_start);
+  } else if (from_trusted && names_a_torrent(target) &&
+             !forwarding::names_this_tracker(request.host, hostnames_, listen_)) {
+    // Transparent: the DPI passed the subscriber's request on as it was.
+    thread_local std::string url;
+    url.assign("http://");
+    url.append(trim(request.host));
+    url.append(target);
+    return forwarded(request, url, response);
+  }
+  route_local(request, target, response);
+}
+
+void Router::route_local(const Request& request, std::string_view target, Response& response) {
   auto question = target.find('?');
   std::string_view path = target.substr(0, question);
   std::string_view query =
       question == std::string_view::npos ? std::string_view{} : target.substr(question + 1);
 
-  if (spdlog::should_log(spdlog::level::trace)) {
-    spdlog::trace("{} {} from {}", request.method, request.target, request.source.to_string());
-  }
   if (path == "/announce") return announce(request, query, response);
   if (path == "/scrape") return scrape(query, response);
   if (path == "/health") {
@@ -92,8 +164,57 @@ void Router::handle(const Request& request, Response& response) {
     response.body = serving ? "ok\n" : "stopping\n";
     return;
   }
+  if (path == "/forwarded_announce") {
+    if (!trusted(request.source)) {
+      metrics::Counters::global().add(metrics::Counters::failures);
+      return failure(response, "forwarded announces are accepted only from trusted sources");
+    }
+    std::string_view encoded;
+    protocol::for_each_param(query, [&](std::string_view key, std::string_view value) {
+      if (key == "url") encoded = value;
+    });
+    thread_local std::string url;
+    url.clear();
+    if (encoded.empty() || !protocol::percent_decode(encoded, url)) {
+      metrics::Counters::global().add(metrics::Counters::failures);
+      return failure(response, "forwarded_announce needs url=<percent-encoded announce URL>");
+    }
+    return forwarded(request, url, response);
+  }
   response.status = 404;
   response.body = "not found\n";
+}
+
+core::SelectOptions Router::select_options(const protocol::AnnounceRequest& parsed) const {
+  core::SelectOptions options;
+  options.numwant = std::min(parsed.numwant.value_or(settings_.numwant_default.load(kRelaxed)),
+                             settings_.numwant_max.load(kRelaxed));
+  options.locality_cutoff = settings_.locality_cutoff.load(kRelaxed);
+  return options;
+}
+
+void Router::answer(const protocol::AnnounceRequest& parsed, const core::SwarmCounts& counts,
+                    std::span<const core::SelectedPeer> peers, const forwarding::OriginInfo* origin,
+                    Response& response) const {
+  auto& counters = metrics::Counters::global();
+  for (const auto& p : peers) counters.returned(p.group);
+  protocol::AnnounceAnswer a;
+  a.interval = settings_.interval.load(kRelaxed);
+  a.min_interval = settings_.min_interval.load(kRelaxed);
+  a.complete = counts.complete;
+  a.incomplete = counts.incomplete;
+  if (origin) {
+    // Spec 6.3 point 4: the origin's pace (never faster than ours), the larger counts.
+    a.interval = std::max(origin->interval, a.min_interval);
+    a.min_interval = std::min(std::max(origin->min_interval, a.min_interval), a.interval);
+    a.complete = std::max(a.complete, origin->complete);
+    a.incomplete = std::max(a.incomplete, origin->incomplete);
+    a.warning = origin->warning;
+  }
+  a.peers = peers;
+  a.compact = parsed.compact;
+  a.no_peer_id = parsed.no_peer_id;
+  protocol::encode_announce(a, response.body);
 }
 
 void Router::announce(const Request& request, std::string_view query, Response& response) {
@@ -123,29 +244,102 @@ void Router::announce(const Request& request, std::string_view query, Response& 
     if (claimed && !claimed->is_unspecified()) peer.address = *claimed;
   }
 
-  core::SelectOptions options;
-  options.numwant = std::min(parsed.numwant.value_or(settings_.numwant_default.load(kRelaxed)),
-                             settings_.numwant_max.load(kRelaxed));
-  options.locality_cutoff = settings_.locality_cutoff.load(kRelaxed);
-
   thread_local std::vector<core::SelectedPeer> peers;
   peers.clear();
-  auto outcome = store_.announce(peer, now(), settings_.peer_expiry.load(kRelaxed), options, peers);
+  auto outcome = store_.announce(peer, now(), settings_.peer_expiry.load(kRelaxed),
+                                 select_options(parsed), peers);
   if (outcome.status == core::AnnounceOutcome::Status::torrent_limit) {
     counters.add(metrics::Counters::failures);
     return failure(response, "tracker is full: no new torrents accepted (tracker.max_torrents)");
   }
-  for (const auto& p : peers) counters.returned(p.group);
+  answer(parsed, outcome.counts, peers, nullptr, response);
+}
 
-  protocol::AnnounceAnswer answer;
-  answer.interval = settings_.interval.load(kRelaxed);
-  answer.min_interval = settings_.min_interval.load(kRelaxed);
-  answer.complete = outcome.counts.complete;
-  answer.incomplete = outcome.counts.incomplete;
-  answer.peers = peers;
-  answer.compact = parsed.compact;
-  answer.no_peer_id = parsed.no_peer_id;
-  protocol::encode_announce(answer, response.body);
+void Router::forwarded(const Request& request, std::string_view url, Response& response) {
+  auto& counters = metrics::Counters::global();
+  auto origin = forwarding::split_origin_url(url);
+  if (!origin) {
+    counters.add(metrics::Counters::failures);
+    return failure(response, "forwarded announce: the origin must be an http:// URL");
+  }
+  // A client behind the DPI or the proxy scrapes its tracker too: btrt's own counts answer.
+  if (is_scrape_path(origin->origin)) return scrape(origin->query, response);
+  counters.add(metrics::Counters::forwarded);
+  protocol::AnnounceRequest parsed;
+  if (const char* why = protocol::parse_announce(origin->query, parsed)) {
+    counters.add(metrics::Counters::failures);
+    return failure(response, why);
+  }
+
+  core::PeerAnnounce peer;
+  peer.info_hash = parsed.info_hash;
+  peer.peer_id = parsed.peer_id;
+  peer.port = parsed.port;
+  peer.seeder = parsed.is_seeder();
+  peer.event = to_store_event(parsed.event);
+  peer.address = subscriber_address(request);
+
+  // A request that went through btrt already is one of ours coming back: answer it like a
+  // local announce and never send it on again.
+  const bool loop = forwarding::carries_own_mark(request.via);
+  forwarding::Forwarder::Lookup lookup;
+  if (forwarder_ && forwarder_->enabled()) {
+    if (loop) {
+      counters.add(metrics::Counters::upstream_refused);
+    } else {
+      lookup = forwarder_->lookup(origin->origin, parsed.info_hash, is_event(parsed.event), now());
+    }
+  }
+
+  const core::Seconds ttl = settings_.peer_expiry.load(kRelaxed);
+  core::SelectOptions options = select_options(parsed);
+  thread_local std::vector<core::SelectedPeer> peers;
+  peers.clear();
+  if (!lookup.ask) {
+    if (forwarder_ && forwarder_->enabled() && !loop) {
+      counters.add(metrics::Counters::upstream_cached);
+    }
+    auto outcome = store_.announce(peer, now(), ttl, options, peers);
+    if (outcome.status == core::AnnounceOutcome::Status::torrent_limit) {
+      counters.add(metrics::Counters::failures);
+      return failure(response, "tracker is full: no new torrents accepted (tracker.max_torrents)");
+    }
+    return answer(parsed, outcome.counts, peers, lookup.cached ? &*lookup.cached : nullptr,
+                  response);
+  }
+
+  // Register the subscriber now; pick its peers once the origin's have arrived.
+  core::SelectOptions register_only = options;
+  register_only.numwant = 0;
+  auto outcome = store_.announce(peer, now(), ttl, register_only, peers);
+  if (outcome.status == core::AnnounceOutcome::Status::torrent_limit) {
+    counters.add(metrics::Counters::failures);
+    return failure(response, "tracker is full: no new torrents accepted (tracker.max_torrents)");
+  }
+  forwarding::UpstreamAnnounce upstream;
+  upstream.origin = origin->origin;
+  upstream.url = forwarding::upstream_url(*origin, peer.address, forwarder_->pass_client_ip());
+  upstream.info_hash = parsed.info_hash;
+  upstream.event = is_event(parsed.event);
+  upstream.user_agent = request.user_agent;
+  auto pending = response.defer();
+  forwarder_->ask(std::move(upstream), [this, pending, parsed, peer,
+                                        options](const forwarding::UpstreamOutcome& result) {
+    pending->complete([this, parsed, peer, options, result](Response& r) {
+      if (result.kind == forwarding::UpstreamOutcome::Kind::failure_reason) {
+        return failure(r, result.failure_reason);
+      }
+      thread_local std::vector<core::SelectedPeer> selected;
+      selected.clear();
+      core::SwarmCounts counts;
+      if (peer.event == core::AnnounceEvent::stopped) {
+        counts = store_.counts(peer.info_hash);
+      } else {
+        counts = store_.select(peer, now(), options, selected);
+      }
+      answer(parsed, counts, selected, result.info ? &*result.info : nullptr, r);
+    });
+  });
 }
 
 void Router::scrape(std::string_view query, Response& response) {

@@ -7,12 +7,16 @@
 
 #include "config/config.hpp"
 #include "core/swarm_store.hpp"
+#include "forwarding/forwarder.hpp"
 #include "http/server.hpp"
+#include "protocol/announce.hpp"
 
 namespace btrt::http {
 
-// The tracker's HTTP endpoints: /announce, /scrape, /health. Turns requests into store
-// operations and bencoded answers; thread-safe, no lock of its own.
+// The tracker's HTTP endpoints: /announce, /scrape, /health, and forwarded announces (spec
+// 6.3: /forwarded_announce, a foreign Host, an absolute-form target, each from a trusted
+// source). Turns requests into store operations and bencoded answers; thread-safe, no lock
+// of its own.
 class Router : public Handler {
  public:
   Router(core::SwarmStore& store, const config::Config& config);
@@ -22,15 +26,26 @@ class Router : public Handler {
   // Takes the reloadable settings (the tracker section) from a new configuration.
   void apply(const config::Tracker& tracker);
   void set_serving(bool serving) { serving_.store(serving); }
+  // Forwarded announces are answered from what btrt knows until a forwarder is set.
+  void set_forwarder(forwarding::Forwarder* forwarder) { forwarder_ = forwarder; }
   core::Seconds now() const;
 
  private:
   void announce(const Request& request, std::string_view query, Response& response);
   void scrape(std::string_view query, Response& response);
+  void forwarded(const Request& request, std::string_view url, Response& response);
+  void route_local(const Request& request, std::string_view target, Response& response);
+  void answer(const protocol::AnnounceRequest& parsed, const core::SwarmCounts& counts,
+              std::span<const core::SelectedPeer> peers, const forwarding::OriginInfo* origin,
+              Response& response) const;
+  core::SelectOptions select_options(const protocol::AnnounceRequest& parsed) const;
   bool trusted(const net::IpAddress& address) const;
 
   core::SwarmStore& store_;
   const std::vector<net::Cidr> trusted_sources_;
+  const std::vector<std::string> hostnames_;
+  const std::vector<net::Endpoint> listen_;
+  forwarding::Forwarder* forwarder_ = nullptr;
   const std::chrono::steady_clock::time_point epoch_ = std::chrono::steady_clock::now();
   std::atomic<bool> serving_{true};
 

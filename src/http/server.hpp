@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -21,13 +22,34 @@ struct Request {
   std::string_view host;
   std::string_view x_forwarded_for;
   std::string_view x_real_ip;
+  std::string_view via;
+  std::string_view user_agent;
   net::IpAddress source;  // TCP peer address (IPv4-mapped IPv6 shown as IPv4)
 };
+
+struct Response;
+
+// An answer a handler gives later (it waits for another server): the connection reads no
+// further request until complete() is called, from any thread, exactly once.
+class DeferredResponse {
+ public:
+  virtual ~DeferredResponse() = default;
+  // Runs `fill` on the connection's own thread with an empty Response, then sends it.
+  virtual void complete(std::function<void(Response&)> fill) = 0;
+};
+
+class Connection;
 
 struct Response {
   int status = 200;
   std::string_view content_type = "text/plain";
   std::string& body;  // the connection's reusable buffer, empty on entry
+  Connection* connection = nullptr;
+
+  // Called by a handler that cannot answer before returning; what it wrote to this Response
+  // is then ignored.
+  std::shared_ptr<DeferredResponse> defer();
+  bool deferred = false;
 };
 
 class Handler {

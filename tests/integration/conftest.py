@@ -1,6 +1,7 @@
 import pytest
 
 from btrt_harness import BTRT, Tracker
+from fake_tracker import FakeTracker
 
 
 def pytest_configure(config):
@@ -38,3 +39,18 @@ def make_tracker(tmp_path):
 @pytest.fixture
 def tracker(make_tracker):
     return make_tracker()
+
+
+@pytest.fixture
+def fakes():
+    """Fake trackers (neighbours, origins) on loopback, closed after the test."""
+    made = []
+
+    def make(host="127.0.0.1"):
+        f = FakeTracker(host)
+        made.append(f)
+        return f
+
+    yield make
+    for f in made:
+        f.close()

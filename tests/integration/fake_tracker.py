@@ -30,7 +30,8 @@ class FakeTracker:
     def __init__(self, host="127.0.0.1"):
         self.requests = []  # (monotonic time, path with query, headers)
         self.peers = []     # [(ip, port)] answered in compact form
-        self.mode = "peers"  # peers | garbage | failure | hang
+        self.mode = "peers"  # peers | garbage | failure | hang | reset | oversize
+        self.extra = {}      # more keys for the answer (interval, peers6, warning message...)
         self.delay = 0.0
         self.in_flight = 0
         self.max_in_flight = 0
@@ -54,13 +55,22 @@ class FakeTracker:
                         return
                     if tracker.delay:
                         time.sleep(tracker.delay)
+                    if tracker.mode == "reset":
+                        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                                   b"\x01\x00\x00\x00\x00\x00\x00\x00")
+                        self.close_connection = True
+                        return
                     if tracker.mode == "garbage":
                         body = b"<html>this is not bencode</html>"
                     elif tracker.mode == "failure":
                         body = bencode({"failure reason": "go away"})
                     else:
-                        body = bencode({"interval": 1800, "complete": 0, "incomplete": len(tracker.peers),
-                                        "peers": compact(tracker.peers)})
+                        answer = {"interval": 1800, "complete": 0, "incomplete": len(tracker.peers),
+                                  "peers": compact(tracker.peers)}
+                        answer.update(tracker.extra)
+                        if tracker.mode == "oversize":
+                            answer["padding"] = b"x" * (1 << 20)
+                        body = bencode(answer)
                     self.send_response(200)
                     self.send_header("Content-Type", "text/plain")
                     self.send_header("Content-Length", str(len(body)))
@@ -91,6 +101,14 @@ class FakeTracker:
                     if key == "info_hash":
                         out.append(value.encode("latin-1"))
             return out
+
+    def paths(self):
+        with self.lock:
+            return [path for _, path, _ in self.requests]
+
+    def headers(self, i=-1):
+        with self.lock:
+            return self.requests[i][2]
 
     def count(self):
         with self.lock:

@@ -6,7 +6,6 @@ import urllib.parse
 import pytest
 
 from btrt_harness import compact_peers, info_hash, peer_id, quote, wait_for
-from fake_tracker import FakeTracker
 
 GROUPS = """
 peer_groups:
@@ -27,20 +26,6 @@ def neighbor(name, fake, refresh=1800, expiry=7200, timeout=2, max_concurrent=4,
     return (f'  - name: "{name}"\n    refresh_interval: {refresh}\n'
             f'    peers_expiry_interval: {expiry}\n    announce_request: "{fake.url(template)}"\n'
             f'    timeout: {timeout}\n    max_concurrent: {max_concurrent}\n')
-
-
-@pytest.fixture
-def fakes():
-    made = []
-
-    def make():
-        f = FakeTracker()
-        made.append(f)
-        return f
-
-    yield make
-    for f in made:
-        f.close()
 
 
 def test_first_local_announce_asks_the_neighbour_with_the_template(make_tracker, fakes):

@@ -1,0 +1,285 @@
+#include "forwarding/forwarder.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <boost/asio/post.hpp>
+
+#include "forwarding/origin_rules.hpp"
+#include "metrics/counters.hpp"
+#include "protocol/tracker_answer.hpp"
+
+namespace btrt::forwarding {
+
+namespace asio = boost::asio;
+using SteadyClock = std::chrono::steady_clock;
+using metrics::Counters;
+
+namespace {
+
+constexpr unsigned kFailuresBeforeBackoff = 3;
+constexpr std::chrono::seconds kFirstBackoff{5};
+constexpr std::chrono::seconds kMaxBackoff{300};
+constexpr std::chrono::seconds kWarningEvery{60};
+constexpr std::chrono::seconds kCacheSweepEvery{60};
+
+}  // namespace
+
+// One upstream request and every subscriber waiting for it.
+struct Forwarder::Flight {
+  std::string key;
+  std::string origin;
+  core::InfoHash info_hash;
+  std::vector<Done> waiting;
+  SteadyClock::time_point sent;
+  bool finished = false;
+};
+
+// Back-off and warning state of one origin server (host:port).
+struct Forwarder::Server {
+  unsigned consecutive_failures = 0;
+  SteadyClock::time_point backed_off_until{};
+  SteadyClock::time_point last_warning{};
+  std::uint64_t unreported = 0;
+};
+
+Forwarder::Forwarder(core::SwarmStore& store, Clock now, const config::Forwarding& settings,
+                     std::uint32_t default_interval)
+    : store_(store), now_(std::move(now)) {
+  enabled_.store(settings.enabled);
+  always_.store(settings.mode == config::Forwarding::Mode::always);
+  pass_client_ip_.store(settings.pass_client_ip);
+  settings_.timeout = std::chrono::seconds(settings.timeout);
+  settings_.max_concurrent = settings.max_concurrent;
+  settings_.default_interval = default_interval;
+  settings_.allowed_destinations = settings.allowed_destinations;
+  http::ClientOptions options;
+  // Runs on this thread only, like every other use of settings_.
+  options.guard = [this](const net::IpAddress& address) {
+    return destination_allowed(address, settings_.allowed_destinations);
+  };
+  client_ = std::make_unique<http::Client>(io_, std::move(options));
+}
+
+Forwarder::~Forwarder() {
+  stop();
+}
+
+void Forwarder::start() {
+  schedule_expiry();
+  thread_ = std::thread([this] { io_.run(); });
+}
+
+void Forwarder::stop() {
+  if (!thread_.joinable()) return;
+  asio::post(io_, [this] {
+    stopping_ = true;
+    auto flights = std::move(flights_);
+    for (auto& [key, flight] : flights) finish(flight, {});
+    expiry_timer_.cancel();
+    client_->shutdown();
+    io_.stop();
+  });
+  thread_.join();
+  client_.reset();  // drops handlers still queued: nobody waits for them any more
+}
+
+void Forwarder::apply(const config::Forwarding& settings, std::uint32_t default_interval) {
+  enabled_.store(settings.enabled);
+  always_.store(settings.mode == config::Forwarding::Mode::always);
+  pass_client_ip_.store(settings.pass_client_ip);
+  asio::post(io_, [this, settings, default_interval] {
+    settings_.timeout = std::chrono::seconds(settings.timeout);
+    settings_.max_concurrent = settings.max_concurrent;
+    settings_.default_interval = default_interval;
+    settings_.allowed_destinations = settings.allowed_destinations;
+  });
+}
+
+Forwarder::Lookup Forwarder::lookup(std::string_view origin, const core::InfoHash& info_hash,
+                                    bool event, core::Seconds now) const {
+  Lookup out;
+  if (auto entry = cache_.find(origin, info_hash)) {
+    out.ask = event || always_.load(std::memory_order_relaxed) || !entry->fresh(now);
+    out.cached = std::move(entry->info);
+  } else {
+    out.ask = true;
+  }
+  return out;
+}
+
+void Forwarder::ask(UpstreamAnnounce request, Done done) {
+  asio::post(io_, [this, request = std::move(request), done = std::move(done)]() mutable {
+    send(std::move(request), std::move(done));
+  });
+}
+
+void Forwarder::send(UpstreamAnnounce request, Done done) {
+  auto& counters = Counters::global();
+  auto unavailable = [&](Counters::Id why) {
+    counters.add(why);
+    UpstreamOutcome outcome;
+    if (auto entry = cache_.find(request.origin, request.info_hash)) outcome.info = entry->info;
+    done(outcome);
+  };
+  if (stopping_) return unavailable(Counters::upstream_backed_off);
+
+  const std::string server_name(origin_server(request.origin));
+  auto& server = servers_[server_name];
+  if (!server) server = std::make_unique<Server>();
+  if (SteadyClock::now() < server->backed_off_until) {
+    return unavailable(Counters::upstream_backed_off);
+  }
+
+  // Events are never merged; `always` merges only a byte-identical repeat, so that every
+  // subscriber's announce still reaches the origin.
+  std::string key;
+  if (!request.event) {
+    if (always_.load(std::memory_order_relaxed)) {
+      key = request.url;
+    } else {
+      key = request.origin;
+      key.push_back('\n');
+      key.append(request.info_hash.view());
+    }
+    if (auto it = flights_.find(key); it != flights_.end()) {
+      counters.add(Counters::upstream_merged);
+      it->second->waiting.push_back(std::move(done));
+      return;
+    }
+  }
+  if (in_flight_ >= settings_.max_concurrent) return unavailable(Counters::upstream_backed_off);
+
+  auto flight = std::make_shared<Flight>();
+  flight->origin = request.origin;
+  flight->info_hash = request.info_hash;
+  flight->waiting.push_back(std::move(done));
+  flight->sent = SteadyClock::now();
+  if (!key.empty()) {
+    flight->key = key;
+    flights_.emplace(std::move(key), flight);
+  }
+  ++in_flight_;
+
+  http::ClientRequest upstream;
+  upstream.url = std::move(request.url);
+  upstream.timeout = settings_.timeout;
+  upstream.headers.emplace_back("Via", std::string(kViaMark));
+  upstream.headers.emplace_back(
+      "User-Agent", request.user_agent.empty() ? "btrt/" BTRT_VERSION : request.user_agent);
+  client_->get(std::move(upstream), [this, flight, server_name](http::ClientError error,
+                                                                http::ClientResponse response) {
+    --in_flight_;
+    if (flight->finished) return;
+    auto& counted = Counters::global();
+    auto& state = *servers_[server_name];
+    UpstreamOutcome outcome;
+    std::string why;
+    protocol::TrackerAnswer answer;
+    if (error == http::ClientError::destination_refused || error == http::ClientError::bad_url) {
+      counted.add(Counters::upstream_refused);
+      why = std::string(http::to_string(error));
+      if (spdlog::should_log(spdlog::level::debug)) {
+        spdlog::debug("origin {}: not contacted ({})", server_name, why);
+      }
+    } else if (error != http::ClientError::none) {
+      why = http::to_string(error);
+    } else if (const char* bad = protocol::parse_tracker_answer(response.body, answer)) {
+      why = std::string("unusable answer: ") + bad;
+    } else if (answer.failure_reason) {
+      counted.add(Counters::upstream_failure_reason);
+      outcome.kind = UpstreamOutcome::Kind::failure_reason;
+      outcome.failure_reason = std::move(*answer.failure_reason);
+      state.consecutive_failures = 0;
+    } else {
+      counted.add(Counters::upstream_ok);
+      state.consecutive_failures = 0;
+      const core::Seconds now = now_();
+      OriginInfo info;
+      info.interval = answer.interval.value_or(0);
+      if (info.interval == 0) info.interval = settings_.default_interval;
+      info.min_interval = answer.min_interval.value_or(0);
+      info.complete = answer.complete.value_or(0);
+      info.incomplete = answer.incomplete.value_or(0);
+      info.warning = std::move(answer.warning);
+      store_.add_foreign_peers(flight->info_hash, answer.peers, core::Source::external, now,
+                               2 * info.interval);
+      cache_.store(flight->origin, flight->info_hash, info, now);
+      outcome.kind = UpstreamOutcome::Kind::answered;
+      outcome.info = std::move(info);
+    }
+    const bool counted_failure = outcome.kind == UpstreamOutcome::Kind::unavailable &&
+                                 error != http::ClientError::destination_refused &&
+                                 error != http::ClientError::bad_url;
+    if (counted_failure) {
+      counted.add(Counters::upstream_failed);
+      failed(state, server_name, why);
+      if (auto entry = cache_.find(flight->origin, flight->info_hash)) outcome.info = entry->info;
+    }
+    {
+      std::lock_guard lock(status_mutex_);
+      auto& status = status_[server_name];
+      status.server = server_name;
+      if (counted_failure) {
+        ++status.failed;
+        status.last_error = why;
+      } else if (outcome.kind != UpstreamOutcome::Kind::unavailable) {
+        ++status.ok;
+      }
+      status.backed_off = SteadyClock::now() < state.backed_off_until;
+    }
+    finish(flight, outcome);
+  });
+}
+
+void Forwarder::finish(const std::shared_ptr<Flight>& flight, const UpstreamOutcome& outcome) {
+  if (flight->finished) return;
+  flight->finished = true;
+  if (!flight->key.empty()) {
+    auto it = flights_.find(flight->key);
+    if (it != flights_.end() && it->second == flight) flights_.erase(it);
+  }
+  for (auto& done : flight->waiting) done(outcome);
+  flight->waiting.clear();
+}
+
+void Forwarder::failed(Server& server, const std::string& server_name, const std::string& why) {
+  const auto now = SteadyClock::now();
+  ++server.consecutive_failures;
+  ++server.unreported;
+  std::chrono::seconds backoff{0};
+  if (server.consecutive_failures >= kFailuresBeforeBackoff) {
+    const unsigned doublings = std::min(server.consecutive_failures - kFailuresBeforeBackoff, 6u);
+    backoff = std::min(kMaxBackoff, kFirstBackoff * (1 << doublings));
+    server.backed_off_until = now + backoff;
+  }
+  if (now - server.last_warning >= kWarningEvery) {
+    spdlog::warn(
+        "origin {}: {} ({} failures since the last report){}; answering without it", server_name,
+        why, server.unreported,
+        backoff.count() ? fmt::format(", not asked for {} s", backoff.count()) : std::string());
+    server.last_warning = now;
+    server.unreported = 0;
+  }
+}
+
+void Forwarder::schedule_expiry() {
+  expiry_timer_.expires_after(kCacheSweepEvery);
+  expiry_timer_.async_wait([this](boost::system::error_code ec) {
+    if (ec || stopping_) return;
+    cache_.expire(now_());
+    schedule_expiry();
+  });
+}
+
+std::vector<Forwarder::OriginStatus> Forwarder::status() const {
+  std::lock_guard lock(status_mutex_);
+  std::vector<OriginStatus> out;
+  out.reserve(status_.size());
+  for (const auto& [name, status] : status_) out.push_back(status);
+  std::sort(out.begin(), out.end(),
+            [](const auto& a, const auto& b) { return a.server < b.server; });
+  return out;
+}
+
+}  // namespace btrt::forwarding
