@@ -9,8 +9,12 @@
 -- info_hash(t) = t as 4 big-endian bytes, then 16 'B' (as bench/loader.cpp and the
 -- opentracker whitelist).
 --
--- Usage: wrk -t1 -c16 -d5s -s bench/announce.lua http://127.0.0.1:6969 [-- close] [-- seq]
+-- Usage: wrk -t1 -c16 -d5s -s bench/announce.lua http://127.0.0.1:6969 -- [close] [seq]
+--        [origin=PORT]
 --   close: send "Connection: close" (a new connection per request)
+--   origin=PORT: send each announce as a DPI passes it on (spec 6.3, transparent shape): Host
+--          127.0.0.1:PORT (the origin tracker) and the subscriber's address in
+--          X-Forwarded-For instead of ip= (bench/forwarding.py)
 --   seq:   walk the peers in order instead of at random (the warm-up uses it to register
 --          every peer)
 -- done() prints one machine-readable line: "RESULT requests=... p50_us=... p99_us=... ...".
@@ -19,6 +23,7 @@ local peers, torrents = 100000, 10000
 local requests = {}
 local sequential = false
 local counter = 0
+local origin = nil
 
 local function info_hash(t)
   return string.format("%%%02X%%%02X%%%02X%%%02X", math.floor(t / 16777216) % 256,
@@ -30,16 +35,25 @@ function init(args)
   for _, a in ipairs(args) do
     if a == "close" then wrk.headers["Connection"] = "close" end
     if a == "seq" then sequential = true end
+    local port = a:match("^origin=(%d+)$")
+    if port then origin = port end
   end
-  wrk.headers["Host"] = "localhost"
+  wrk.headers["Host"] = origin and ("127.0.0.1:" .. origin) or "localhost"
   for n = 0, peers - 1 do
+    local address = "10." .. math.floor(n / 65536) .. "." .. math.floor(n / 256) % 256 .. "." ..
+        n % 256
     local path = "/announce?info_hash=" .. info_hash(n % torrents) ..
         "&peer_id=-WR0001-" .. string.format("%012d", n) ..
         "&port=" .. (1025 + n % 64000) ..
-        "&ip=10." .. math.floor(n / 65536) .. "." .. math.floor(n / 256) % 256 .. "." .. n % 256 ..
+        (origin and "" or ("&ip=" .. address)) ..
         "&uploaded=0&downloaded=0&left=" .. ((math.floor(n / torrents) % 4 == 0) and 0 or 1000) ..
         "&compact=1&numwant=50"
-    requests[n + 1] = wrk.format("GET", path)
+    local headers = nil
+    if origin then  -- wrk.format takes these instead of wrk.headers, not in addition
+      headers = {["X-Forwarded-For"] = address}
+      for k, v in pairs(wrk.headers) do headers[k] = v end
+    end
+    requests[n + 1] = wrk.format("GET", path, headers)
   end
 end
 

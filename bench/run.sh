@@ -13,6 +13,8 @@
 #   BENCH_MEMORY_TORRENTS=100000 BENCH_MEMORY_SECONDS=240 BENCH_TRACKER_CPU=0 BENCH_LOAD_CPU=1
 #   BENCH_SECTIONS="announce scrape memory" BENCH_SKIP_BUILD=1 (use the existing build).
 # With the defaults the kit takes about 10 minutes on 2 cores (see docs/performance.md).
+# `bench/run.sh forwarding` runs bench/forwarding.py instead: forwarded announces served from
+# the origin cache versus plain ones, and many subscribers waiting on one slow origin.
 # Only 127.0.0.1 (and 127.100.0.x as loader sources) is used; the processes it starts are
 # stopped by their PIDs. It never uses the system's opentracker service.
 set -euo pipefail
@@ -39,4 +41,7 @@ fi
 
 # opentracker chroots to its work directory and drops to nobody; the trackers must run as root
 # or as a user that may use taskset: both are true for the usual root shell of this project.
+if [ "${1:-}" = "forwarding" ]; then
+  exec /usr/bin/python3 bench/forwarding.py
+fi
 exec /usr/bin/python3 bench/bench.py

@@ -127,7 +127,13 @@ std::optional<OriginAnnounce> split_origin_url(std::string_view url) {
   }
   auto host_end = url.find_first_of("/?#", kScheme.size());
   if (host_end == kScheme.size()) return std::nullopt;
-  if (url.find_first_of(" \r\n\t#") != std::string_view::npos) return std::nullopt;
+  // Nothing that could split or end the upstream request line, no fragment.
+  if (std::any_of(url.begin(), url.end(), [](char c) {
+        const auto u = static_cast<unsigned char>(c);
+        return u <= 0x20 || u == 0x7f || c == '#';
+      })) {
+    return std::nullopt;
+  }
   auto question = url.find('?');
   OriginAnnounce out;
   out.origin = url.substr(0, question);

@@ -73,6 +73,8 @@ TEST(OriginUrl, SplitsHttpOnly) {
   EXPECT_FALSE(split_origin_url("http:///announce"));
   EXPECT_FALSE(split_origin_url("http://t.example/a b"));
   EXPECT_FALSE(split_origin_url("/announce?a=1"));
+  EXPECT_FALSE(split_origin_url(std::string_view("http://t/a?b\0c", 13)));  // found by fuzzing
+  EXPECT_FALSE(split_origin_url("http://t/a?b\x7f"));
 }
 
 TEST(UpstreamUrl, QueryUnchangedOrWithSubscriberIp) {
