@@ -125,5 +125,8 @@ LoadResult load_string(std::string_view text, const std::string& name);
 
 // Errors of a CIDR file, as FILE:LINE; appends its prefixes to `out`.
 std::vector<Error> load_cidr_file(const std::string& path, std::vector<net::Cidr>& out);
+// The same for a CIDR file's text already in memory; `name` stands for the file.
+std::vector<Error> parse_cidr_list(std::string_view text, const std::string& name,
+                                   std::vector<net::Cidr>& out);
 
 }  // namespace btrt::config

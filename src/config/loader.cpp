@@ -1016,4 +1016,11 @@ std::vector<Error> load_cidr_file(const std::string& path, std::vector<net::Cidr
   return errors;
 }
 
+std::vector<Error> parse_cidr_list(std::string_view text, const std::string& name,
+                                   std::vector<net::Cidr>& out) {
+  std::vector<Error> errors;
+  parse_cidr_text(text, name, out, errors);
+  return errors;
+}
+
 }  // namespace btrt::config
