@@ -92,6 +92,7 @@ void Router::handle(const Request& request, Response& response) {
     response.body = serving ? "ok\n" : "stopping\n";
     return;
   }
+  if (admin_ && (path == "/metrics" || path == "/stats")) return admin_->handle(request, response);
   response.status = 404;
   response.body = "not found\n";
 }
@@ -102,6 +103,7 @@ void Router::announce(const Request& request, std::string_view query, Response& 
   protocol::AnnounceRequest parsed;
   if (const char* why = protocol::parse_announce(query, parsed)) {
     counters.add(metrics::Counters::failures);
+    counters.add(metrics::Counters::announce_bad_request);
     return failure(response, why);
   }
 
@@ -133,6 +135,7 @@ void Router::announce(const Request& request, std::string_view query, Response& 
   auto outcome = store_.announce(peer, now(), settings_.peer_expiry.load(kRelaxed), options, peers);
   if (outcome.status == core::AnnounceOutcome::Status::torrent_limit) {
     counters.add(metrics::Counters::failures);
+    counters.add(metrics::Counters::announce_torrent_limit);
     return failure(response, "tracker is full: no new torrents accepted (tracker.max_torrents)");
   }
   for (const auto& p : peers) counters.returned(p.group);
@@ -149,17 +152,20 @@ void Router::announce(const Request& request, std::string_view query, Response& 
 }
 
 void Router::scrape(std::string_view query, Response& response) {
-  metrics::Counters::global().add(metrics::Counters::scrapes);
+  auto& counters = metrics::Counters::global();
+  counters.add(metrics::Counters::scrapes);
   thread_local std::vector<core::InfoHash> hashes;
   thread_local std::vector<protocol::ScrapeEntry> entries;
   hashes.clear();
   entries.clear();
   if (const char* why =
           protocol::parse_scrape(query, settings_.max_scrape_hashes.load(kRelaxed), hashes)) {
+    counters.add(metrics::Counters::scrape_bad_request);
     return failure(response, why);
   }
   if (hashes.empty()) {
     if (!settings_.full_scrape.load(kRelaxed)) {
+      counters.add(metrics::Counters::scrape_without_hash);
       return failure(response, "scrape needs info_hash (full scrape is disabled)");
     }
     store_.for_each_torrent([&](const core::InfoHash& hash, const core::SwarmCounts& c) {

@@ -12,7 +12,8 @@
 namespace btrt::http {
 
 // The tracker's HTTP endpoints: /announce, /scrape, /health. Turns requests into store
-// operations and bencoded answers; thread-safe, no lock of its own.
+// operations and bencoded answers; thread-safe, no lock of its own. The service pages
+// (/metrics, /stats) go to the admin handler, when one is set.
 class Router : public Handler {
  public:
   Router(core::SwarmStore& store, const config::Config& config);
@@ -22,6 +23,8 @@ class Router : public Handler {
   // Takes the reloadable settings (the tracker section) from a new configuration.
   void apply(const config::Tracker& tracker);
   void set_serving(bool serving) { serving_.store(serving); }
+  // Before the server starts: who answers /metrics and /stats (404 without one).
+  void set_admin(Handler* admin) { admin_ = admin; }
   core::Seconds now() const;
 
  private:
@@ -33,6 +36,7 @@ class Router : public Handler {
   const std::vector<net::Cidr> trusted_sources_;
   const std::chrono::steady_clock::time_point epoch_ = std::chrono::steady_clock::now();
   std::atomic<bool> serving_{true};
+  Handler* admin_ = nullptr;
 
   struct Settings {
     std::atomic<std::uint32_t> interval, min_interval, peer_expiry, numwant_default, numwant_max,
