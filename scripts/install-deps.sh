@@ -12,6 +12,8 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev python3-pytest
   # tools and servers the tests use (MariaDB runs as the tests' own process)
   curl procps iproute2 mariadb-server mariadb-client
+  # the /stats page test renders it in a headless browser
+  chromium
 )
 
 missing=()

@@ -24,7 +24,7 @@ scripts/build.sh build -DCMAKE_BUILD_TYPE=RelWithDebInfo
 step "unit tests (release)"
 ctest --test-dir build --output-on-failure -j2
 step "black-box tests (release)"
-BTRT_BIN=build/src/btrt $PY -m pytest -q -p no:cacheprovider tests/integration
+BTRT_BIN=build/src/btrt BTRT_ARTIFACTS=build/test-artifacts $PY -m pytest -q -p no:cacheprovider tests/integration
 
 step "sanitizer build (ASan+UBSan)"
 scripts/build.sh build-asan -DCMAKE_BUILD_TYPE=Debug -DBTRT_SANITIZE=ON -DBTRT_BENCH=OFF
@@ -33,7 +33,7 @@ export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 step "unit tests (sanitizers)"
 ctest --test-dir build-asan --output-on-failure -j2
 step "black-box tests (sanitizers)"
-BTRT_BIN=build-asan/src/btrt $PY -m pytest -q -p no:cacheprovider tests/integration
+BTRT_BIN=build-asan/src/btrt BTRT_ARTIFACTS=build-asan/test-artifacts $PY -m pytest -q -p no:cacheprovider tests/integration
 
 step "fuzzing (bounded)"
 FUZZ_SECONDS=${FUZZ_SECONDS:-15} scripts/fuzz.sh

@@ -10,6 +10,7 @@
 #include <iostream>
 #include <thread>
 
+#include "admin/admin_handler.hpp"
 #include "app/commands.hpp"
 #include "config/config.hpp"
 #include "core/swarm_store.hpp"
@@ -191,6 +192,45 @@ int run_tracker(const std::string& config_path) {
       config.tracker.announce_interval);
   forwarder.start();
   router.set_forwarder(&forwarder);
+
+  admin::AdminHandler::Providers providers;
+  providers.classifier = [&current_classifier] { return current_classifier.load(); };
+  providers.neighbors = [&poller] {
+    std::vector<admin::NeighborState> out;
+    for (auto& n : poller.status()) {
+      out.push_back({std::move(n.name), n.requests_ok, n.requests_failed, n.peers_learned,
+                     n.backed_off, n.backoff, std::move(n.last_error)});
+    }
+    return out;
+  };
+  providers.neighbor_sources = [&poller] {
+    std::vector<std::pair<std::uint8_t, std::string>> out;
+    for (auto& n : poller.status()) out.emplace_back(n.source, std::move(n.name));
+    return out;
+  };
+  providers.database = [&write_behind] {
+    return admin::DatabaseState{write_behind.database_up(), write_behind.pending_peer_changes(),
+                                write_behind.dropped_peer_changes()};
+  };
+  providers.history = [&write_behind] {
+    std::vector<admin::HistorySample> out;
+    for (auto& row : write_behind.history()) {
+      out.push_back({row.sampled_at, std::move(row.returned_by_group)});
+    }
+    return out;
+  };
+  providers.open_connections = [&server] { return server.open_connections(); };
+  providers.origins = [&forwarder] {
+    std::vector<admin::OriginState> out;
+    for (auto& o : forwarder.status()) {
+      std::string state = o.backed_off ? "backed off" : "ok";
+      if (!o.last_error.empty()) state += " (last error: " + o.last_error + ")";
+      out.push_back({std::move(o.server), std::move(state), o.failed});
+    }
+    return out;
+  };
+  admin::AdminHandler admin_handler(store, config.server.admin_allow, std::move(providers));
+  router.set_admin(&admin_handler);
   try {
     server.start();
   } catch (const std::exception& e) {

@@ -387,4 +387,31 @@ StoreTotals SwarmStore::totals() const {
   return totals;
 }
 
+PeerCensus SwarmStore::census() const {
+  PeerCensus census;
+  auto count = [&census](const auto& records) {
+    for (const auto& r : records) {
+      if (r.group >= census.group_count) {
+        // Only during a reload can one shard's classifier have more groups than another's.
+        census.group_count = std::size_t{r.group} + 1;
+        census.peers.resize(census.group_count * PeerCensus::kSources, 0);
+      }
+      ++census.peers[r.group * PeerCensus::kSources + r.source()];
+    }
+  };
+  for (const auto& shard : shards_) {
+    std::lock_guard lock(shard->mutex);
+    if (shard->classifier->group_count() > census.group_count) {
+      census.group_count = shard->classifier->group_count();
+      census.peers.resize(census.group_count * PeerCensus::kSources, 0);
+    }
+    census.torrents += shard->torrents.size();
+    for (const auto& [hash, t] : shard->torrents) {
+      count(t.v4.records());
+      if (t.v6) count(t.v6->records());
+    }
+  }
+  return census;
+}
+
 }  // namespace btrt::core

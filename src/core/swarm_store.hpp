@@ -90,6 +90,18 @@ struct StoreTotals {
   std::size_t memory_bytes = 0;               // peer arrays, indexes and torrent tables
 };
 
+// Stored peers counted by group and source (the service pages' figures).
+struct PeerCensus {
+  static constexpr std::size_t kSources = Source::max + 1;
+  std::uint64_t torrents = 0;
+  std::size_t group_count = 0;       // GroupIds seen, `other` included
+  std::vector<std::uint64_t> peers;  // [group * kSources + source]
+
+  std::uint64_t at(net::GroupId group, std::uint8_t source) const {
+    return peers[group * kSources + source];
+  }
+};
+
 // All torrents and their peers, in memory, sharded by info-hash so that announces of
 // different torrents take different locks. Time is passed in; nothing here does I/O.
 class SwarmStore {
@@ -121,6 +133,8 @@ class SwarmStore {
   void set_limits(StoreLimits limits);
 
   StoreTotals totals() const;
+  // O(peers), one shard locked at a time: for a scrape of /metrics, not for a hot path.
+  PeerCensus census() const;
 
   // Write-behind: when on, every announce leaves a change in its shard, coalesced per peer
   // and per torrent, until take_changes() moves them out (under the same shard lock).

@@ -7,6 +7,7 @@
 
 #include "forwarding/origin_rules.hpp"
 #include "metrics/counters.hpp"
+#include "metrics/histogram.hpp"
 #include "protocol/tracker_answer.hpp"
 
 namespace btrt::forwarding {
@@ -171,6 +172,9 @@ void Forwarder::send(UpstreamAnnounce request, Done done) {
                                                                 http::ClientResponse response) {
     --in_flight_;
     if (flight->finished) return;
+    metrics::Latency::observe(
+        metrics::Latency::upstream,
+        std::chrono::duration<double>(SteadyClock::now() - flight->sent).count());
     auto& counted = Counters::global();
     auto& state = *servers_[server_name];
     UpstreamOutcome outcome;

@@ -45,6 +45,17 @@ void failure(Response& response, std::string_view reason) {
   protocol::encode_failure(reason, response.body);
 }
 
+// A tracker-level refusal, counted by its reason.
+void refuse(Response& response, metrics::Counters::Id reason, std::string_view text) {
+  auto& counters = metrics::Counters::global();
+  counters.add(metrics::Counters::failures);
+  counters.add(reason);
+  failure(response, text);
+}
+
+constexpr std::string_view kTrackerFull =
+    "tracker is full: no new torrents accepted (tracker.max_torrents)";
+
 bool starts_with_http(std::string_view target) {
   constexpr std::string_view kScheme = "http://";
   if (target.size() < kScheme.size()) return false;
@@ -134,7 +145,7 @@ void Router::handle(const Request& request, Response& response) {
         target.substr(7, path_start == std::string_view::npos ? target.size() - 7 : path_start - 7);
     if (from_trusted && names_a_torrent(target) &&
         !forwarding::names_this_tracker(authority, hostnames_, listen_)) {
-      return forwarded(request, target, response);
+      return forwarded(request, target, response, true);
     }
     target =
         path_start == std::string_view::npos ? std::string_view("/") : target.substr(path_start);
@@ -145,7 +156,7 @@ void Router::handle(const Request& request, Response& response) {
     url.assign("http://");
     url.append(trim(request.host));
     url.append(target);
-    return forwarded(request, url, response);
+    return forwarded(request, url, response, true);
   }
   route_local(request, target, response);
 }
@@ -164,10 +175,12 @@ void Router::route_local(const Request& request, std::string_view target, Respon
     response.body = serving ? "ok\n" : "stopping\n";
     return;
   }
+  if (admin_ && (path == "/metrics" || path == "/stats")) return admin_->handle(request, response);
   if (path == "/forwarded_announce") {
+    metrics::Counters::global().add(metrics::Counters::forwarded);
     if (!trusted(request.source)) {
-      metrics::Counters::global().add(metrics::Counters::failures);
-      return failure(response, "forwarded announces are accepted only from trusted sources");
+      return refuse(response, metrics::Counters::forwarded_bad_request,
+                    "forwarded announces are accepted only from trusted sources");
     }
     std::string_view encoded;
     protocol::for_each_param(query, [&](std::string_view key, std::string_view value) {
@@ -176,10 +189,10 @@ void Router::route_local(const Request& request, std::string_view target, Respon
     thread_local std::string url;
     url.clear();
     if (encoded.empty() || !protocol::percent_decode(encoded, url)) {
-      metrics::Counters::global().add(metrics::Counters::failures);
-      return failure(response, "forwarded_announce needs url=<percent-encoded announce URL>");
+      return refuse(response, metrics::Counters::forwarded_bad_request,
+                    "forwarded_announce needs url=<percent-encoded announce URL>");
     }
-    return forwarded(request, url, response);
+    return forwarded(request, url, response, false);
   }
   response.status = 404;
   response.body = "not found\n";
@@ -222,8 +235,7 @@ void Router::announce(const Request& request, std::string_view query, Response& 
   counters.add(metrics::Counters::announces);
   protocol::AnnounceRequest parsed;
   if (const char* why = protocol::parse_announce(query, parsed)) {
-    counters.add(metrics::Counters::failures);
-    return failure(response, why);
+    return refuse(response, metrics::Counters::announce_bad_request, why);
   }
 
   core::PeerAnnounce peer;
@@ -249,26 +261,26 @@ void Router::announce(const Request& request, std::string_view query, Response& 
   auto outcome = store_.announce(peer, now(), settings_.peer_expiry.load(kRelaxed),
                                  select_options(parsed), peers);
   if (outcome.status == core::AnnounceOutcome::Status::torrent_limit) {
-    counters.add(metrics::Counters::failures);
-    return failure(response, "tracker is full: no new torrents accepted (tracker.max_torrents)");
+    return refuse(response, metrics::Counters::announce_torrent_limit, kTrackerFull);
   }
   answer(parsed, outcome.counts, peers, nullptr, response);
 }
 
-void Router::forwarded(const Request& request, std::string_view url, Response& response) {
-  auto& counters = metrics::Counters::global();
+void Router::forwarded(const Request& request, std::string_view url, Response& response,
+                       bool count) {
+  using metrics::Counters;
+  auto& counters = Counters::global();
   auto origin = forwarding::split_origin_url(url);
-  if (!origin) {
-    counters.add(metrics::Counters::failures);
-    return failure(response, "forwarded announce: the origin must be an http:// URL");
-  }
   // A client behind the DPI or the proxy scrapes its tracker too: btrt's own counts answer.
-  if (is_scrape_path(origin->origin)) return scrape(origin->query, response);
-  counters.add(metrics::Counters::forwarded);
+  if (origin && is_scrape_path(origin->origin)) return scrape(origin->query, response);
+  if (count) counters.add(Counters::forwarded);
+  if (!origin) {
+    return refuse(response, Counters::forwarded_bad_request,
+                  "forwarded announce: the origin must be an http:// URL");
+  }
   protocol::AnnounceRequest parsed;
   if (const char* why = protocol::parse_announce(origin->query, parsed)) {
-    counters.add(metrics::Counters::failures);
-    return failure(response, why);
+    return refuse(response, Counters::forwarded_bad_request, why);
   }
 
   core::PeerAnnounce peer;
@@ -282,40 +294,31 @@ void Router::forwarded(const Request& request, std::string_view url, Response& r
   // A request that went through btrt already is one of ours coming back: answer it like a
   // local announce and never send it on again.
   const bool loop = forwarding::carries_own_mark(request.via);
+  const bool forwarding_on = forwarder_ && forwarder_->enabled();
   forwarding::Forwarder::Lookup lookup;
-  if (forwarder_ && forwarder_->enabled()) {
-    if (loop) {
-      counters.add(metrics::Counters::upstream_refused);
-    } else {
-      lookup = forwarder_->lookup(origin->origin, parsed.info_hash, is_event(parsed.event), now());
-    }
+  if (forwarding_on && loop) counters.add(Counters::upstream_refused);
+  if (forwarding_on && !loop) {
+    lookup = forwarder_->lookup(origin->origin, parsed.info_hash, is_event(parsed.event), now());
+    if (!lookup.ask) counters.add(Counters::upstream_cached);
   }
 
-  const core::Seconds ttl = settings_.peer_expiry.load(kRelaxed);
-  core::SelectOptions options = select_options(parsed);
+  // Registered now in any case; when the origin is asked, the peers are picked once its
+  // answer has arrived.
+  const core::SelectOptions options = select_options(parsed);
+  core::SelectOptions now_options = options;
+  if (lookup.ask) now_options.numwant = 0;
   thread_local std::vector<core::SelectedPeer> peers;
   peers.clear();
+  auto outcome =
+      store_.announce(peer, now(), settings_.peer_expiry.load(kRelaxed), now_options, peers);
+  if (outcome.status == core::AnnounceOutcome::Status::torrent_limit) {
+    return refuse(response, Counters::forwarded_torrent_limit, kTrackerFull);
+  }
   if (!lookup.ask) {
-    if (forwarder_ && forwarder_->enabled() && !loop) {
-      counters.add(metrics::Counters::upstream_cached);
-    }
-    auto outcome = store_.announce(peer, now(), ttl, options, peers);
-    if (outcome.status == core::AnnounceOutcome::Status::torrent_limit) {
-      counters.add(metrics::Counters::failures);
-      return failure(response, "tracker is full: no new torrents accepted (tracker.max_torrents)");
-    }
     return answer(parsed, outcome.counts, peers, lookup.cached ? &*lookup.cached : nullptr,
                   response);
   }
 
-  // Register the subscriber now; pick its peers once the origin's have arrived.
-  core::SelectOptions register_only = options;
-  register_only.numwant = 0;
-  auto outcome = store_.announce(peer, now(), ttl, register_only, peers);
-  if (outcome.status == core::AnnounceOutcome::Status::torrent_limit) {
-    counters.add(metrics::Counters::failures);
-    return failure(response, "tracker is full: no new torrents accepted (tracker.max_torrents)");
-  }
   forwarding::UpstreamAnnounce upstream;
   upstream.origin = origin->origin;
   upstream.url = forwarding::upstream_url(*origin, peer.address, forwarder_->pass_client_ip());
@@ -343,17 +346,20 @@ void Router::forwarded(const Request& request, std::string_view url, Response& r
 }
 
 void Router::scrape(std::string_view query, Response& response) {
-  metrics::Counters::global().add(metrics::Counters::scrapes);
+  auto& counters = metrics::Counters::global();
+  counters.add(metrics::Counters::scrapes);
   thread_local std::vector<core::InfoHash> hashes;
   thread_local std::vector<protocol::ScrapeEntry> entries;
   hashes.clear();
   entries.clear();
   if (const char* why =
           protocol::parse_scrape(query, settings_.max_scrape_hashes.load(kRelaxed), hashes)) {
+    counters.add(metrics::Counters::scrape_bad_request);
     return failure(response, why);
   }
   if (hashes.empty()) {
     if (!settings_.full_scrape.load(kRelaxed)) {
+      counters.add(metrics::Counters::scrape_without_hash);
       return failure(response, "scrape needs info_hash (full scrape is disabled)");
     }
     store_.for_each_torrent([&](const core::InfoHash& hash, const core::SwarmCounts& c) {

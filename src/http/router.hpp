@@ -16,7 +16,8 @@ namespace btrt::http {
 // The tracker's HTTP endpoints: /announce, /scrape, /health, and forwarded announces (spec
 // 6.3: /forwarded_announce, a foreign Host, an absolute-form target, each from a trusted
 // source). Turns requests into store operations and bencoded answers; thread-safe, no lock
-// of its own.
+// of its own. The service pages (/metrics, /stats) go to the admin handler, when one is
+// set.
 class Router : public Handler {
  public:
   Router(core::SwarmStore& store, const config::Config& config);
@@ -28,12 +29,15 @@ class Router : public Handler {
   void set_serving(bool serving) { serving_.store(serving); }
   // Forwarded announces are answered from what btrt knows until a forwarder is set.
   void set_forwarder(forwarding::Forwarder* forwarder) { forwarder_ = forwarder; }
+  // Before the server starts: who answers /metrics and /stats (404 without one).
+  void set_admin(Handler* admin) { admin_ = admin; }
   core::Seconds now() const;
 
  private:
   void announce(const Request& request, std::string_view query, Response& response);
   void scrape(std::string_view query, Response& response);
-  void forwarded(const Request& request, std::string_view url, Response& response);
+  // `count`: not counted yet as a forwarded request (the explicit shape counts itself).
+  void forwarded(const Request& request, std::string_view url, Response& response, bool count);
   void route_local(const Request& request, std::string_view target, Response& response);
   void answer(const protocol::AnnounceRequest& parsed, const core::SwarmCounts& counts,
               std::span<const core::SelectedPeer> peers, const forwarding::OriginInfo* origin,
@@ -48,6 +52,7 @@ class Router : public Handler {
   forwarding::Forwarder* forwarder_ = nullptr;
   const std::chrono::steady_clock::time_point epoch_ = std::chrono::steady_clock::now();
   std::atomic<bool> serving_{true};
+  Handler* admin_ = nullptr;
 
   struct Settings {
     std::atomic<std::uint32_t> interval, min_interval, peer_expiry, numwant_default, numwant_max,

@@ -30,6 +30,17 @@ class Counters {
     upstream_backed_off,      // not sent: the origin is backed off after failures
     upstream_cached,          // not sent: a fresh enough answer was cached (when_needed)
     upstream_merged,          // joined an identical request already in flight
+    // Tracker failures (a bencoded failure reason) by request kind and reason; `failures`
+    // above stays the announce total. Each one is exported as one reason label (spec 6.4).
+    announce_bad_request,     // the query did not parse (missing or bad parameter)
+    announce_torrent_limit,   // tracker.max_torrents reached for a new torrent
+    scrape_bad_request,       // the query did not parse, or too many info_hash
+    scrape_without_hash,      // no info_hash while full_scrape is off
+    forwarded_bad_request,    // a forwarded announce whose original query did not parse
+    forwarded_torrent_limit,  // a forwarded announce refused by tracker.max_torrents
+    // /metrics and /stats: all requests, and those refused (not in server.admin_allow).
+    admin,
+    admin_forbidden,
     kCount
   };
 

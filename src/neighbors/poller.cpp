@@ -8,6 +8,7 @@
 #include <set>
 
 #include "metrics/counters.hpp"
+#include "metrics/histogram.hpp"
 #include "protocol/percent.hpp"
 #include "protocol/tracker_answer.hpp"
 
@@ -111,6 +112,7 @@ void Poller::apply(const std::vector<config::Neighbor>& configured) {
     slot->config = c;
     slot->source = core::Source::neighbor(index);
     slot->status.name = c.name;
+    slot->status.source = slot->source;
     spdlog::info("neighbour '{}': every {} s, at most {} requests at once", c.name,
                  c.refresh_interval, c.max_concurrent);
   }
@@ -170,6 +172,7 @@ void Poller::tick() {
   status_.clear();
   for (const auto& [name, n] : neighbors_) {
     n->status.backed_off = now < n->backed_off_until;
+    n->status.backoff = n->backoff;
     status_.push_back(n->status);
   }
 }
@@ -189,10 +192,13 @@ void Poller::send(const std::shared_ptr<Neighbor>& n, const core::InfoHash& info
   request.url = std::move(url);
   request.timeout = std::chrono::seconds(n->config.timeout);
   ++n->in_flight;
+  const auto t0 = std::chrono::steady_clock::now();
   client_->get(std::move(request),
-               [this, n, info_hash](http::ClientError error, http::ClientResponse response) {
+               [this, n, info_hash, t0](http::ClientError error, http::ClientResponse response) {
                  --n->in_flight;
                  if (!n->alive) return;
+                 const std::chrono::duration<double> took = std::chrono::steady_clock::now() - t0;
+                 metrics::Latency::observe(metrics::Latency::neighbor, took.count());
                  if (error != http::ClientError::none) {
                    std::string why = http::to_string(error);
                    if (response.status != 0)
@@ -219,6 +225,7 @@ void Poller::send(const std::shared_ptr<Neighbor>& n, const core::InfoHash& info
 
 void Poller::failed(Neighbor& n, const std::string& why) {
   ++n.status.requests_failed;
+  n.status.last_error = why;
   metrics::Counters::global().add(metrics::Counters::neighbor_failed);
   const core::Seconds now = now_();
   n.backoff = n.backoff == 0 ? 1 : std::min<core::Seconds>(n.backoff * 2, kMaxBackoff);

@@ -38,11 +38,15 @@ class Poller {
 
   struct Status {
     std::string name;
+    std::uint8_t source = 0;  // core::Source of the peers it lists
     std::uint64_t requests_ok = 0;
     std::uint64_t requests_failed = 0;
     std::uint64_t peers_learned = 0;
     bool backed_off = false;
+    core::Seconds backoff = 0;  // the current back-off step, 0 when healthy
+    std::string last_error;     // the latest failure since start, empty when none
   };
+  // A copy taken at the poller's last tick (every 100 ms); callable from any thread.
   std::vector<Status> status() const;
 
  private:

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <deque>
 #include <filesystem>
+#include <map>
 #include <type_traits>
 
 #include "storage/schema_sql.hpp"
@@ -239,6 +240,39 @@ class SociDatabase final : public Database {
         }
       }
       std::reverse(rows.begin(), rows.end());
+      return rows;
+    });
+  }
+
+  std::vector<StatsRow> load_stats_since(std::int64_t since) override {
+    return guarded([&] {
+      // Two queries, not one per row: a day holds 1,440 samples.
+      long long from = since;
+      std::vector<StatsRow> rows;
+      std::map<std::int64_t, std::size_t> index;
+      soci::rowset<soci::row> result =
+          (sql_.prepare << "SELECT sampled_at, announces, scrapes, forwarded FROM stats "
+                           "WHERE sampled_at >= :since ORDER BY sampled_at",
+           soci::use(from));
+      for (const auto& r : result) {
+        StatsRow row;
+        row.sampled_at = as_int(r, 0);
+        row.announces = static_cast<std::uint64_t>(as_int(r, 1));
+        row.scrapes = static_cast<std::uint64_t>(as_int(r, 2));
+        row.forwarded = static_cast<std::uint64_t>(as_int(r, 3));
+        index.emplace(row.sampled_at, rows.size());
+        rows.push_back(std::move(row));
+      }
+      soci::rowset<soci::row> returned =
+          (sql_.prepare << "SELECT sampled_at, peer_group, peers FROM stats_returned "
+                           "WHERE sampled_at >= :since ORDER BY sampled_at, peer_group",
+           soci::use(from));
+      for (const auto& r : returned) {
+        auto it = index.find(as_int(r, 0));
+        if (it == index.end()) continue;  // written apart from its stats row: not a sample
+        rows[it->second].returned_by_group.emplace_back(r.get<std::string>(1),
+                                                        static_cast<std::uint64_t>(as_int(r, 2)));
+      }
       return rows;
     });
   }

@@ -5,12 +5,15 @@
 
 #include <algorithm>
 
+#include "metrics/histogram.hpp"
+
 namespace btrt::storage {
 namespace {
 
 constexpr std::int64_t kStatsPeriod = 60;       // s between statistics samples
 constexpr std::size_t kMaxStatsRows = 24 * 60;  // kept through an outage: a day
 constexpr std::chrono::seconds kMaxBackoff{15};
+constexpr std::int64_t kHistorySpan = 24 * 3600;  // s of samples kept for /stats
 
 }  // namespace
 
@@ -30,6 +33,16 @@ WriteBehind::~WriteBehind() {
 }
 
 void WriteBehind::start() {
+  if (database_) {
+    try {
+      auto rows = database_->load_stats_since(clock_.wall() - kHistorySpan);
+      std::lock_guard lock(history_mutex_);
+      history_.assign(std::make_move_iterator(rows.begin()), std::make_move_iterator(rows.end()));
+    } catch (const DatabaseError& e) {
+      // Only the /stats chart misses its past; nothing to stop for.
+      spdlog::warn("database: statistics of the last day not loaded: {}", e.what());
+    }
+  }
   store_.set_recording(true);
   thread_ = std::thread([this] { run(); });
 }
@@ -42,6 +55,11 @@ void WriteBehind::stop() {
   }
   wake_.notify_all();
   thread_.join();
+}
+
+std::vector<StatsRow> WriteBehind::history() const {
+  std::lock_guard lock(history_mutex_);
+  return {history_.begin(), history_.end()};
 }
 
 std::size_t WriteBehind::pending_peer_changes() const {
@@ -128,6 +146,14 @@ void WriteBehind::sample_stats(std::int64_t now, bool force) {
   }
   last_stats_ = std::move(current);
   last_sample_ = now;
+  {
+    std::lock_guard lock(history_mutex_);
+    history_.push_back(row);
+    while (!history_.empty() && (history_.front().sampled_at < now - kHistorySpan ||
+                                 history_.size() > 2 * kMaxStatsRows)) {
+      history_.pop_front();
+    }
+  }
   stats_.push_back(std::move(row));
   if (stats_.size() > kMaxStatsRows) stats_.erase(stats_.begin());
 }
@@ -173,9 +199,11 @@ bool WriteBehind::flush() {
     spdlog::info("database available again after {} s: wrote {} peer and {} torrent changes",
                  wall_now - outage_since_, peers_.size(), torrents_.size());
   }
+  const double took =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  metrics::Latency::observe(metrics::Latency::db_flush, took);
   spdlog::debug("database: wrote {} peer and {} torrent changes in {:.2f} s", peers_.size(),
-                torrents_.size(),
-                std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+                torrents_.size(), took);
   backoff_ = std::chrono::seconds(1);
   // Give the memory back, not just the entries: a burst (a restart's first flush, the end of
   // an outage) must not stay resident for the life of the process.

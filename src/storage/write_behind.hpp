@@ -6,6 +6,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -39,6 +40,10 @@ class WriteBehind {
   void start();
   // Flushes what is pending (one attempt) and ends the thread.
   void stop();
+
+  // The statistics samples of the last 24 hours, oldest first: those the database held at
+  // start(), then one a minute (the /stats page draws them).
+  std::vector<StatsRow> history() const;
 
   std::size_t pending_peer_changes() const;
   std::uint64_t dropped_peer_changes() const { return dropped_.load(); }
@@ -77,6 +82,9 @@ class WriteBehind {
   std::vector<StatsRow> stats_;
   std::atomic<std::size_t> pending_{0};
   std::atomic<std::uint64_t> dropped_{0};
+
+  mutable std::mutex history_mutex_;
+  std::deque<StatsRow> history_;
 
   StatsRow last_stats_;
   std::int64_t last_sample_ = 0;

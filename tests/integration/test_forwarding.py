@@ -1,6 +1,7 @@
 """Forwarded announces (spec 6.3) with the real binary and fake origin trackers on loopback:
 the DPI's three request shapes, the origin cache, merging, failures, back-off and the guards."""
 import concurrent.futures
+import json
 import time
 import urllib.parse
 
@@ -348,3 +349,23 @@ def test_scrape_through_the_dpi_is_answered_with_btrts_counts(make_tracker, fake
     answer = SHAPES[shape](t, fake, q, path="/scrape")
     assert answer[b"files"][ih][b"complete"] == 1
     assert fake.count() == 0
+
+
+def test_metrics_and_stats_show_upstream_requests_and_origins(make_tracker, fakes):
+    fake = fakes()
+    t = make_tracker(config())
+    ih = info_hash(21)
+    explicit(t, fake.url(), announce_query(ih, peer_id(1), 5001, event="started"))
+    explicit(t, fake.url(), announce_query(ih, peer_id(2), 5002), subscriber="127.1.0.6")
+    explicit(t, fake.url(), "info_hash=bad")
+    status, _, body = t.get("/metrics")
+    assert status == 200
+    text = body.decode()
+    assert 'btrt_upstream_requests_total{result="ok"} 1\n' in text
+    assert 'btrt_upstream_requests_total{result="cached"} 1\n' in text
+    assert 'btrt_requests_total{kind="forwarded",result="ok"} 2\n' in text
+    assert 'btrt_requests_total{kind="forwarded",result="failure"} 1\n' in text
+    assert 'btrt_upstream_request_duration_seconds_count 1\n' in text
+    status, _, body = t.get("/stats?format=json")
+    origins = json.loads(body)["origins"]
+    assert origins == [{"origin": f"127.0.0.1:{fake.port}", "state": "ok", "errors": 0}]

@@ -228,6 +228,28 @@ TEST_F(Fixture, ForeignPeersRankByAddressAndAreNotCounted) {
   EXPECT_EQ(store.counts(hash(1)).incomplete, 3u);
 }
 
+TEST_F(Fixture, CensusCountsPeersByGroupAndSource) {
+  announce("10.1.0.1", 1);
+  announce("10.1.0.2", 2, false, AnnounceEvent::none, {50, 0}, 100, nullptr, 2);
+  announce("10.9.0.1", 3);
+  std::vector<net::Endpoint> learned{{ip("10.2.0.7"), 7}, {ip("fd00:1::9"), 9}};
+  store.add_foreign_peers(hash(1), learned, Source::neighbor(1), 100, 60);
+  std::vector<net::Endpoint> origin{{ip("10.9.0.8"), 8}};
+  store.add_foreign_peers(hash(2), origin, Source::external, 100, 60);
+
+  auto census = store.census();
+  EXPECT_EQ(census.torrents, 2u);
+  ASSERT_EQ(census.group_count, 3u);  // local, partner, other
+  EXPECT_EQ(census.at(0, Source::local), 2u);
+  EXPECT_EQ(census.at(0, Source::neighbor(1)), 1u);  // the IPv6 one
+  EXPECT_EQ(census.at(1, Source::neighbor(1)), 1u);
+  EXPECT_EQ(census.at(2, Source::local), 1u);
+  EXPECT_EQ(census.at(2, Source::external), 1u);
+  std::uint64_t all = 0;
+  for (auto n : census.peers) all += n;
+  EXPECT_EQ(all, 6u);
+}
+
 TEST_F(Fixture, ForeignPeersOnlyJoinTorrentsInMemoryAndExpire) {
   std::vector<net::Endpoint> learned{{ip("10.1.0.7"), 7}};
   EXPECT_EQ(store.add_foreign_peers(hash(9), learned, Source::external, 100, 60), 0u);

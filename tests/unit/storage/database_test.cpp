@@ -211,6 +211,33 @@ TEST_P(DatabaseTest, StatisticsRoundTrip) {
   EXPECT_EQ(rows[0].returned_by_group[0].second, 7u);
 }
 
+TEST_P(DatabaseTest, StatisticsSinceATime) {
+  auto db = fresh();
+  Batch batch;
+  batch.now = 1000;
+  batch.stats = {{900, 1, 0, 0, {{"local peers", 1}}},
+                 {960, 10, 2, 0, {{"other", 3}, {"local peers", 7}}},
+                 {1020, 20, 4, 1, {}},
+                 {1080, 30, 6, 2, {{"partner peers", 5}}}};
+  db->write(batch);
+  auto rows = db->load_stats_since(960);
+  ASSERT_EQ(rows.size(), 3u);
+  EXPECT_EQ(rows[0].sampled_at, 960);
+  EXPECT_EQ(rows[0].announces, 10u);
+  EXPECT_EQ(rows[0].scrapes, 2u);
+  ASSERT_EQ(rows[0].returned_by_group.size(), 2u);
+  EXPECT_EQ(rows[0].returned_by_group[0],
+            (std::pair<std::string, std::uint64_t>{"local peers", 7}));
+  EXPECT_EQ(rows[0].returned_by_group[1], (std::pair<std::string, std::uint64_t>{"other", 3}));
+  EXPECT_TRUE(rows[1].returned_by_group.empty());
+  EXPECT_EQ(rows[2].sampled_at, 1080);
+  EXPECT_EQ(rows[2].forwarded, 2u);
+  ASSERT_EQ(rows[2].returned_by_group.size(), 1u);
+  EXPECT_EQ(rows[2].returned_by_group[0].second, 5u);
+  EXPECT_TRUE(db->load_stats_since(2000).empty());
+  EXPECT_EQ(db->load_stats_since(0).size(), 4u);
+}
+
 TEST_P(DatabaseTest, UpgradeBringsAVersionOneSchemaToTheCurrentOne) {
   const bool mysql = GetParam() == Backend::mysql;
   std::filesystem::path fixture =
