@@ -2,7 +2,9 @@
 # Installs what is needed, builds, and runs every test:
 #   1. unit tests and black-box tests against the release build;
 #   2. the same again under AddressSanitizer + UndefinedBehaviorSanitizer;
-#   3. each libFuzzer target for a bounded time (FUZZ_SECONDS, default 15).
+#   3. the unit tests and the black-box tests of the threaded parts (server, forwarder,
+#      neighbours, write-behind, signals) under ThreadSanitizer;
+#   4. each libFuzzer target for a bounded time (FUZZ_SECONDS, default 15).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/ccache}
@@ -34,6 +36,17 @@ step "unit tests (sanitizers)"
 ctest --test-dir build-asan --output-on-failure -j2
 step "black-box tests (sanitizers)"
 BTRT_BIN=build-asan/src/btrt BTRT_ARTIFACTS=build-asan/test-artifacts $PY -m pytest -q -p no:cacheprovider tests/integration
+
+step "thread sanitizer build (TSan)"
+scripts/build.sh build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBTRT_SANITIZE_THREAD=ON \
+  -DBTRT_BENCH=OFF
+export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
+step "unit tests (TSan)"
+ctest --test-dir build-tsan --output-on-failure -j2
+step "black-box tests of the threaded parts (TSan)"
+BTRT_BIN=build-tsan/src/btrt $PY -m pytest -q -p no:cacheprovider \
+  tests/integration/test_forwarding.py tests/integration/test_neighbors.py \
+  tests/integration/test_chaos.py tests/integration/test_abuse.py tests/integration/test_metrics.py
 
 step "fuzzing (bounded)"
 FUZZ_SECONDS=${FUZZ_SECONDS:-15} scripts/fuzz.sh
