@@ -12,6 +12,8 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev python3-pytest
   # tools and servers the tests use (MariaDB runs as the tests' own process)
   curl procps iproute2 mariadb-server mariadb-client
+  # packages: rpmbuild for CPack's .rpm, systemd-analyze to verify the unit
+  rpm systemd
 )
 
 missing=()
