@@ -1,5 +1,6 @@
 """hashlist.bin (spec 9): written by `btrt run` every interval and by `btrt hashlist`."""
 import os
+import signal
 import subprocess
 import threading
 import time
@@ -74,6 +75,18 @@ def test_min_seeders_and_several_groups(make_tracker, tmp_path):
     seed(t, info_hash(3), 5, "127.1.0.5")
     seed(t, info_hash(3), 6, "127.1.0.6", left=5)  # a leecher does not count
     wait_for(lambda: read(out) == expected(info_hash(1)), timeout=10, what="min_seeders 2")
+
+
+def test_sighup_applies_a_new_hashlist_section(make_tracker, tmp_path):
+    out = tmp_path / "hashlist.bin"
+    t = make_tracker(config(out, min_seeders=2))
+    seed(t, info_hash(1), 1, "127.1.0.1")
+    seed(t, info_hash(2), 2, "127.2.0.2")
+    wait_for(lambda: read(out) == b"", timeout=10, what="no torrent with 2 seeders")
+    t.write_config(config(out, min_seeders=1, groups='["local peers", "partner peers"]'))
+    t.signal(signal.SIGHUP)
+    wait_for(lambda: read(out) == expected(info_hash(1), info_hash(2)), timeout=10,
+             what="the reloaded selection")
 
 
 def test_no_local_seeders_makes_an_empty_file(make_tracker, tmp_path):
