@@ -6,6 +6,7 @@ import threading
 import time
 
 from btrt_harness import BTRT, info_hash, peer_id, wait_for
+from test_persistence import backend, database_section, schema  # noqa: F401 (fixtures)
 
 GROUPS = """
 peer_groups:
@@ -98,11 +99,14 @@ def test_no_local_seeders_makes_an_empty_file(make_tracker, tmp_path):
     assert read(out) == b""
 
 
-def test_hashlist_command_reads_the_database(make_tracker, tmp_path):
+def test_hashlist_command_reads_the_database(make_tracker, tmp_path, backend, schema):
     default = tmp_path / "default" / "hashlist.bin"
     default.parent.mkdir()
-    t = make_tracker(config(default, interval=0, extra=(
-        f'database:\n  url: "sqlite://{tmp_path}/btrt.db"\n  flush_interval: 1\n')))
+    t = make_tracker(config(default, interval=0,
+                            extra=database_section(backend, tmp_path, schema)), start=False)
+    if backend == "mariadb":
+        assert btrt("db", "init", "-c", str(t.config_path)).returncode == 0
+    t.start()
     seed(t, info_hash(7), 1, "127.1.0.1")
     seed(t, info_hash(5), 2, "127.1.0.2")
     seed(t, info_hash(6), 3, "127.3.0.3")
