@@ -6,6 +6,7 @@
 
 #include <CLI/CLI.hpp>
 #include <boost/version.hpp>
+#include <filesystem>
 #include <iostream>
 
 #include "app/tracker.hpp"
@@ -93,6 +94,14 @@ int hashlist_command(const std::string& path, const std::string& output) {
   const std::string target = output.empty() ? config.hashlist.path : output;
   const auto classifier = make_classifier(config);
   const auto groups = hashlist::groups_named(*classifier, config.hashlist.groups);
+  // Opening a missing SQLite file would create it, owned by whoever runs this command (root,
+  // typically), and the service could then not write its own database.
+  if (config.database.kind == config::Database::Kind::sqlite &&
+      !std::filesystem::exists(config.database.location)) {
+    std::cerr << "btrt: no database at " << config.database.location
+              << " (`btrt run` creates it)\n";
+    return kRuntimeFailure;
+  }
   std::vector<hashlist::Candidate> candidates;
   try {
     auto database = storage::Database::connect(config.database);

@@ -126,6 +126,11 @@ def test_hashlist_command_reads_the_database(make_tracker, tmp_path, backend, sc
 
 
 def test_hashlist_command_errors(make_tracker, tmp_path):
+    never_ran = make_tracker(config(tmp_path / "h.bin"), start=False)
+    r = btrt("hashlist", "-c", str(never_ran.config_path))
+    assert r.returncode == 1 and "no database at" in r.stderr, r.stderr
+    assert not (never_ran.workdir / "btrt.db").exists()  # not created by the command
+
     t = make_tracker(config(tmp_path / "h.bin", extra=(
         f'database:\n  url: "sqlite://{tmp_path}/btrt.db"\n')))
     assert t.stop() == 0
