@@ -14,6 +14,8 @@ packages=(
   curl procps iproute2 mariadb-server mariadb-client
   # the /stats page test renders it in a headless browser
   chromium
+  # packages: rpmbuild for CPack's .rpm, systemd-analyze to verify the unit
+  rpm systemd
 )
 
 missing=()

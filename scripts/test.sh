@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Installs what is needed, builds, and runs every test:
 #   1. unit tests and black-box tests against the release build;
-#   2. the same again under AddressSanitizer + UndefinedBehaviorSanitizer;
-#   3. the unit tests and the black-box tests of the threaded parts (server, forwarder,
+#   2. the packages: the .deb built from the release tree, installed, checked and purged;
+#      the .rpm built and inspected (needs root; skipped otherwise);
+#   3. the same tests again under AddressSanitizer + UndefinedBehaviorSanitizer;
+#   4. the unit tests and the black-box tests of the threaded parts (server, forwarder,
 #      neighbours, write-behind, signals) under ThreadSanitizer;
-#   4. each libFuzzer target for a bounded time (FUZZ_SECONDS, default 15).
+#   5. each libFuzzer target for a bounded time (FUZZ_SECONDS, default 15).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/ccache}
@@ -22,11 +24,13 @@ trap 'scripts/test-mariadb.sh stop "$mariadb_dir"' EXIT
 eval "$(scripts/test-mariadb.sh env "$mariadb_dir" | sed 's/^/export /')"
 
 step "release build"
-scripts/build.sh build -DCMAKE_BUILD_TYPE=RelWithDebInfo
+scripts/build.sh build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_INSTALL_PREFIX=/usr
 step "unit tests (release)"
 ctest --test-dir build --output-on-failure -j2
 step "black-box tests (release)"
 BTRT_BIN=build/src/btrt BTRT_ARTIFACTS=build/test-artifacts $PY -m pytest -q -p no:cacheprovider tests/integration
+step "packages (release)"
+BTRT_BUILD_DIR=build timeout 600 $PY -m pytest -q -p no:cacheprovider tests/package
 
 step "sanitizer build (ASan+UBSan)"
 scripts/build.sh build-asan -DCMAKE_BUILD_TYPE=Debug -DBTRT_SANITIZE=ON -DBTRT_BENCH=OFF

@@ -6,10 +6,13 @@
 
 #include <CLI/CLI.hpp>
 #include <boost/version.hpp>
+#include <filesystem>
 #include <iostream>
 
 #include "app/tracker.hpp"
 #include "config/config.hpp"
+#include "hashlist/file_writer.hpp"
+#include "hashlist/selection.hpp"
 #include "storage/database.hpp"
 
 namespace btrt::app {
@@ -79,9 +82,48 @@ int db_command(const std::string& path, bool upgrade) {
   }
 }
 
-int not_yet(const char* what) {
-  std::cerr << "btrt: '" << what << "' is not yet available in this version\n";
-  return kRuntimeFailure;
+// `btrt hashlist`: the same selection as `btrt run` makes from memory, made from the
+// peers stored in the database (what the last flush of a running or stopped btrt left).
+int hashlist_command(const std::string& path, const std::string& output) {
+  auto loaded = config::load_file(path);
+  if (!loaded.errors.empty()) {
+    for (const auto& e : loaded.errors) std::cerr << e.to_string() << "\n";
+    return kBadUsage;
+  }
+  const config::Config& config = *loaded.config;
+  const std::string target = output.empty() ? config.hashlist.path : output;
+  const auto classifier = make_classifier(config);
+  const auto groups = hashlist::groups_named(*classifier, config.hashlist.groups);
+  // Opening a missing SQLite file would create it, owned by whoever runs this command (root,
+  // typically), and the service could then not write its own database.
+  if (config.database.kind == config::Database::Kind::sqlite &&
+      !std::filesystem::exists(config.database.location)) {
+    std::cerr << "btrt: no database at " << config.database.location
+              << " (`btrt run` creates it)\n";
+    return kRuntimeFailure;
+  }
+  std::vector<hashlist::Candidate> candidates;
+  try {
+    auto database = storage::Database::connect(config.database);
+    storage::prepare_for_run(*database, false);
+    database->load_peers(wall_now(), [&](const storage::PeerRow& row) {
+      if (row.seeder && groups.test(classifier->classify(row.address))) {
+        candidates.push_back({row.info_hash, 1});
+      }
+    });
+  } catch (const storage::DatabaseError& e) {
+    std::cerr << "btrt: " << e.what() << "\n";
+    return kRuntimeFailure;
+  }
+  const auto hashes = hashlist::select(std::move(candidates), config.hashlist.min_seeders);
+  try {
+    hashlist::write_atomically(target, hashlist::encode(hashes));
+  } catch (const hashlist::WriteError& e) {
+    std::cerr << "btrt: " << e.what() << "\n";
+    return kRuntimeFailure;
+  }
+  std::cout << hashes.size() << " torrents written to " << target << "\n";
+  return kSuccess;
 }
 
 }  // namespace
@@ -128,7 +170,7 @@ int main(int argc, char** argv) {
   if (run->parsed()) return run_tracker(config_path);
   if (db_init->parsed()) return db_command(config_path, false);
   if (db_upgrade->parsed()) return db_command(config_path, true);
-  if (hashlist->parsed()) return not_yet("hashlist");
+  if (hashlist->parsed()) return hashlist_command(config_path, output);
   return kBadUsage;
 }
 

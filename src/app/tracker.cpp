@@ -15,6 +15,8 @@
 #include "config/config.hpp"
 #include "core/swarm_store.hpp"
 #include "forwarding/forwarder.hpp"
+#include "hashlist/file_writer.hpp"
+#include "hashlist/selection.hpp"
 #include "http/router.hpp"
 #include "http/server.hpp"
 #include "log/logging.hpp"
@@ -27,12 +29,6 @@ namespace btrt::app {
 namespace {
 
 namespace asio = boost::asio;
-
-std::shared_ptr<const net::Classifier> make_classifier(const config::Config& config) {
-  std::vector<net::GroupSpec> groups;
-  for (const auto& g : config.peer_groups) groups.push_back({g.name, g.priority, g.cidrs});
-  return std::make_shared<const net::Classifier>(std::move(groups));
-}
 
 void log_summary(const config::Config& config, const net::Classifier& classifier) {
   std::string listen;
@@ -82,7 +78,57 @@ class ExpirySweeper {
   std::size_t next_ = 0;
 };
 
+// Writes hashlist.bin from the swarm in memory every hashlist.interval seconds (spec 9),
+// on the control thread: a pass locks one shard at a time, as the sweeper does.
+class HashlistTimer {
+ public:
+  HashlistTimer(asio::io_context& io, const core::SwarmStore& store, const http::Router& router)
+      : timer_(io), store_(store), router_(router) {}
+
+  // Puts `settings` in force (at start and on reload); a first file is written at once, so
+  // that the DPI has a current list right after a (re)start.
+  void apply(const config::Hashlist& settings) {
+    settings_ = settings;
+    timer_.cancel();
+    if (settings_.interval == 0) return;
+    write();
+    schedule();
+  }
+
+ private:
+  void schedule() {
+    timer_.expires_after(std::chrono::seconds(settings_.interval));
+    timer_.async_wait([this](boost::system::error_code ec) {
+      if (ec) return;
+      write();
+      schedule();
+    });
+  }
+
+  void write() {
+    const auto hashes =
+        hashlist::select_from_store(store_, settings_.groups, settings_.min_seeders, router_.now());
+    try {
+      hashlist::write_atomically(settings_.path, hashlist::encode(hashes));
+      spdlog::info("hashlist: {} torrents written to {}", hashes.size(), settings_.path);
+    } catch (const hashlist::WriteError& e) {
+      spdlog::error("hashlist: {}", e.what());
+    }
+  }
+
+  asio::steady_timer timer_;
+  const core::SwarmStore& store_;
+  const http::Router& router_;
+  config::Hashlist settings_;
+};
+
 }  // namespace
+
+std::shared_ptr<const net::Classifier> make_classifier(const config::Config& config) {
+  std::vector<net::GroupSpec> groups;
+  for (const auto& g : config.peer_groups) groups.push_back({g.name, g.priority, g.cidrs});
+  return std::make_shared<const net::Classifier>(std::move(groups));
+}
 
 std::int64_t wall_now() {
   return std::chrono::duration_cast<std::chrono::seconds>(
@@ -245,6 +291,8 @@ int run_tracker(const std::string& config_path) {
 
   ExpirySweeper sweeper(control, store, router);
   sweeper.start(config.tracker.peer_expiry);
+  HashlistTimer hashlist_timer(control, store, router);
+  hashlist_timer.apply(config.hashlist);
 
   std::function<void()> wait_for_signal = [&] {
     signals.async_wait([&](boost::system::error_code ec, int signal) {
@@ -267,6 +315,7 @@ int run_tracker(const std::string& config_path) {
         router.apply(next.tracker);
         forwarder.apply(next.forwarding, next.tracker.announce_interval);
         poller.reconfigure(next.neighbors);
+        hashlist_timer.apply(next.hashlist);
         spdlog::info("configuration reloaded (server and database settings apply at restart)");
         log_summary(next, *next_classifier);
       }

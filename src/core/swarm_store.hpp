@@ -172,7 +172,37 @@ class SwarmStore {
     }
   }
 
+  // Calls f(info_hash, n) for every torrent with n > 0 live seeders (any source) in the
+  // groups that groups_of(classifier) selects, one shard locked at a time. The groups are
+  // resolved per shard with the classifier its peers were grouped by, so a reload running
+  // at the same time cannot mix the ids of two configurations.
+  template <typename GroupsOf, typename F>
+  void count_seeders(Seconds now, GroupsOf&& groups_of, F&& f) const {
+    for (const auto& shard : shards_) {
+      std::lock_guard lock(shard->mutex);
+      const auto groups = groups_of(*shard->classifier);
+      if (groups.none()) continue;
+      for (const auto& [hash, t] : shard->torrents) {
+        std::uint32_t n = count_live_seeders(t.v4, groups, now);
+        if (t.v6) n += count_live_seeders(*t.v6, groups, now);
+        if (n != 0) f(hash, n);
+      }
+    }
+  }
+
  private:
+  template <typename Address, typename Groups>
+  static std::uint32_t count_live_seeders(const PeerList<Address>& list, const Groups& groups,
+                                          Seconds now) {
+    std::uint32_t n = 0;
+    for (std::size_t i = 0; i < list.size(); ++i) {
+      const auto& r = list[i];
+      // Not yet swept is not alive: the sweeper may be up to a pass behind.
+      if (r.seeder() && r.expires_at > now && groups.test(r.group)) ++n;
+    }
+    return n;
+  }
+
   struct PendingKey {
     InfoHash info_hash;
     net::IpAddress address;

@@ -62,11 +62,6 @@ def test_bad_usage_exits_2():
     assert btrt("run", "--no-such-flag").returncode == 2
 
 
-def test_not_yet_available_commands_exit_1(tmp_path):
-    r = btrt("hashlist", "-c", str(tmp_path / "x.conf"))
-    assert r.returncode == 1 and "not yet available" in r.stderr
-
-
 def test_seed_configuration_passes_check_config(tmp_path):
     local = tmp_path / "local_cidrs.conf"
     local.write_text("# our networks\n10.0.0.0/8\n192.168.0.0/16  # office\n\n2001:db8::/32\n")
