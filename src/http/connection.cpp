@@ -91,7 +91,10 @@ void Connection::start() {
 }
 
 void Connection::close_if_idle() {
-  if (idle_) close();
+  // Waiting for a request of which not one byte has come counts as idle too: a client that
+  // connected and said nothing must not hold a stopping server for request_timeout.
+  const bool nothing_received = reading_ && !parser_->got_some() && buffer_.size() == 0;
+  if (idle_ || nothing_received) close();
 }
 
 void Connection::read_request() {
@@ -99,6 +102,7 @@ void Connection::read_request() {
   parser_.emplace();
   parser_->header_limit(worker_.options.max_header_bytes);
   parser_->body_limit(0);
+  reading_ = true;
   stream_.expires_after(std::chrono::seconds(worker_.options.request_timeout));
   bhttp::async_read(
       stream_, buffer_, *parser_,
@@ -106,6 +110,7 @@ void Connection::read_request() {
 }
 
 void Connection::on_request(beast::error_code ec) {
+  reading_ = false;
   if (ec) {
     if (ec == bhttp::error::end_of_stream || ec == beast::error::timeout ||
         ec == boost::asio::error::operation_aborted || ec == boost::asio::error::eof ||

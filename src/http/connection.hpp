@@ -56,6 +56,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::string out_;
   net::IpAddress source_;
   bool idle_ = false;
+  bool reading_ = false;  // a request is being read
   bool close_after_ = false;
   bool registered_ = false;
   std::list<std::weak_ptr<Connection>>::iterator registration_;

@@ -135,3 +135,29 @@ def test_sigkill_then_restart_keeps_what_was_flushed(make_tracker, tmp_path):
     answer = t.announce(ih, peer_id(999), 2999, numwant=200,
                         headers={"X-Forwarded-For": "127.1.9.9"})
     assert b"interval" in answer and len(answer[b"peers"]) // 6 == files[b"complete"]
+
+
+def test_stop_is_not_held_by_silent_connections_but_lets_requests_finish(make_tracker, tmp_path):
+    t = make_tracker(CONFIG.replace("  threads: 2\n", "  threads: 2\n  request_timeout: 30\n")
+                     + database(tmp_path))
+    silent = [socket.create_connection(("127.0.0.1", t.port), timeout=5) for _ in range(5)]
+    half = socket.create_connection(("127.0.0.1", t.port), timeout=5)
+    q = announce_query(info_hash(4), peer_id(1), 6881)
+    request = f"GET /announce?{q} HTTP/1.1\r\nHost: retracker.local\r\n\r\n".encode()
+    half.sendall(request[:20])  # a request under way: it may finish
+    try:
+        wait_for(lambda: b"btrt_open_connections 7" in t.get("/metrics")[2], timeout=5,
+                 what="the connections to be accepted")
+        started = time.monotonic()
+        t.signal(signal.SIGTERM)
+        half.sendall(request[20:])
+        status, _, body = ResponseReader(half).next()
+        assert status == 200 and b"interval" in body
+        assert t.proc.wait(timeout=10) == 0
+        assert time.monotonic() - started < 5
+        for s in silent:
+            s.settimeout(5)
+            assert s.recv(1) == b""
+    finally:
+        for s in silent + [half]:
+            s.close()
