@@ -9,7 +9,7 @@ packages=(
   # libraries (ARCHITECTURE.md)
   libboost-dev libyaml-cpp-dev libspdlog-dev libfmt-dev libcli11-dev libabsl-dev libsoci-dev
   # tests and micro-benchmarks
-  libgtest-dev libgmock-dev libbenchmark-dev python3-pytest
+  libgtest-dev libgmock-dev libbenchmark-dev python3-pytest python3-yaml
   # tools and servers the tests use (MariaDB runs as the tests' own process)
   curl procps iproute2 mariadb-server mariadb-client
   # the /stats page test renders it in a headless browser
