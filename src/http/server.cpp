@@ -5,6 +5,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <stdexcept>
 
 #include "http/connection.hpp"
@@ -72,7 +73,17 @@ struct Server::Impl {
                          });
             }
           }
-          accept(acceptor, peer);  // errors such as EMFILE: keep listening
+          if (ec) {
+            // Out of descriptors (EMFILE, ENFILE) or memory: accepting again at once would
+            // fail again and spin; pause briefly while the listen backlog holds the rest.
+            auto pause = std::make_shared<asio::steady_timer>(acceptor.get_executor(),
+                                                              std::chrono::milliseconds(50));
+            pause->async_wait([this, &acceptor, &peer, pause](boost::system::error_code) {
+              if (!stopping.load()) accept(acceptor, peer);
+            });
+            return;
+          }
+          accept(acceptor, peer);
         });
   }
 };

@@ -1,6 +1,8 @@
 """Abuse and limits (spec 6: no request can crash or hang the server): slow clients, idle
 connections past max_connections, pipelining, huge queries, torrent floods. Each test checks
 that an ordinary announce is still answered promptly while the abuse goes on."""
+import os
+import resource
 import socket
 import time
 
@@ -158,3 +160,30 @@ def test_torrent_flood_is_bounded_by_max_torrents(make_tracker):
     assert 'btrt_tracker_failures_total{kind="announce",reason="torrent_limit"} 2001\n' \
         in metrics, [line for line in metrics.splitlines() if "torrent" in line]
     assert "btrt_torrents 1000\n" in metrics
+
+
+def test_running_out_of_descriptors_neither_spins_nor_stops_serving(make_tracker):
+    t = make_tracker(SERVER + "  keepalive_timeout: 60\n")
+    resource.prlimit(t.proc.pid, resource.RLIMIT_NOFILE, (64, 64))
+    held = []
+    try:
+        for _ in range(100):  # more than the descriptors btrt has left
+            s = socket.create_connection(("127.0.0.1", t.port), timeout=5)
+            held.append(s)
+        wait_for(lambda: len(os.listdir(f"/proc/{t.proc.pid}/fd")) >= 62, timeout=5,
+                 what="btrt to use up its descriptors")
+        before = cpu_seconds(t.proc.pid)
+        time.sleep(1)  # measuring CPU use over an interval, not waiting for anything
+        spent = cpu_seconds(t.proc.pid) - before
+        assert spent < 0.3, f"{spent:.2f} s of CPU in 1 s while out of descriptors"
+    finally:
+        for s in held:
+            s.close()
+    wait_for(lambda: t.get("/health")[0] == 200, timeout=10, what="serving again")
+    prompt_announce(t)
+
+
+def cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

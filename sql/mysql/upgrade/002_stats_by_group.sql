@@ -1,6 +1,6 @@
 -- Schema version 1 -> 2: peers handed out per peer group, per minute (the localisation
 -- ratio over time). Applied by `btrt db upgrade`, or by hand:
---   mysql -hlocalhost -ubtrt -p btrt < /etc/btrt/upgrade/002_stats_by_group.sql
+--   mysql -hlocalhost -ubtrt -p btrt < /etc/btrt/btrt.db_upgrade_002_stats_by_group.sql
 
 CREATE TABLE IF NOT EXISTS stats_returned (
   sampled_at BIGINT NOT NULL,
