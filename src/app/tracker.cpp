@@ -7,6 +7,7 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <csignal>
+#include <malloc.h>
 #include <iostream>
 #include <thread>
 
@@ -169,6 +170,11 @@ void restore(storage::Database& database, core::SwarmStore& store, core::Seconds
 }
 
 int run_tracker(const std::string& config_path) {
+  // Large blocks (the write-behind's change batches, the shards' pending maps after a burst)
+  // come from mmap and go back to the system when freed. glibc would otherwise raise this
+  // threshold after the first such free and serve later batches from the heap, where they
+  // leave holes between the long-lived peer arrays: tens of bytes per peer kept for good.
+  mallopt(M_MMAP_THRESHOLD, 256 * 1024);
   auto loaded = config::load_file(config_path);
   if (!loaded.errors.empty()) {
     for (const auto& e : loaded.errors) std::cerr << e.to_string() << "\n";
