@@ -30,6 +30,17 @@ core::AnnounceEvent to_store_event(protocol::Event e) {
   }
 }
 
+core::PeerAnnounce peer_of(const protocol::AnnounceRequest& parsed, const net::IpAddress& address) {
+  core::PeerAnnounce peer;
+  peer.info_hash = parsed.info_hash;
+  peer.peer_id = parsed.peer_id;
+  peer.port = parsed.port;
+  peer.seeder = parsed.is_seeder();
+  peer.event = to_store_event(parsed.event);
+  peer.address = address;
+  return peer;
+}
+
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
@@ -238,13 +249,7 @@ void Router::announce(const Request& request, std::string_view query, Response& 
     return refuse(response, metrics::Counters::announce_bad_request, why);
   }
 
-  core::PeerAnnounce peer;
-  peer.info_hash = parsed.info_hash;
-  peer.peer_id = parsed.peer_id;
-  peer.port = parsed.port;
-  peer.seeder = parsed.is_seeder();
-  peer.event = to_store_event(parsed.event);
-  peer.address = request.source;
+  core::PeerAnnounce peer = peer_of(parsed, request.source);
   if (trusted(request.source)) {
     // A DPI or proxy speaks for the subscriber: its headers first, then the client's ip=.
     std::optional<net::IpAddress> claimed;
@@ -283,13 +288,7 @@ void Router::forwarded(const Request& request, std::string_view url, Response& r
     return refuse(response, Counters::forwarded_bad_request, why);
   }
 
-  core::PeerAnnounce peer;
-  peer.info_hash = parsed.info_hash;
-  peer.peer_id = parsed.peer_id;
-  peer.port = parsed.port;
-  peer.seeder = parsed.is_seeder();
-  peer.event = to_store_event(parsed.event);
-  peer.address = subscriber_address(request);
+  const core::PeerAnnounce peer = peer_of(parsed, subscriber_address(request));
 
   // A request that went through btrt already is one of ours coming back: answer it like a
   // local announce and never send it on again.

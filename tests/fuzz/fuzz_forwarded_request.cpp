@@ -8,17 +8,13 @@
 #include <string>
 #include <string_view>
 
+#include "fields.hpp"
 #include "forwarding/origin_rules.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace btrt;
   std::string_view in(reinterpret_cast<const char*>(data), size);
-  auto next = [&in] {
-    auto end = in.find('\n');
-    auto field = in.substr(0, end);
-    in = end == std::string_view::npos ? std::string_view{} : in.substr(end + 1);
-    return field;
-  };
+  auto next = [&in] { return next_field(in); };
   const auto host = next();
   const auto via = next();
   const auto url = in;

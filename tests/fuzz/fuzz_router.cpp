@@ -10,6 +10,7 @@
 
 #include "config/config.hpp"
 #include "core/swarm_store.hpp"
+#include "fields.hpp"
 #include "http/router.hpp"
 #include "protocol/bencode.hpp"
 
@@ -25,8 +26,8 @@ struct World {
     return c;
   }();
   std::shared_ptr<const btrt::net::Classifier> classifier =
-      std::make_shared<const btrt::net::Classifier>(std::vector<btrt::net::GroupSpec>{
-          {"local", 0, {*btrt::net::Cidr::parse("10.0.0.0/8")}}});
+      std::make_shared<const btrt::net::Classifier>(
+          std::vector<btrt::net::GroupSpec>{{"local", 0, {*btrt::net::Cidr::parse("10.0.0.0/8")}}});
   btrt::core::SwarmStore store{classifier, {64, 16}, 16};
   btrt::http::Router router{store, config};
 };
@@ -36,12 +37,7 @@ struct World {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   static World world;
   std::string_view in(reinterpret_cast<const char*>(data), size);
-  auto next = [&in] {
-    auto end = in.find('\n');
-    auto field = in.substr(0, end);
-    in = end == std::string_view::npos ? std::string_view{} : in.substr(end + 1);
-    return field;
-  };
+  auto next = [&in] { return next_field(in); };
   const auto flags = next();
   btrt::http::Request request;
   request.method = "GET";

@@ -120,6 +120,18 @@ def read_response(s):
     return status, headers, body
 
 
+# The peer groups most tests use: 127.1/16 is local, 127.2/16 a partner, the rest `other`.
+GROUPS = """
+peer_groups:
+  - name: "local peers"
+    priority: 0
+    cidr_list: ["127.1.0.0/16"]
+  - name: "partner peers"
+    priority: 1
+    cidr_list: ["127.2.0.0/16"]
+"""
+
+
 class ResponseReader:
     """Reads responses one after another from a socket (pipelining: one recv may hold several)."""
 

@@ -1,23 +1,12 @@
 import pytest
 
-from btrt_harness import BTRT, Tracker
+from btrt_harness import BTRT, GROUPS, Tracker
 from fake_tracker import FakeTracker
 
 
 def pytest_configure(config):
     if not BTRT.exists():
         raise pytest.UsageError(f"btrt binary not found at {BTRT}; build first or set BTRT_BIN")
-
-
-GROUPS = """
-peer_groups:
-  - name: "local peers"
-    priority: 0
-    cidr_list: ["127.1.0.0/16"]
-  - name: "partner peers"
-    priority: 1
-    cidr_list: ["127.2.0.0/16"]
-"""
 
 
 @pytest.fixture

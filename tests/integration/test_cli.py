@@ -2,7 +2,6 @@
 import datetime
 import signal
 import subprocess
-import time
 
 import pytest
 

@@ -7,18 +7,8 @@ import urllib.parse
 
 import pytest
 
-from btrt_harness import (announce_query, bdecode, compact_peers, info_hash, peer_id,
+from btrt_harness import (GROUPS, announce_query, bdecode, compact_peers, info_hash, peer_id,
                           raw_request, wait_for)
-
-GROUPS = """
-peer_groups:
-  - name: "local peers"
-    priority: 0
-    cidr_list: ["127.1.0.0/16"]
-  - name: "partner peers"
-    priority: 1
-    cidr_list: ["127.2.0.0/16"]
-"""
 
 
 def config(forwarding="  allowed_destinations: [\"127.0.0.0/8\"]\n", tracker=""):
@@ -334,7 +324,7 @@ def test_foreign_host_without_a_torrent_is_served_as_ours(make_tracker, fakes):
     t = make_tracker(config())
     raw = f"GET /nothing-here HTTP/1.1\r\nHost: 127.0.0.1:{fake.port}\r\n\r\n".encode()
     assert raw_request("127.0.0.1", t.port, raw)[0] == 404
-    raw = f"GET /health HTTP/1.1\r\nHost: tracker.example.org\r\n\r\n".encode()
+    raw = b"GET /health HTTP/1.1\r\nHost: tracker.example.org\r\n\r\n"
     assert raw_request("127.0.0.1", t.port, raw)[0] == 200
     assert fake.count() == 0
 

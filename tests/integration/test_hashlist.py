@@ -5,19 +5,8 @@ import subprocess
 import threading
 import time
 
-from btrt_harness import BTRT, info_hash, peer_id, wait_for
+from btrt_harness import BTRT, GROUPS, info_hash, peer_id, wait_for
 from test_persistence import backend, database_section, schema  # noqa: F401 (fixtures)
-
-GROUPS = """
-peer_groups:
-  - name: "local peers"
-    priority: 0
-    cidr_list: ["127.1.0.0/16"]
-  - name: "partner peers"
-    priority: 1
-    cidr_list: ["127.2.0.0/16"]
-"""
-
 
 def config(path, interval=1, min_seeders=1, groups='["local peers"]', extra=""):
     return GROUPS + (f'hashlist:\n  path: "{path}"\n  interval: {interval}\n'

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from btrt_harness import compact_peers, info_hash, peer_id, wait_for
+from btrt_harness import GROUPS, compact_peers, info_hash, peer_id, wait_for
 from fake_tracker import FakeTracker
 
 ADMIN = "127.0.0.1"
@@ -20,14 +20,7 @@ server:
   threads: 2
   trusted_sources: ["127.0.0.1/32"]
   admin_allow: ["127.0.0.1/32"]
-peer_groups:
-  - name: "local peers"
-    priority: 0
-    cidr_list: ["127.1.0.0/16"]
-  - name: "partner peers"
-    priority: 1
-    cidr_list: ["127.2.0.0/16"]
-"""
+""" + GROUPS
 
 
 def metrics(tracker, source=ADMIN):

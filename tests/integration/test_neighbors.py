@@ -5,17 +5,10 @@ import urllib.parse
 
 import pytest
 
+from btrt_harness import GROUPS as BTRT_GROUPS
 from btrt_harness import compact_peers, info_hash, peer_id, quote, wait_for
 
-GROUPS = """
-peer_groups:
-  - name: "local peers"
-    priority: 0
-    cidr_list: ["127.1.0.0/16"]
-  - name: "partner peers"
-    priority: 1
-    cidr_list: ["127.2.0.0/16"]
-tracker:
+GROUPS = BTRT_GROUPS + """tracker:
   locality_cutoff: 0
 """
 

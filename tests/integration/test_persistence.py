@@ -1,7 +1,6 @@
 """Persistence through the real binary, on SQLite and on a real MariaDB server."""
 import os
 import random
-import signal
 import subprocess
 import threading
 import time
