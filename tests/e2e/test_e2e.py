@@ -51,3 +51,133 @@ def test_local_retracking_full_transfer(make_tracker, payload, clients, tmp_path
     # btrt counted the completions (event=completed) and now sees seven seeders.
     wait_for(lambda: scrape_counts(t, ih) == (7, 0, 4), timeout=20, interval=0.2,
              what="scrape to count 7 seeders and 4 completions")
+
+
+# --- forwarded announces ------------------------------------------------------------------
+class DpiRelay:
+    """A DPI stand-in: clients use it as their HTTP proxy; it passes each request on to btrt
+    transparently (origin-form target, the origin's Host unchanged) from 127.0.0.1 and adds
+    X-Forwarded-For with the subscriber's address."""
+
+    def __init__(self, btrt_port):
+        import socket
+        import threading
+        self.btrt_port = btrt_port
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.port = self.sock.getsockname()[1]
+        self.seen = []
+        self.closed = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        import threading
+        while not self.closed:
+            try:
+                conn, addr = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(conn, addr), daemon=True).start()
+
+    def _serve(self, conn, addr):
+        import urllib.parse
+        with conn:
+            conn.settimeout(10)
+            buf = b""
+            while b"\r\n\r\n" not in buf:
+                chunk = conn.recv(65536)
+                if not chunk:
+                    return
+                buf += chunk
+            head = buf.split(b"\r\n\r\n", 1)[0].decode("latin-1").split("\r\n")
+            method, target, version = head[0].split(" ")
+            url = urllib.parse.urlsplit(target)
+            origin_form = url.path + ("?" + url.query if url.query else "")
+            headers = [h for h in head[1:] if not h.lower().startswith(
+                ("connection:", "proxy-connection:", "host:"))]
+            self.seen.append((addr[0], target))
+            out = (f"{method} {origin_form} {version}\r\nHost: {url.netloc}\r\n"
+                   + "".join(h + "\r\n" for h in headers)
+                   + f"X-Forwarded-For: {addr[0]}\r\nConnection: close\r\n\r\n")
+            status, hdrs, body = raw_request("127.0.0.1", self.btrt_port,
+                                             out.encode("latin-1"), timeout=10)
+            conn.sendall(f"HTTP/1.1 {status} OK\r\nContent-Type: text/plain\r\n"
+                         f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+                         .encode() + body)
+
+    def close(self):
+        self.closed = True
+        self.sock.close()
+
+
+def forwarding_config(trusted):
+    return (f"server:\n  listen: [\"127.0.0.1:%PORT%\"]\n  threads: 2\n"
+            f"  trusted_sources: [\"{trusted}\"]\n"
+            "forwarding:\n  timeout: 3\n  pass_client_ip: true\n"
+            "  allowed_destinations: [\"127.0.0.0/8\"]\n" + GROUPS)
+
+
+def plain_announce(t, ih, source, port):
+    """A test peer's announce to btrt itself: the peers btrt hands a local subscriber."""
+    q = announce_query(ih, b"-TT0001-e2eprobe0001", port, numwant=50)
+    status, _, body = t.get("/announce?" + q, source=source)
+    assert status == 200
+    answer = bdecode(body)
+    t.get("/announce?" + q + "&event=stopped", source=source)
+    return compact_peers(answer)
+
+
+import pytest  # noqa: E402
+
+
+@pytest.mark.parametrize("path", ["proxy", "dpi"])
+def test_forwarded_announces_reach_the_origin_and_local_peers_come_first(
+        make_tracker, payload, clients, tmp_path, path):
+    # The origin: a second btrt in plain mode (no peer groups), trusting btrt's ip=.
+    origin = make_tracker("server:\n  listen: [\"127.0.0.1:%PORT%\"]\n  threads: 1\n"
+                          "  trusted_sources: [\"127.0.0.1/32\"]\n")
+    # btrt: as the clients' HTTP proxy it gets absolute-form targets from the clients'
+    # own addresses (so it trusts 127/8); behind the DPI stand-in only 127.0.0.1 talks to it.
+    t = make_tracker(forwarding_config("127.0.0.0/8" if path == "proxy" else "127.0.0.1/32"))
+    relay = None
+    if path == "proxy":
+        proxy = ("127.0.0.1", t.port)
+    else:
+        relay = DpiRelay(t.port)
+        proxy = ("127.0.0.1", relay.port)
+    try:
+        src, name, digest = payload
+        torrent = tmp_path / "forwarded.torrent"
+        ti = lt_swarm.make_torrent(src, name, [announce_url(origin)], torrent)
+        ih = ti.info_hash().to_bytes()
+
+        # An external seeder announces to the origin directly; a local one through btrt.
+        clients("127.3.0.1", torrent, src, seed=True)
+        wait_registered(origin, ih, complete=1)
+        clients("127.1.0.1", torrent, src, seed=True, proxy=proxy)
+        wait_registered(t, ih, complete=1)        # btrt registered the subscriber...
+        wait_registered(origin, ih, complete=2)   # ...and passed the announce on, with ip=
+        leechers = [clients(ip, torrent, tmp_path / ip, proxy=proxy)
+                    for ip in ("127.1.0.11", "127.1.0.12", "127.2.0.11")]
+        lt_swarm.wait_all(leechers, lambda c: c.is_seeding(), DEADLINE,
+                          "every leecher to finish")
+        assert_payload(leechers, digest)
+
+        # btrt holds the subscribers as its own peers, the origin got their completions.
+        wait_for(lambda: scrape_counts(t, ih) == (4, 0, 3), timeout=20, interval=0.2,
+                 what="btrt to count 4 seeders and 3 completions")
+        wait_for(lambda: scrape_counts(origin, ih)[2] == 3, timeout=20, interval=0.2,
+                 what="the origin to count 3 completions")
+        # btrt hands out its subscribers first, then partner, then the origin's external peer.
+        peers = plain_announce(t, ih, "127.1.9.9", 6999)
+        groups = [lt_swarm.group_of(ip) for ip, _ in peers]
+        assert groups == sorted(groups, key=["local", "partner", "external", "other"].index)
+        assert {ip for ip, _ in peers} >= {"127.1.0.1", "127.1.0.11", "127.1.0.12",
+                                           "127.2.0.11", "127.3.0.1"}
+        if relay:
+            assert {src_ip for src_ip, _ in relay.seen} >= {"127.1.0.1", "127.1.0.11"}
+            assert all(target.startswith(announce_url(origin)) for _, target in relay.seen)
+    finally:
+        if relay:
+            relay.close()
