@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what is needed, builds, and runs every test:
-#   1. unit tests and black-box tests against the release build;
+#   1. unit tests, black-box tests and end-to-end tests with real BitTorrent clients
+#      against the release build;
 #   2. the same again under AddressSanitizer + UndefinedBehaviorSanitizer;
 #   3. each libFuzzer target for a bounded time (FUZZ_SECONDS, default 15).
 set -euo pipefail
@@ -25,6 +26,8 @@ step "unit tests (release)"
 ctest --test-dir build --output-on-failure -j2
 step "black-box tests (release)"
 BTRT_BIN=build/src/btrt $PY -m pytest -q -p no:cacheprovider tests/integration
+step "end-to-end tests with real clients (release)"
+BTRT_BIN=build/src/btrt $PY -m pytest -q -p no:cacheprovider tests/e2e
 
 step "sanitizer build (ASan+UBSan)"
 scripts/build.sh build-asan -DCMAKE_BUILD_TYPE=Debug -DBTRT_SANITIZE=ON -DBTRT_BENCH=OFF

@@ -85,6 +85,7 @@ class Client:
             "announce_to_all_trackers": True, "announce_to_all_tiers": True,
             "aio_threads": 1, "hashing_threads": 1,
             "min_reconnect_time": 1,
+            "stop_tracker_timeout": 1,
             # keep finished connections open so that their byte counters can still be read
             "close_redundant_connections": False,
             "alert_mask": lt.alert_category.error | lt.alert_category.status

@@ -1,6 +1,11 @@
 """End to end: real BitTorrent clients download a generated payload through btrt on
 loopback, and the file each leecher ends with has the payload's hash."""
-import shutil
+import socket
+import subprocess
+import threading
+import urllib.parse
+
+import pytest
 
 from btrt_harness import announce_query, bdecode, compact_peers, raw_request, wait_for
 from conftest import GROUPS
@@ -51,6 +56,10 @@ def test_local_retracking_full_transfer(make_tracker, payload, clients, tmp_path
     # btrt counted the completions (event=completed) and now sees seven seeders.
     wait_for(lambda: scrape_counts(t, ih) == (7, 0, 4), timeout=20, interval=0.2,
              what="scrape to count 7 seeders and 4 completions")
+    # A local leecher is handed the local peers first, then partner, then external.
+    peers = plain_announce(t, ih, "127.1.9.9", 6999)
+    assert [lt_swarm.group_of(ip) for ip, _ in peers] == \
+        ["local"] * 4 + ["partner"] * 2 + ["external"]
 
 
 # --- forwarded announces ------------------------------------------------------------------
@@ -60,8 +69,6 @@ class DpiRelay:
     X-Forwarded-For with the subscriber's address."""
 
     def __init__(self, btrt_port):
-        import socket
-        import threading
         self.btrt_port = btrt_port
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
@@ -72,7 +79,6 @@ class DpiRelay:
         threading.Thread(target=self._accept, daemon=True).start()
 
     def _accept(self):
-        import threading
         while not self.closed:
             try:
                 conn, addr = self.sock.accept()
@@ -81,7 +87,6 @@ class DpiRelay:
             threading.Thread(target=self._serve, args=(conn, addr), daemon=True).start()
 
     def _serve(self, conn, addr):
-        import urllib.parse
         with conn:
             conn.settimeout(10)
             buf = b""
@@ -126,9 +131,6 @@ def plain_announce(t, ih, source, port):
     answer = bdecode(body)
     t.get("/announce?" + q + "&event=stopped", source=source)
     return compact_peers(answer)
-
-
-import pytest  # noqa: E402
 
 
 @pytest.mark.parametrize("path", ["proxy", "dpi"])
@@ -181,3 +183,80 @@ def test_forwarded_announces_reach_the_origin_and_local_peers_come_first(
     finally:
         if relay:
             relay.close()
+
+
+# --- neighbours ---------------------------------------------------------------------------
+def test_leechers_complete_from_seeders_known_only_to_a_neighbour(
+        make_tracker, payload, clients, tmp_path):
+    partner = make_tracker()  # the partner's retracker: only the seeders announce here
+    template = (f"http://127.0.0.1:{partner.port}/announce?info_hash={{info_hash}}"
+                "&peer_id=-BT0001-000000000000&port=6882&uploaded=0&downloaded=0"
+                "&left=4194304&event=started&compact=1&numwant=1000")
+    t = make_tracker(GROUPS + "neighbors:\n"
+                     f"  - name: \"partner\"\n    refresh_interval: 60\n"
+                     f"    peers_expiry_interval: 600\n    announce_request: \"{template}\"\n"
+                     f"    timeout: 3\n    max_concurrent: 4\n")
+    src, name, digest = payload
+    # One info dict, two .torrent files that differ only in the tracker they name.
+    seeder_torrent, leecher_torrent = tmp_path / "seed.torrent", tmp_path / "leech.torrent"
+    ti_s = lt_swarm.make_torrent(src, name, [announce_url(partner)], seeder_torrent)
+    ti_l = lt_swarm.make_torrent(src, name, [announce_url(t)], leecher_torrent)
+    ih = ti_l.info_hash().to_bytes()
+    assert ti_s.info_hash() == ti_l.info_hash()
+
+    [clients(ip, seeder_torrent, src, seed=True) for ip in ("127.2.0.1", "127.2.0.2")]
+    wait_registered(partner, ih, complete=2)
+    leechers = [clients(ip, leecher_torrent, tmp_path / ip)
+                for ip in ("127.1.0.11", "127.1.0.12", "127.1.0.13")]
+    wait_registered(t, ih, complete=0, incomplete=3)
+    # btrt asks the neighbour at once for a new torrent; once it hands out the partner's
+    # seeders, the leechers' next announce gets them.
+    wait_for(lambda: {"127.2.0.1", "127.2.0.2"} <= {ip for ip, _ in
+                                                  plain_announce(t, ih, "127.1.9.9", 6999)},
+             timeout=15, interval=0.3, what="btrt to hand out the neighbour's seeders")
+    for c in leechers:
+        c.reannounce()
+    lt_swarm.wait_all(leechers, lambda c: c.is_seeding(), DEADLINE, "every leecher to finish")
+    assert_payload(leechers, digest)
+    # The payload entered through the partner's seeders (some leechers may have had all of
+    # theirs from each other).
+    assert sum(c.bytes_by_group().get("partner", 0) for c in leechers) >= ti_l.total_size()
+    # The partner's retracker never saw the leechers themselves, only btrt's neighbour query.
+    assert scrape_counts(partner, ih)[2] == 0
+    assert {ip for ip, _ in plain_announce(partner, ih, "127.2.9.9", 6999)} \
+        .isdisjoint({c.ip for c in leechers})
+
+
+# --- another client -----------------------------------------------------------------------
+def test_aria2c_downloads_through_btrt(make_tracker, payload, clients, tmp_path):
+    t = make_tracker()
+    src, name, digest = payload
+    torrent = tmp_path / "aria2.torrent"
+    ti = lt_swarm.make_torrent(src, name, [announce_url(t)], torrent)
+    ih = ti.info_hash().to_bytes()
+    clients("127.1.0.1", torrent, src, seed=True)
+    clients("127.3.0.1", torrent, src, seed=True)
+    wait_registered(t, ih, complete=2)
+
+    ip, out = "127.1.0.21", tmp_path / "aria2"
+    log = open(tmp_path / "aria2.log", "wb")
+    proc = subprocess.Popen(
+        ["aria2c", f"--dir={out}", "--seed-time=0", "--enable-dht=false",
+         "--enable-dht6=false", "--enable-peer-exchange=false", "--bt-enable-lpd=false",
+         "--disable-ipv6=true", f"--interface={ip}",
+         f"--listen-port={lt_swarm.free_port_on(ip)}", "--summary-interval=0",
+         "--console-log-level=warn", "--bt-stop-timeout=60", str(torrent)],
+        stdout=log, stderr=subprocess.STDOUT)
+    try:
+        # aria2c exits by itself once the download is complete (--seed-time=0).
+        rc = proc.wait(timeout=DEADLINE)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=5)
+        log.close()
+    assert rc == 0, (tmp_path / "aria2.log").read_text(errors="replace")
+    # With DHT, PEX and LPD off, btrt's answer was aria2c's only source of peers.
+    assert lt_swarm.sha256_file(out / name) == digest
+    # aria2c (seed time 0) announced "stopped" at the end: btrt dropped it again.
+    assert scrape_counts(t, ih)[:2] == (2, 0)
