@@ -2,7 +2,8 @@
 # Installs what is needed, builds, and runs every test:
 #   1. unit tests, black-box tests and end-to-end tests with real BitTorrent clients
 #      against the release build;
-#   2. the same again under AddressSanitizer + UndefinedBehaviorSanitizer;
+#   2. unit and black-box tests again under AddressSanitizer + UndefinedBehaviorSanitizer
+#      (the end-to-end tests run on the release build only, to stay fast);
 #   3. each libFuzzer target for a bounded time (FUZZ_SECONDS, default 15).
 set -euo pipefail
 cd "$(dirname "$0")/.."
