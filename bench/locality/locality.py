@@ -171,6 +171,7 @@ def run_once(kind, n_local_seeders, n_ext_seeders, leecher_counts, payload, work
             by_group = c.bytes_by_group()
             counted = sum(by_group.values())
             rows.append({"ip": c.ip, "group": lt_swarm.group_of(c.ip), "bytes": by_group,
+                         "incoming": c.bytes_by_group(incoming_only=True),
                          "counted": counted, "payload": c.status().total_payload_download,
                          "seconds": c.finished_at - started,
                          "ok": lt_swarm.sha256_file(c.file_path()) == payload[2]})
@@ -179,6 +180,15 @@ def run_once(kind, n_local_seeders, n_ext_seeders, leecher_counts, payload, work
         for c in clients:
             c.close()
         tracker.stop()
+
+
+def incoming_share(rows, group):
+    """Of the non-local bytes of `group`'s leechers, the part over connections the sending
+    peer opened (the leecher did not dial it: the peer learned of the leecher)."""
+    mine = [r for r in rows if r["group"] == group]
+    other = sum(r["counted"] - r["bytes"].get("local", 0) for r in mine)
+    inc = sum(sum(v for g, v in r["incoming"].items() if g != "local") for r in mine)
+    return inc / other if other else float("nan")
 
 
 def share(rows, group, source="local"):
@@ -226,13 +236,16 @@ def main():
                 cov = r["counted"] / r["payload"] if r["payload"] else 0
                 print(f"    {r['ip']:<11} {r['group']:<8} local {by.get('local', 0) / 2**20:5.1f}"
                       f" partner {by.get('partner', 0) / 2**20:5.1f} external "
-                      f"{by.get('external', 0) / 2**20:5.1f} MiB  ({cov:.0%} of payload bytes "
-                      f"attributed)  {r['seconds']:.1f} s", flush=True)
+                      f"{by.get('external', 0) / 2**20:5.1f} MiB (of it over connections the "
+                      f"external peers opened: {r['incoming'].get('external', 0) / 2**20:4.1f})"
+                      f"  {cov:.0%} of payload bytes attributed  {r['seconds']:.1f} s",
+                      flush=True)
 
-    print("\nShare of bytes from local peers (127.1/16), and download times (s, mean / max):")
+    print("\nShare of bytes from local peers (127.1/16), download times (s, mean / max), and of "
+          "the local leechers' non-local bytes the part over connections the sender opened:")
     header = f"{'seeders (local+external)':<26}{'tracker':<15}{'local leechers':>16}" \
              f"{'partner leechers':>18}{'external leechers':>19}{'time local':>14}" \
-             f"{'time all':>12}"
+             f"{'time all':>14}{'non-local in':>14}"
     print(header)
     for (n_loc, n_ext), kind, rows in results:
         def times(g=None):
@@ -240,7 +253,7 @@ def main():
             return f"{sum(ts) / len(ts):.1f} / {max(ts):.1f}"
         print(f"{f'{n_loc} + {n_ext}':<26}{kind:<15}{share(rows, 'local'):>16.1%}"
               f"{share(rows, 'partner'):>18.1%}{share(rows, 'external'):>19.1%}"
-              f"{times('local'):>14}{times():>12}")
+              f"{times('local'):>14}{times():>14}{incoming_share(rows, 'local'):>14.0%}")
     if any(not r["ok"] for _, _, rows in results for r in rows):
         sys.exit("a leecher's file does not match the payload")
 

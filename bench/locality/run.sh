@@ -16,6 +16,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/ccache}
+export CMAKE_BUILD_PARALLEL_LEVEL=${CMAKE_BUILD_PARALLEL_LEVEL:-2}  # 2 cores, shared
 
 scripts/install-deps.sh
 if ! dpkg-query -W -f='${Status}' opentracker 2>/dev/null | grep -q "install ok installed"; then

@@ -122,6 +122,7 @@ class Client:
         # per-connection byte counters, accumulated across reconnects
         self._last = {}      # (ip, port) -> total_download of the live connection
         self.received = {}   # ip -> bytes received from that peer address
+        self.received_incoming = {}  # the part of it over connections the peer opened
         self.finished_at = None
         self.started_at = time.monotonic()
         self.alerts = []
@@ -139,12 +140,15 @@ class Client:
         live = {}
         for p in self.handle.get_peer_info():
             key = (p.ip[0], p.ip[1])
-            live[key] = p.total_download
-        for key, total in live.items():
-            prev = self._last.get(key, 0)
+            live[key] = (p.total_download, bool(p.flags & lt.peer_info.outgoing_connection))
+        for key, (total, outgoing) in live.items():
+            prev = self._last.get(key, (0, outgoing))[0]
             delta = total - prev if total >= prev else total  # a new connection restarted at 0
             if delta:
                 self.received[key[0]] = self.received.get(key[0], 0) + delta
+                if not outgoing:
+                    self.received_incoming[key[0]] = \
+                        self.received_incoming.get(key[0], 0) + delta
         self._last = live
         for a in self.session.pop_alerts():
             self.alerts.append(f"{type(a).__name__}: {a.message()}")
@@ -152,9 +156,9 @@ class Client:
         if self.finished_at is None and not self.seed and self.handle.status().is_seeding:
             self.finished_at = time.monotonic()
 
-    def bytes_by_group(self):
+    def bytes_by_group(self, incoming_only=False):
         out = {}
-        for ip, n in self.received.items():
+        for ip, n in (self.received_incoming if incoming_only else self.received).items():
             out[group_of(ip)] = out.get(group_of(ip), 0) + n
         return out
 
