@@ -14,9 +14,11 @@ Settings (environment):
   LOCALITY_TRACKERS      "opentracker btrt btrt-cutoff3"  (btrt-cutoffN: tracker.locality_cutoff N)
   LOCALITY_MIB           16             payload size
   LOCALITY_UPLOAD_KIB    100            upload limit of every client, KiB/s
-  LOCALITY_SEEDERS_REANNOUNCE 1         seeders announce again once the leechers are known, so
-                                        that they learn (and may dial) the leechers, as in a
-                                        long-lived swarm; 0: only leechers dial
+  LOCALITY_SEEDERS_REANNOUNCE "0 1"     0: the seeders announce once, before the leechers, so
+                                        only leechers dial seeders; 1: the seeders announce
+                                        again once the tracker knows every leecher, so that they
+                                        learn (and dial) the leechers too, as in a long-lived
+                                        swarm. Each value listed is one round of every run.
   LOCALITY_DEADLINE      300            s per run
 Only 127.0.0.0/8 is used; the tracker processes started are stopped by their PIDs.
 """
@@ -182,6 +184,18 @@ def run_once(kind, n_local_seeders, n_ext_seeders, leecher_counts, payload, work
         tracker.stop()
 
 
+def dialled_share(rows, group):
+    """Share of local bytes over the connections `group`'s leechers opened themselves, i.e.
+    to peers they learned of from the tracker."""
+    mine = [r for r in rows if r["group"] == group]
+    out = {}
+    for r in mine:
+        for g, v in r["bytes"].items():
+            out[g] = out.get(g, 0) + v - r["incoming"].get(g, 0)
+    total = sum(out.values())
+    return out.get("local", 0) / total if total else float("nan")
+
+
 def incoming_share(rows, group):
     """Of the non-local bytes of `group`'s leechers, the part over connections the sending
     peer opened (the leecher did not dial it: the peer learned of the leecher)."""
@@ -207,7 +221,7 @@ def main():
     trackers = env("LOCALITY_TRACKERS", "opentracker btrt btrt-cutoff3").split()
     mib = int(env("LOCALITY_MIB", "16"))
     upload = int(env("LOCALITY_UPLOAD_KIB", "100")) * 1024
-    reannounce = env("LOCALITY_SEEDERS_REANNOUNCE", "1") == "1"
+    rounds = [v == "1" for v in env("LOCALITY_SEEDERS_REANNOUNCE", "0 1").split()]
     deadline = int(env("LOCALITY_DEADLINE", "300"))
     work = Path(tempfile.mkdtemp(prefix="btrt-locality-"))
     os.chmod(work, 0o755)
@@ -216,13 +230,22 @@ def main():
     payload = (payload_dir, "payload.bin", digest)
     print(f"locality experiment: payload {mib} MiB, upload limit {upload // 1024} KiB/s per "
           f"client, leechers local/partner/external = {'/'.join(map(str, leecher_counts))}, "
-          f"seeders reannounce: {'yes' if reannounce else 'no'}, libtorrent "
+          f"libtorrent "
           f"{lt_swarm.lt.__version__}, work dir {work}", flush=True)
+    for reannounce in rounds:
+        print(f"\n== seeders announce again once the leechers are known: "
+              f"{'yes' if reannounce else 'no'} ==", flush=True)
+        run_round(compositions, trackers, leecher_counts, payload,
+                  work / ("reannounce" if reannounce else "once"), upload, reannounce, deadline)
+
+
+def run_round(compositions, trackers, leecher_counts, payload, work, upload, reannounce,
+              deadline):
     results = []
     for n_loc, n_ext in compositions:
         for kind in trackers:
             wd = work / f"{n_loc}+{n_ext}"
-            wd.mkdir(exist_ok=True)
+            wd.mkdir(parents=True, exist_ok=True)
             t0 = time.monotonic()
             rows = run_once(kind, n_loc, n_ext, leecher_counts, payload, wd, upload,
                             reannounce, deadline)
@@ -241,11 +264,13 @@ def main():
                       f"  {cov:.0%} of payload bytes attributed  {r['seconds']:.1f} s",
                       flush=True)
 
-    print("\nShare of bytes from local peers (127.1/16), download times (s, mean / max), and of "
-          "the local leechers' non-local bytes the part over connections the sender opened:")
+    print("\nShare of bytes from local peers (127.1/16) per leecher group; download times (s, "
+          "mean / max); for the local leechers: of their non-local bytes the part over "
+          "connections the sender opened (non-local in), and the local share over the "
+          "connections they opened themselves (dialled local):")
     header = f"{'seeders (local+external)':<26}{'tracker':<15}{'local leechers':>16}" \
              f"{'partner leechers':>18}{'external leechers':>19}{'time local':>14}" \
-             f"{'time all':>14}{'non-local in':>14}"
+             f"{'time all':>14}{'non-local in':>14}{'dialled local':>15}"
     print(header)
     for (n_loc, n_ext), kind, rows in results:
         def times(g=None):
@@ -253,9 +278,11 @@ def main():
             return f"{sum(ts) / len(ts):.1f} / {max(ts):.1f}"
         print(f"{f'{n_loc} + {n_ext}':<26}{kind:<15}{share(rows, 'local'):>16.1%}"
               f"{share(rows, 'partner'):>18.1%}{share(rows, 'external'):>19.1%}"
-              f"{times('local'):>14}{times():>14}{incoming_share(rows, 'local'):>14.0%}")
+              f"{times('local'):>14}{times():>14}{incoming_share(rows, 'local'):>14.0%}"
+              f"{dialled_share(rows, 'local'):>15.1%}")
     if any(not r["ok"] for _, _, rows in results for r in rows):
         sys.exit("a leecher's file does not match the payload")
+    return results
 
 
 if __name__ == "__main__":

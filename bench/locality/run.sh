@@ -9,7 +9,7 @@
 #    each peer group, then the share of bytes from local peers and the download times.
 # Settings (environment, see locality.py): LOCALITY_COMPOSITIONS="12+12 3+12"
 #   LOCALITY_LEECHERS="4 2 2" LOCALITY_TRACKERS="opentracker btrt btrt-cutoff3" LOCALITY_MIB=16
-#   LOCALITY_UPLOAD_KIB=100 LOCALITY_SEEDERS_REANNOUNCE=1 LOCALITY_DEADLINE=300
+#   LOCALITY_UPLOAD_KIB=100 LOCALITY_SEEDERS_REANNOUNCE="0 1" LOCALITY_DEADLINE=300
 # Only 127.0.0.0/8 is used; opentracker runs chrooted as nobody (run as root). The processes
 # it starts are stopped by their PIDs. The output is also saved as
 # build/locality-results-<timestamp>.txt.
