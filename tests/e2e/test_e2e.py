@@ -62,6 +62,29 @@ def test_local_retracking_full_transfer(make_tracker, payload, clients, tmp_path
         ["local"] * 4 + ["partner"] * 2 + ["external"]
 
 
+def test_locality_cutoff_keeps_local_leechers_on_local_seeders(
+        make_tracker, payload, clients, tmp_path):
+    """With 10 local seeders (tracker.locality_cutoff 10) btrt names no external seeder to a
+    local leecher, so libtorrent, which ranks the peers it knows by itself (BEP 40), still
+    downloads every byte from local peers although external seeders are in the swarm."""
+    t = make_tracker()
+    src, name, digest = payload
+    torrent = tmp_path / "cutoff.torrent"
+    ti = lt_swarm.make_torrent(src, name, [announce_url(t)], torrent)
+    ih = ti.info_hash().to_bytes()
+    for i in range(1, 11):
+        clients(f"127.1.0.{i}", torrent, src, seed=True)
+    for i in range(1, 6):
+        clients(f"127.3.0.{i}", torrent, src, seed=True)
+    wait_registered(t, ih, complete=15)
+    leechers = [clients(ip, torrent, tmp_path / ip) for ip in ("127.1.0.21", "127.1.0.22")]
+    lt_swarm.wait_all(leechers, lambda c: c.is_seeding(), DEADLINE, "every leecher to finish")
+    assert_payload(leechers, digest)
+    for c in leechers:
+        by_group = c.bytes_by_group()
+        assert set(by_group) == {"local"} and by_group["local"] >= ti.total_size(), c.received
+
+
 # --- forwarded announces ------------------------------------------------------------------
 class DpiRelay:
     """A DPI stand-in: clients use it as their HTTP proxy; it passes each request on to btrt
