@@ -13,15 +13,7 @@ import lt_swarm  # noqa: E402
 
 PAYLOAD_SIZE = 3 * 1024 * 1024 + 12345  # not a whole number of pieces
 
-GROUPS = """
-peer_groups:
-  - name: "local peers"
-    priority: 0
-    cidr_list: ["127.1.0.0/16"]
-  - name: "partner peers"
-    priority: 1
-    cidr_list: ["127.2.0.0/16"]
-"""
+GROUPS = lt_swarm.BTRT_GROUPS
 
 
 def pytest_configure(config):

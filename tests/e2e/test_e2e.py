@@ -8,8 +8,8 @@ import urllib.parse
 import pytest
 
 from btrt_harness import announce_query, bdecode, compact_peers, raw_request, wait_for
-from conftest import GROUPS
 import lt_swarm
+from lt_swarm import BTRT_GROUPS as GROUPS
 
 DEADLINE = 60  # s for any one swarm to finish
 
