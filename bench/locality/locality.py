@@ -23,6 +23,7 @@ Settings (environment):
 Only 127.0.0.0/8 is used; the tracker processes started are stopped by their PIDs.
 """
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -237,6 +238,9 @@ def main():
               f"{'yes' if reannounce else 'no'} ==", flush=True)
         run_round(compositions, trackers, leecher_counts, payload,
                   work / ("reannounce" if reannounce else "once"), upload, reannounce, deadline)
+    # Every leecher's copy of the payload is there: the work directory is large. It is kept
+    # (for the trackers' logs) only when a run failed.
+    shutil.rmtree(work, ignore_errors=True)
 
 
 def run_round(compositions, trackers, leecher_counts, payload, work, upload, reannounce,
