@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Installs what is needed, builds, and runs every test:
-#   1. unit tests and black-box tests against the release build;
+#   1. unit tests, black-box tests and end-to-end tests with real BitTorrent clients
+#      against the release build;
 #   2. the packages: the .deb built from the release tree, installed, checked and purged;
 #      the .rpm built and inspected (needs root; skipped otherwise);
-#   3. the same tests again under AddressSanitizer + UndefinedBehaviorSanitizer;
+#   3. unit and black-box tests again under AddressSanitizer + UndefinedBehaviorSanitizer
+#      (the end-to-end tests run on the release build only, to stay fast);
 #   4. the unit tests and the black-box tests of the threaded parts (server, forwarder,
 #      neighbours, write-behind, signals) under ThreadSanitizer;
 #   5. each libFuzzer target for a bounded time (FUZZ_SECONDS, default 15).
@@ -29,6 +31,8 @@ step "unit tests (release)"
 ctest --test-dir build --output-on-failure -j2
 step "black-box tests (release)"
 BTRT_BIN=build/src/btrt BTRT_ARTIFACTS=build/test-artifacts $PY -m pytest -q -p no:cacheprovider tests/integration
+step "end-to-end tests with real clients (release)"
+BTRT_BIN=build/src/btrt $PY -m pytest -q -p no:cacheprovider tests/e2e
 step "packages (release)"
 BTRT_BUILD_DIR=build timeout 600 $PY -m pytest -q -p no:cacheprovider tests/package
 

@@ -1,0 +1,60 @@
+"""Fixtures of the end-to-end tests: btrt processes (the black-box harness of
+tests/integration), a generated payload and its torrent, and libtorrent clients that are
+closed after each test."""
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
+
+from btrt_harness import BTRT, Tracker  # noqa: E402
+import lt_swarm  # noqa: E402
+
+PAYLOAD_SIZE = 3 * 1024 * 1024 + 12345  # not a whole number of pieces
+
+GROUPS = lt_swarm.BTRT_GROUPS
+
+
+def pytest_configure(config):
+    if not BTRT.exists():
+        raise pytest.UsageError(f"btrt binary not found at {BTRT}; build first or set BTRT_BIN")
+
+
+@pytest.fixture
+def make_tracker(tmp_path):
+    started = []
+
+    def make(config_text=GROUPS, start=True, **kwargs):
+        t = Tracker(tmp_path / f"btrt{len(started)}", config_text, **kwargs)
+        started.append(t)
+        if start:
+            t.start()
+        return t
+
+    yield make
+    for t in started:
+        t.stop()
+
+
+@pytest.fixture(scope="session")
+def payload(tmp_path_factory):
+    """(directory, file name, sha256) of one generated payload shared by the tests."""
+    d = tmp_path_factory.mktemp("payload")
+    digest = lt_swarm.make_payload(d, "payload.bin", PAYLOAD_SIZE)
+    return d, "payload.bin", digest
+
+
+@pytest.fixture
+def clients():
+    """make(ip, torrent, save_path, seed=...) -> a started client; all closed at the end."""
+    made = []
+
+    def make(ip, torrent_file, save_path, **kwargs):
+        c = lt_swarm.Client(ip, lt_swarm.free_port_on(ip), torrent_file, save_path, **kwargs)
+        made.append(c)
+        return c
+
+    yield make
+    for c in made:
+        c.close()
