@@ -168,72 +168,78 @@ void Forwarder::send(UpstreamAnnounce request, Done done) {
   upstream.headers.emplace_back("Via", std::string(kViaMark));
   upstream.headers.emplace_back(
       "User-Agent", request.user_agent.empty() ? "btrt/" BTRT_VERSION : request.user_agent);
-  client_->get(std::move(upstream), [this, flight, server_name](http::ClientError error,
-                                                                http::ClientResponse response) {
-    --in_flight_;
-    if (flight->finished) return;
-    metrics::Latency::observe(
-        metrics::Latency::upstream,
-        std::chrono::duration<double>(SteadyClock::now() - flight->sent).count());
-    auto& counted = Counters::global();
-    auto& state = *servers_[server_name];
-    UpstreamOutcome outcome;
-    std::string why;
-    protocol::TrackerAnswer answer;
-    if (error == http::ClientError::destination_refused || error == http::ClientError::bad_url) {
-      counted.add(Counters::upstream_refused);
-      why = std::string(http::to_string(error));
-      if (spdlog::should_log(spdlog::level::debug)) {
-        spdlog::debug("origin {}: not contacted ({})", server_name, why);
-      }
-    } else if (error != http::ClientError::none) {
-      why = http::to_string(error);
-    } else if (const char* bad = protocol::parse_tracker_answer(response.body, answer)) {
-      why = std::string("unusable answer: ") + bad;
-    } else if (answer.failure_reason) {
-      counted.add(Counters::upstream_failure_reason);
-      outcome.kind = UpstreamOutcome::Kind::failure_reason;
-      outcome.failure_reason = std::move(*answer.failure_reason);
-      state.consecutive_failures = 0;
-    } else {
-      counted.add(Counters::upstream_ok);
-      state.consecutive_failures = 0;
-      const core::Seconds now = now_();
-      OriginInfo info;
-      info.interval = answer.interval.value_or(0);
-      if (info.interval == 0) info.interval = settings_.default_interval;
-      info.min_interval = answer.min_interval.value_or(0);
-      info.complete = answer.complete.value_or(0);
-      info.incomplete = answer.incomplete.value_or(0);
-      info.warning = std::move(answer.warning);
-      store_.add_foreign_peers(flight->info_hash, answer.peers, core::Source::external, now,
-                               2 * info.interval);
-      cache_.store(flight->origin, flight->info_hash, info, now);
-      outcome.kind = UpstreamOutcome::Kind::answered;
-      outcome.info = std::move(info);
+  client_->get(std::move(upstream),
+               [this, flight, server_name](http::ClientError error, http::ClientResponse response) {
+                 --in_flight_;
+                 if (!flight->finished) answered(flight, server_name, error, response.body);
+               });
+}
+
+void Forwarder::answered(const std::shared_ptr<Flight>& flight, const std::string& server_name,
+                         http::ClientError error, std::string_view body) {
+  metrics::Latency::observe(
+      metrics::Latency::upstream,
+      std::chrono::duration<double>(SteadyClock::now() - flight->sent).count());
+  auto& counters = Counters::global();
+  auto& server = *servers_[server_name];
+  UpstreamOutcome outcome;
+  // Never sent (the guard, a URL the client cannot send): not the origin's fault.
+  const bool refused =
+      error == http::ClientError::destination_refused || error == http::ClientError::bad_url;
+  std::string why;
+  protocol::TrackerAnswer answer;
+  if (refused) {
+    counters.add(Counters::upstream_refused);
+    if (spdlog::should_log(spdlog::level::debug)) {
+      spdlog::debug("origin {}: not contacted ({})", server_name, http::to_string(error));
     }
-    const bool counted_failure = outcome.kind == UpstreamOutcome::Kind::unavailable &&
-                                 error != http::ClientError::destination_refused &&
-                                 error != http::ClientError::bad_url;
-    if (counted_failure) {
-      counted.add(Counters::upstream_failed);
-      failed(state, server_name, why);
-      if (auto entry = cache_.find(flight->origin, flight->info_hash)) outcome.info = entry->info;
+  } else if (error != http::ClientError::none) {
+    why = http::to_string(error);
+  } else if (const char* bad = protocol::parse_tracker_answer(body, answer)) {
+    why = std::string("unusable answer: ") + bad;
+  } else if (answer.failure_reason) {
+    counters.add(Counters::upstream_failure_reason);
+    outcome.kind = UpstreamOutcome::Kind::failure_reason;
+    outcome.failure_reason = std::move(*answer.failure_reason);
+    server.consecutive_failures = 0;
+  } else {
+    counters.add(Counters::upstream_ok);
+    server.consecutive_failures = 0;
+    const core::Seconds now = now_();
+    OriginInfo info;
+    info.interval = answer.interval.value_or(0);
+    if (info.interval == 0) info.interval = settings_.default_interval;
+    info.min_interval = answer.min_interval.value_or(0);
+    info.complete = answer.complete.value_or(0);
+    info.incomplete = answer.incomplete.value_or(0);
+    info.warning = std::move(answer.warning);
+    store_.add_foreign_peers(flight->info_hash, answer.peers, core::Source::external, now,
+                             2 * info.interval);
+    cache_.store(flight->origin, flight->info_hash, info, now);
+    outcome.kind = UpstreamOutcome::Kind::answered;
+    outcome.info = std::move(info);
+  }
+  const bool failure = outcome.kind == UpstreamOutcome::Kind::unavailable && !refused;
+  if (failure) {
+    counters.add(Counters::upstream_failed);
+    failed(server, server_name, why);
+  }
+  if (outcome.kind == UpstreamOutcome::Kind::unavailable) {
+    if (auto entry = cache_.find(flight->origin, flight->info_hash)) outcome.info = entry->info;
+  }
+  {
+    std::lock_guard lock(status_mutex_);
+    auto& status = status_[server_name];
+    status.server = server_name;
+    if (failure) {
+      ++status.failed;
+      status.last_error = why;
+    } else if (!refused) {
+      ++status.ok;
     }
-    {
-      std::lock_guard lock(status_mutex_);
-      auto& status = status_[server_name];
-      status.server = server_name;
-      if (counted_failure) {
-        ++status.failed;
-        status.last_error = why;
-      } else if (outcome.kind != UpstreamOutcome::Kind::unavailable) {
-        ++status.ok;
-      }
-      status.backed_off = SteadyClock::now() < state.backed_off_until;
-    }
-    finish(flight, outcome);
-  });
+    status.backed_off = SteadyClock::now() < server.backed_off_until;
+  }
+  finish(flight, outcome);
 }
 
 void Forwarder::finish(const std::shared_ptr<Flight>& flight, const UpstreamOutcome& outcome) {

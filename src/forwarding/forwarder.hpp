@@ -89,6 +89,8 @@ class Forwarder {
   struct Flight;
   struct Server;
   void send(UpstreamAnnounce request, Done done);
+  void answered(const std::shared_ptr<Flight>& flight, const std::string& server_name,
+                http::ClientError error, std::string_view body);
   void finish(const std::shared_ptr<Flight>& flight, const UpstreamOutcome& outcome);
   void failed(Server& server, const std::string& server_name, const std::string& why);
   void schedule_expiry();

@@ -14,6 +14,13 @@ REPO = Path(__file__).resolve().parents[2]
 BTRT = Path(os.environ.get("BTRT_BIN", REPO / "build" / "src" / "btrt"))
 
 
+def sanitized_build():
+    """True when btrt links a sanitizer runtime (the ASan+UBSan and TSan builds)."""
+    out = subprocess.run(["readelf", "-d", str(BTRT)], capture_output=True, text=True,
+                         timeout=30).stdout
+    return any(lib in out for lib in ("libasan", "libubsan", "libtsan"))
+
+
 # --- bencode (test-side decoder, independent of the tracker's) -------------------------
 def bdecode(data: bytes):
     value, end = _decode(data, 0)
