@@ -1,5 +1,7 @@
 #include "app/tracker.hpp"
 
+#include <malloc.h>
+#include <signal.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -7,7 +9,6 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <csignal>
-#include <malloc.h>
 #include <iostream>
 #include <thread>
 
@@ -192,6 +193,13 @@ int run_tracker(const std::string& config_path) {
   // before anything listens: an early SIGTERM must never kill the process half-way.
   asio::io_context control(1);
   asio::signal_set signals(control, SIGINT, SIGTERM, SIGHUP);
+  // Every thread started below inherits these signals blocked, so the kernel always hands
+  // them to this thread, which serves `control`; it takes them once everything runs.
+  sigset_t stop_signals;
+  sigset_t previous_mask;
+  sigemptyset(&stop_signals);
+  for (int s : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&stop_signals, s);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, &previous_mask);
 
   auto classifier = make_classifier(config);
   core::SwarmStore store(classifier,
@@ -329,6 +337,7 @@ int run_tracker(const std::string& config_path) {
     });
   };
   wait_for_signal();
+  pthread_sigmask(SIG_SETMASK, &previous_mask, nullptr);  // pending ones arrive now
   control.run();
 
   router.set_serving(false);
