@@ -64,9 +64,8 @@ class PendingAnswer : public DeferredResponse {
 
 }  // namespace
 
-std::shared_ptr<DeferredResponse> Response::defer() {
-  deferred = true;
-  return std::make_shared<PendingAnswer>(connection->shared_from_this());
+std::shared_ptr<DeferredResponse> Connection::defer() {
+  return std::make_shared<PendingAnswer>(shared_from_this());
 }
 
 Connection::Connection(Socket socket, const boost::asio::ip::address& source, Worker& worker)

@@ -20,7 +20,7 @@ namespace btrt::http {
 // that thread touches it).
 struct Worker;
 
-class Connection : public std::enable_shared_from_this<Connection> {
+class Connection final : public std::enable_shared_from_this<Connection>, public Deferrer {
  public:
   // The socket and stream are bound to the worker's io_context executor type itself rather
   // than the type-erased any_io_executor: every asynchronous operation copies and destroys
@@ -38,6 +38,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void close_if_idle();
   // Sends the answer of a deferred request; runs on this connection's thread.
   void finish_deferred(const std::function<void(Response&)>& fill);
+  std::shared_ptr<DeferredResponse> defer() override;
   boost::asio::io_context::executor_type executor() { return stream_.get_executor(); }
 
  private:

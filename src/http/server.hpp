@@ -38,18 +38,28 @@ class DeferredResponse {
   virtual void complete(std::function<void(Response&)> fill) = 0;
 };
 
-class Connection;
+// What can put an answer off: the connection the request came on.
+class Deferrer {
+ public:
+  virtual std::shared_ptr<DeferredResponse> defer() = 0;
+
+ protected:
+  ~Deferrer() = default;
+};
 
 struct Response {
   int status = 200;
   std::string_view content_type = "text/plain";
   std::string& body;  // the connection's reusable buffer, empty on entry
-  Connection* connection = nullptr;
+  Deferrer* deferrer = nullptr;
+  bool deferred = false;
 
   // Called by a handler that cannot answer before returning; what it wrote to this Response
   // is then ignored.
-  std::shared_ptr<DeferredResponse> defer();
-  bool deferred = false;
+  std::shared_ptr<DeferredResponse> defer() {
+    deferred = true;
+    return deferrer->defer();
+  }
 };
 
 class Handler {

@@ -1,5 +1,6 @@
 // A CIDR file (one prefix or address per line, '#' comments) must never crash the loader;
 // every error names a line of the input, and every prefix accepted has no host bits set.
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>

@@ -56,8 +56,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (response.status < 200 || response.status > 599) std::abort();
   // Tracker answers (announce, scrape, failures) decode as one bencoded dictionary.
   if (response.status == 200 && body != "ok\n") {
-    auto decoded = btrt::protocol::decode(body);
-    if (!std::holds_alternative<btrt::protocol::Value>(decoded)) std::abort();
+    auto decoded = btrt::protocol::bencode::decode(body);
+    if (!std::holds_alternative<btrt::protocol::bencode::Value>(decoded)) std::abort();
   }
   return 0;
 }
