@@ -35,7 +35,7 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests" / "integration"))
 sys.path.insert(0, str(REPO / "tests" / "e2e"))
 
-from btrt_harness import BTRT, Tracker, bdecode, free_port, quote  # noqa: E402
+from btrt_harness import BTRT, GROUPS, Tracker, bdecode, free_port, quote  # noqa: E402
 import lt_swarm  # noqa: E402
 
 OPENTRACKER = "/usr/bin/opentracker"
@@ -45,15 +45,6 @@ def env(name, default):
     return os.environ.get(name, default)
 
 
-GROUPS = """
-peer_groups:
-  - name: "local peers"
-    priority: 0
-    cidr_list: ["127.1.0.0/16"]
-  - name: "partner peers"
-    priority: 1
-    cidr_list: ["127.2.0.0/16"]
-"""
 
 
 class OpenTracker:

@@ -8,33 +8,14 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
 
-from btrt_harness import BTRT, Tracker  # noqa: E402
+from btrt_harness import BTRT, make_tracker  # noqa: E402,F401 (a fixture)
 import lt_swarm  # noqa: E402
 
 PAYLOAD_SIZE = 3 * 1024 * 1024 + 12345  # not a whole number of pieces
 
-GROUPS = lt_swarm.BTRT_GROUPS
-
-
 def pytest_configure(config):
     if not BTRT.exists():
         raise pytest.UsageError(f"btrt binary not found at {BTRT}; build first or set BTRT_BIN")
-
-
-@pytest.fixture
-def make_tracker(tmp_path):
-    started = []
-
-    def make(config_text=GROUPS, start=True, **kwargs):
-        t = Tracker(tmp_path / f"btrt{len(started)}", config_text, **kwargs)
-        started.append(t)
-        if start:
-            t.start()
-        return t
-
-    yield make
-    for t in started:
-        t.stop()
 
 
 @pytest.fixture(scope="session")

@@ -13,17 +13,6 @@ import libtorrent as lt
 
 PIECE = 16 * 1024
 
-# btrt's peer groups for the test networks
-BTRT_GROUPS = """
-peer_groups:
-  - name: "local peers"
-    priority: 0
-    cidr_list: ["127.1.0.0/16"]
-  - name: "partner peers"
-    priority: 1
-    cidr_list: ["127.2.0.0/16"]
-"""
-
 
 def group_of(ip: str) -> str:
     """The test networks: 127.1/16 local, 127.2/16 partner, 127.3/16 external."""

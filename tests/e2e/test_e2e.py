@@ -9,7 +9,7 @@ import pytest
 
 from btrt_harness import announce_query, bdecode, compact_peers, raw_request, wait_for
 import lt_swarm
-from lt_swarm import BTRT_GROUPS as GROUPS
+from btrt_harness import GROUPS
 
 DEADLINE = 60  # s for any one swarm to finish
 

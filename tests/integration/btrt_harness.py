@@ -10,6 +10,8 @@ import time
 import urllib.parse
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[2]
 BTRT = Path(os.environ.get("BTRT_BIN", REPO / "build" / "src" / "btrt"))
 
@@ -259,3 +261,29 @@ def compact_peers6(answer):
     raw = answer.get(b"peers6", b"")
     return [(socket.inet_ntop(socket.AF_INET6, raw[i:i + 16]),
              int.from_bytes(raw[i + 16:i + 18], "big")) for i in range(0, len(raw), 18)]
+
+
+# A fixture (imported by the conftest files of tests/integration and tests/e2e): btrt
+# processes stopped after the test.
+@pytest.fixture
+def make_tracker(tmp_path):
+    started = []
+
+    def make(config_text=GROUPS, start=True, **kwargs):
+        t = Tracker(tmp_path / f"btrt{len(started)}", config_text, **kwargs)
+        started.append(t)
+        if start:
+            t.start()
+        return t
+
+    yield make
+    for t in started:
+        t.stop()
+    # A sanitizer build reports on stderr; a report fails the test that provoked it.
+    for t in started:
+        if t.proc is None:
+            continue
+        out = t.output()
+        for marker in ("ERROR: AddressSanitizer", "runtime error:", "WARNING: ThreadSanitizer",
+                       "ERROR: LeakSanitizer"):
+            assert marker not in out, out[out.index(marker) - 200:][:6000]

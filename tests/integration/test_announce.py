@@ -1,6 +1,6 @@
 """Announce through the real binary: ranking by group, cutoff, exclusions, events."""
 from btrt_harness import announce_query, compact_peers, compact_peers6, info_hash, peer_id, free_port, wait_for
-from conftest import GROUPS
+from btrt_harness import GROUPS
 
 LOCAL, PARTNER, OTHER = "127.1.0.", "127.2.0.", "127.3.0."
 
