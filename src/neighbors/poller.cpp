@@ -63,6 +63,7 @@ void Poller::reconfigure(const std::vector<config::Neighbor>& neighbors) {
 void Poller::stop() {
   if (!thread_.joinable()) return;
   boost::asio::post(io_, [this] {
+    stopping_ = true;  // a tick already queued (cancel() cannot reach it) must not re-arm
     timer_.cancel();
     client_->shutdown();
     for (auto& [name, n] : neighbors_) n->alive = false;
@@ -122,7 +123,7 @@ void Poller::apply(const std::vector<config::Neighbor>& configured) {
 void Poller::schedule_tick() {
   timer_.expires_after(kTick);
   timer_.async_wait([this](boost::system::error_code ec) {
-    if (ec) return;
+    if (ec || stopping_) return;
     tick();
     schedule_tick();
   });

@@ -62,6 +62,7 @@ class Poller {
   boost::asio::io_context io_{1};
   std::unique_ptr<http::Client> client_;
   boost::asio::steady_timer timer_{io_};
+  bool stopping_ = false;  // poller thread only
   std::thread thread_;
   std::map<std::string, std::shared_ptr<Neighbor>> neighbors_;  // by name; poller thread only
   mutable std::mutex status_mutex_;
