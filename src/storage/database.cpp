@@ -223,11 +223,7 @@ class SociDatabase final : public Database {
                            "ORDER BY sampled_at DESC LIMIT " +
                                std::to_string(limit));
       for (const auto& r : result) {
-        StatsRow row;
-        row.sampled_at = as_int(r, 0);
-        row.announces = static_cast<std::uint64_t>(as_int(r, 1));
-        row.scrapes = static_cast<std::uint64_t>(as_int(r, 2));
-        row.forwarded = static_cast<std::uint64_t>(as_int(r, 3));
+        StatsRow row = stats_row_of(r);
         rows.push_back(row);
       }
       for (auto& row : rows) {
@@ -257,11 +253,7 @@ class SociDatabase final : public Database {
                            "WHERE sampled_at >= :since ORDER BY sampled_at",
            soci::use(from));
       for (const auto& r : result) {
-        StatsRow row;
-        row.sampled_at = as_int(r, 0);
-        row.announces = static_cast<std::uint64_t>(as_int(r, 1));
-        row.scrapes = static_cast<std::uint64_t>(as_int(r, 2));
-        row.forwarded = static_cast<std::uint64_t>(as_int(r, 3));
+        StatsRow row = stats_row_of(r);
         index.emplace(row.sampled_at, rows.size());
         rows.push_back(std::move(row));
       }
@@ -289,6 +281,16 @@ class SociDatabase final : public Database {
     } catch (const std::exception& e) {
       throw DatabaseError(describe_ + ": " + e.what());
     }
+  }
+
+  // A row of SELECT sampled_at, announces, scrapes, forwarded FROM stats.
+  static StatsRow stats_row_of(const soci::row& r) {
+    StatsRow row;
+    row.sampled_at = as_int(r, 0);
+    row.announces = static_cast<std::uint64_t>(as_int(r, 1));
+    row.scrapes = static_cast<std::uint64_t>(as_int(r, 2));
+    row.forwarded = static_cast<std::uint64_t>(as_int(r, 3));
+    return row;
   }
 
   static long long as_int(const soci::row& r, std::size_t i) {
