@@ -3,11 +3,11 @@
 #include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/beast/core/basic_stream.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/parser.hpp>
-#include <list>
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
@@ -16,19 +16,16 @@
 
 namespace btrt::http {
 
-// Per-event-loop state shared by the connections of one worker thread (no locks: only
-// that thread touches it).
 struct Worker;
 
 class Connection final : public std::enable_shared_from_this<Connection>, public Deferrer {
  public:
-  // The socket and stream are bound to the worker's io_context executor type itself rather
-  // than the type-erased any_io_executor: every asynchronous operation copies and destroys
-  // the executor, which the type-erased one makes a measurable share of a request's cost.
+  // The socket is bound to the worker's io_context executor type itself rather than the
+  // type-erased any_io_executor: every asynchronous operation copies and destroys the
+  // executor, which the type-erased one makes a measurable share of a request's cost.
   using Socket = boost::asio::basic_stream_socket<boost::asio::ip::tcp,
                                                   boost::asio::io_context::executor_type>;
-  using Stream =
-      boost::beast::basic_stream<boost::asio::ip::tcp, boost::asio::io_context::executor_type>;
+  using Clock = std::chrono::steady_clock;
 
   // source: the peer's address, as accept() reported it (no getpeername call).
   Connection(Socket socket, const boost::asio::ip::address& source, Worker& worker);
@@ -36,10 +33,15 @@ class Connection final : public std::enable_shared_from_this<Connection>, public
   void start();
   // Closes the connection if it is waiting for a next request; one mid-request finishes.
   void close_if_idle();
+  // Closes the connection if what it waits for (a request, the client reading the answer)
+  // is overdue; the worker's sweep calls it.
+  void close_if_overdue(Clock::time_point now);
   // Sends the answer of a deferred request; runs on this connection's thread.
   void finish_deferred(const std::function<void(Response&)>& fill);
   std::shared_ptr<DeferredResponse> defer() override;
-  boost::asio::io_context::executor_type executor() { return stream_.get_executor(); }
+  boost::asio::io_context::executor_type executor() { return socket_.get_executor(); }
+
+  Connection* next() const { return next_; }
 
  private:
   void read_request();
@@ -48,28 +50,44 @@ class Connection final : public std::enable_shared_from_this<Connection>, public
   void respond(int status, std::string_view content_type, std::string_view body, bool close);
   void reject(int status, std::string_view body);  // answer and close
   void close();
+  void set_deadline(std::uint32_t seconds) {
+    deadline_ = Clock::now() + std::chrono::seconds(seconds);
+  }
 
-  Stream stream_;
+  Socket socket_;
   Worker& worker_;
   boost::beast::flat_buffer buffer_;
   std::optional<boost::beast::http::request_parser<boost::beast::http::empty_body>> parser_;
   std::string body_;
   std::string out_;
   net::IpAddress source_;
+  // Timeouts are deadlines checked by the worker's sweep rather than a timer per connection:
+  // re-arming a timer per read and write cost a timer-queue update and a timerfd system
+  // call each, on every request.
+  Clock::time_point deadline_ = Clock::time_point::max();
   bool idle_ = false;
   bool reading_ = false;  // a request is being read
   bool close_after_ = false;
-  bool registered_ = false;
-  std::list<std::weak_ptr<Connection>>::iterator registration_;
+  // The worker's list of its connections (intrusive: no allocation per connection).
+  Connection* prev_ = nullptr;
+  Connection* next_ = nullptr;
+  bool linked_ = false;
 };
 
+// Per-event-loop state shared by the connections of one worker thread (no locks: only that
+// thread touches it).
 struct Worker {
+  // Checks the deadlines of the connections four times a second, until the server stops
+  // and the last connection is gone.
+  void start_sweep();
+
   boost::asio::io_context& io;
   Handler& handler;
   const ServerOptions& options;
   std::atomic<std::uint64_t>& open_connections;
   const std::atomic<bool>& stopping;
-  std::list<std::weak_ptr<Connection>> connections;
+  boost::asio::steady_timer sweep;
+  Connection* connections = nullptr;  // first of the list
 };
 
 }  // namespace btrt::http

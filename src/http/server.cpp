@@ -1,5 +1,7 @@
 #include "http/server.hpp"
 
+#include <sys/socket.h>
+
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -14,6 +16,7 @@ namespace btrt::http {
 
 namespace asio = boost::asio;
 using asio::ip::tcp;
+using Acceptor = asio::basic_socket_acceptor<tcp, asio::io_context::executor_type>;
 
 namespace {
 
@@ -28,63 +31,105 @@ constexpr std::string_view kOverloaded =
 
 }  // namespace
 
+// One listening socket per listen address and worker, bound with SO_REUSEPORT: the kernel
+// spreads new connections over the workers and each accepts on its own loop, so a connection
+// never crosses threads (no hand-off, no wake-up of another loop).
+struct Listener {
+  Listener(asio::io_context& io, Worker& w) : acceptor(io), worker(w) {}
+  Acceptor acceptor;
+  asio::ip::tcp::endpoint peer;  // filled in by the accept in flight
+  Worker& worker;
+};
+
 struct Server::Impl {
   ServerOptions options;
   Handler& handler;
   std::vector<std::unique_ptr<asio::io_context>> contexts;
   std::vector<std::unique_ptr<Worker>> workers;
   std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
-  std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
+  std::vector<std::unique_ptr<Listener>> listeners;
   std::vector<std::thread> threads;
   std::atomic<std::uint64_t> open_connections{0};
   std::atomic<bool> stopping{false};
-  std::size_t next_worker = 0;
 
   Impl(ServerOptions o, Handler& h) : options(std::move(o)), handler(h) {
     if (options.threads == 0) options.threads = 1;
     for (unsigned i = 0; i < options.threads; ++i) {
       contexts.push_back(std::make_unique<asio::io_context>(1));
-      workers.push_back(std::unique_ptr<Worker>(
-          new Worker{*contexts.back(), handler, options, open_connections, stopping, {}}));
+      auto& io = *contexts.back();
+      workers.push_back(std::unique_ptr<Worker>(new Worker{
+          io, handler, options, open_connections, stopping, asio::steady_timer(io), nullptr}));
     }
   }
 
-  // accept() fills in the peer's address here (one accept in flight per acceptor).
-  std::vector<std::unique_ptr<tcp::endpoint>> peers;
+  void listen(const net::Endpoint& configured) {
+    auto endpoint = to_asio(configured);
+    auto fail = [&](const boost::system::error_code& ec) {
+      throw std::runtime_error("cannot listen on " + configured.to_string() + ": " + ec.message());
+    };
+    const bool shared = workers.size() > 1;
+    boost::system::error_code ec;
+    if (shared && endpoint.port() != 0) {
+      // SO_REUSEPORT would let this bind join a listener of another process of the same user
+      // (an instance already running) and silently split its traffic: bind once without it
+      // first, so that a taken address fails as it would without SO_REUSEPORT.
+      Acceptor probe(*contexts.front());
+      probe.open(endpoint.protocol(), ec);
+      if (!ec) probe.set_option(tcp::acceptor::reuse_address(true), ec);
+      if (!ec && endpoint.address().is_v6()) probe.set_option(asio::ip::v6_only(true), ec);
+      if (!ec) probe.bind(endpoint, ec);
+      if (ec) fail(ec);
+    }
+    for (auto& worker : workers) {
+      auto listener = std::make_unique<Listener>(worker->io, *worker);
+      auto& acceptor = listener->acceptor;
+      acceptor.open(endpoint.protocol(), ec);
+      if (!ec) acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+      if (!ec && shared) {
+        const int on = 1;
+        if (::setsockopt(acceptor.native_handle(), SOL_SOCKET, SO_REUSEPORT, &on, sizeof on)) {
+          ec.assign(errno, boost::system::system_category());
+        }
+      }
+      if (!ec && endpoint.address().is_v6()) acceptor.set_option(asio::ip::v6_only(true), ec);
+      // Inherited by every accepted socket: answers go out at once, without a system call
+      // per connection to say so.
+      if (!ec) acceptor.set_option(tcp::no_delay(true), ec);
+      if (!ec) acceptor.bind(endpoint, ec);
+      if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+      if (!ec && endpoint.port() == 0) endpoint = acceptor.local_endpoint(ec);  // same for all
+      if (ec) fail(ec);
+      listeners.push_back(std::move(listener));
+    }
+  }
 
-  void accept(tcp::acceptor& acceptor, tcp::endpoint& peer) {
-    Worker& worker = *workers[next_worker++ % workers.size()];
-    acceptor.async_accept(
-        worker.io, peer,
-        [this, &acceptor, &peer, &worker](boost::system::error_code ec, Connection::Socket socket) {
-          if (ec == asio::error::operation_aborted || stopping.load()) return;
-          if (!ec) {
-            if (open_connections.load(std::memory_order_relaxed) >= options.max_connections) {
-              // Overload: a short answer and close, without reading the request.
-              boost::system::error_code ignored;
-              socket.non_blocking(true, ignored);
-              socket.write_some(asio::buffer(kOverloaded), ignored);
-              socket.close(ignored);
-            } else {
-              open_connections.fetch_add(1, std::memory_order_relaxed);
-              asio::post(worker.io,
-                         [&worker, s = std::move(socket), source = peer.address()]() mutable {
-                           std::make_shared<Connection>(std::move(s), source, worker)->start();
-                         });
-            }
-          }
-          if (ec) {
-            // Out of descriptors (EMFILE, ENFILE) or memory: accepting again at once would
-            // fail again and spin; pause briefly while the listen backlog holds the rest.
-            auto pause = std::make_shared<asio::steady_timer>(acceptor.get_executor(),
-                                                              std::chrono::milliseconds(50));
-            pause->async_wait([this, &acceptor, &peer, pause](boost::system::error_code) {
-              if (!stopping.load()) accept(acceptor, peer);
-            });
-            return;
-          }
-          accept(acceptor, peer);
+  void accept(Listener& listener) {
+    listener.acceptor.async_accept(listener.peer, [this, &listener](boost::system::error_code ec,
+                                                                    Connection::Socket socket) {
+      if (ec == asio::error::operation_aborted || stopping.load()) return;
+      if (ec) {
+        // Out of descriptors (EMFILE, ENFILE) or memory: accepting again at once would
+        // fail again and spin; pause briefly while the listen backlog holds the rest.
+        auto pause =
+            std::make_shared<asio::steady_timer>(listener.worker.io, std::chrono::milliseconds(50));
+        pause->async_wait([this, &listener, pause](boost::system::error_code) {
+          if (!stopping.load()) accept(listener);
         });
+        return;
+      }
+      if (open_connections.load(std::memory_order_relaxed) >= options.max_connections) {
+        // Overload: a short answer and close, without reading the request.
+        boost::system::error_code ignored;
+        socket.non_blocking(true, ignored);
+        socket.write_some(asio::buffer(kOverloaded), ignored);
+        socket.close(ignored);
+      } else {
+        open_connections.fetch_add(1, std::memory_order_relaxed);
+        std::make_shared<Connection>(std::move(socket), listener.peer.address(), listener.worker)
+            ->start();
+      }
+      accept(listener);
+    });
   }
 };
 
@@ -96,25 +141,9 @@ Server::~Server() {
 }
 
 void Server::start() {
-  auto& io = *impl_->contexts.front();
-  for (const auto& listen : impl_->options.listen) {
-    auto acceptor = std::make_unique<tcp::acceptor>(io);
-    boost::system::error_code ec;
-    auto endpoint = to_asio(listen);
-    acceptor->open(endpoint.protocol(), ec);
-    if (!ec) acceptor->set_option(tcp::acceptor::reuse_address(true), ec);
-    if (!ec && endpoint.address().is_v6()) acceptor->set_option(asio::ip::v6_only(true), ec);
-    if (!ec) acceptor->bind(endpoint, ec);
-    if (!ec) acceptor->listen(asio::socket_base::max_listen_connections, ec);
-    if (ec) {
-      throw std::runtime_error("cannot listen on " + listen.to_string() + ": " + ec.message());
-    }
-    impl_->acceptors.push_back(std::move(acceptor));
-  }
-  for (auto& acceptor : impl_->acceptors) {
-    impl_->peers.push_back(std::make_unique<tcp::endpoint>());
-    impl_->accept(*acceptor, *impl_->peers.back());
-  }
+  for (const auto& listen : impl_->options.listen) impl_->listen(listen);
+  for (auto& listener : impl_->listeners) impl_->accept(*listener);
+  for (auto& worker : impl_->workers) worker->start_sweep();
   for (auto& context : impl_->contexts) {
     impl_->guards.push_back(asio::make_work_guard(*context));
     impl_->threads.emplace_back([&io = *context] { io.run(); });
@@ -124,17 +153,18 @@ void Server::start() {
 void Server::stop() {
   if (impl_->threads.empty()) return;
   impl_->stopping.store(true);
-  asio::post(*impl_->contexts.front(), [this] {
-    for (auto& acceptor : impl_->acceptors) {
-      boost::system::error_code ignored;
-      acceptor->close(ignored);
-    }
-  });
   for (auto& worker : impl_->workers) {
-    asio::post(worker->io, [w = worker.get()] {
-      for (auto& weak : w->connections) {
-        if (auto connection = weak.lock()) connection->close_if_idle();
+    asio::post(worker->io, [this, w = worker.get()] {
+      for (auto& listener : impl_->listeners) {
+        boost::system::error_code ignored;
+        if (&listener->worker == w) listener->acceptor.close(ignored);
       }
+      for (Connection* c = w->connections; c != nullptr;) {
+        Connection* next = c->next();
+        c->close_if_idle();
+        c = next;
+      }
+      if (w->connections == nullptr) w->sweep.cancel();
     });
   }
   impl_->guards.clear();

@@ -77,8 +77,8 @@ struct ServerOptions {
   std::uint32_t max_header_bytes = 32768;  // request line and headers: room for a 256-hash scrape
 };
 
-// HTTP/1.1 server on Boost.Asio/Beast: one event loop per thread, each owning the
-// connections it was handed; listeners accept and hand connections out in turn.
+// HTTP/1.1 server on Boost.Asio/Beast: one event loop per thread, each accepting on its own
+// listening sockets (SO_REUSEPORT) and owning the connections it accepted.
 class Server {
  public:
   Server(ServerOptions options, Handler& handler);
