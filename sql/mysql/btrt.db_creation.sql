@@ -1,4 +1,4 @@
--- btrt database schema for MySQL 5.7+/8 and MariaDB 10.x (schema version 2).
+-- btrt database schema for MySQL 5.7+/8 and MariaDB 10.x (schema version 3).
 -- Run it in the schema named in database.schema, for example:
 --   mysql -hlocalhost -ubtrt -p btrt < /etc/btrt/btrt.db_creation.sql
 -- `btrt db init` creates the same objects; running either twice is harmless.
@@ -24,8 +24,9 @@ CREATE TABLE IF NOT EXISTS peers (
   source SMALLINT NOT NULL,                                     -- 0 local, 1 external, 2+ neighbour
   last_seen BIGINT NOT NULL,
   expires_at BIGINT NOT NULL,
-  PRIMARY KEY (info_hash, address, port),
-  INDEX peers_expires_at (expires_at)
+  -- No index on expires_at (schema 3): keeping one up to date on every re-announce cost more
+  -- than the rest of the write; btrt purges expired rows by a scan every few minutes.
+  PRIMARY KEY (info_hash, address, port)
 ) ENGINE=InnoDB;
 
 CREATE TABLE IF NOT EXISTS stats (
@@ -42,4 +43,4 @@ CREATE TABLE IF NOT EXISTS stats_returned (
   PRIMARY KEY (sampled_at, peer_group)
 ) ENGINE=InnoDB;
 
-INSERT IGNORE INTO schema_version (version) VALUES (1), (2);
+INSERT IGNORE INTO schema_version (version) VALUES (1), (2), (3);

@@ -15,7 +15,7 @@
 namespace btrt::storage {
 
 // The schema version this build needs; sql/*/ hold the creation scripts and upgrades.
-inline constexpr int kSchemaVersion = 2;
+inline constexpr int kSchemaVersion = 3;
 
 class DatabaseError : public std::runtime_error {
  public:
@@ -60,7 +60,10 @@ struct Batch {
   std::vector<PeerRow> peers;
   std::vector<PeerKeyRow> removed;
   std::vector<StatsRow> stats;
-  std::int64_t now = 0;  // peers that expired before this are deleted
+  std::int64_t now = 0;
+  // Delete the peers that expired before `now`: a scan of the peers table (schema 3 has no
+  // index on expires_at), so the write-behind asks for it every few minutes, not every flush.
+  bool purge_expired = true;
 };
 
 // One storage interface over SQLite and MySQL/MariaDB (SOCI). Every method throws

@@ -11,6 +11,7 @@ namespace btrt::storage {
 namespace {
 
 constexpr std::int64_t kStatsPeriod = 60;       // s between statistics samples
+constexpr std::int64_t kPurgePeriod = 300;      // s between purges of expired peers
 constexpr std::size_t kMaxStatsRows = 24 * 60;  // kept through an outage: a day
 constexpr std::chrono::seconds kMaxBackoff{15};
 constexpr std::int64_t kHistorySpan = 24 * 3600;  // s of samples kept for /stats
@@ -168,6 +169,7 @@ bool WriteBehind::flush() {
 
   Batch batch;
   batch.now = wall_now;
+  batch.purge_expired = wall_now - last_purge_ >= kPurgePeriod;
   for (const auto& [hash, change] : torrents_) {
     batch.torrents.push_back({hash, change.completed_delta, to_wall(change.seen)});
   }
@@ -205,6 +207,7 @@ bool WriteBehind::flush() {
   spdlog::debug("database: wrote {} peer and {} torrent changes in {:.2f} s", peers_.size(),
                 torrents_.size(), took);
   backoff_ = std::chrono::seconds(1);
+  if (batch.purge_expired) last_purge_ = wall_now;
   // Give the memory back, not just the entries: a burst (a restart's first flush, the end of
   // an outage) must not stay resident for the life of the process.
   const bool large = peers_.size() > 10000;

@@ -88,6 +88,7 @@ class WriteBehind {
 
   StatsRow last_stats_;
   std::int64_t last_sample_ = 0;
+  std::int64_t last_purge_ = 0;  // wall time of the last purge of expired peers
   std::atomic<bool> outage_{false};
   std::int64_t outage_since_ = 0;
   std::chrono::seconds backoff_{1};

@@ -118,7 +118,7 @@ def test_old_schema_is_refused_until_db_upgrade(make_tracker, tmp_path, backend,
     assert r.returncode == 1
     assert "btrt db upgrade" in r.stderr + t.logs()
     up = btrt("db", "upgrade", "-c", str(t.config_path))
-    assert up.returncode == 0 and "upgraded schema version 1 to 2" in up.stdout, up.stderr
+    assert up.returncode == 0 and "upgraded schema version 1 to 3" in up.stdout, up.stderr
     t.start()
 
 

@@ -105,7 +105,7 @@ class DatabaseTest : public ::testing::TestWithParam<Backend> {
 TEST_P(DatabaseTest, InitCreatesTheSchemaOnceAndIsHarmlessTwice) {
   auto db = Database::connect(config_);
   EXPECT_EQ(db->schema_version(), 0);
-  EXPECT_NE(init_schema(*db).find("created schema version 2"), std::string::npos);
+  EXPECT_NE(init_schema(*db).find("created schema version 3"), std::string::npos);
   EXPECT_EQ(db->schema_version(), kSchemaVersion);
   EXPECT_NE(init_schema(*db).find("already in place"), std::string::npos);
   EXPECT_NO_THROW(prepare_for_run(*db, false));
@@ -157,6 +157,14 @@ TEST_P(DatabaseTest, UpsertsReplaceRemovalsDeleteAndExpiredRowsAreCleaned) {
   ASSERT_EQ(loaded.size(), 1u);
   EXPECT_TRUE(loaded[1].seeder);
   EXPECT_EQ(loaded[1].expires_at, 9000);
+  Batch later;  // peer 1 has expired too, but this flush is not a purge
+  later.now = 10000;
+  later.purge_expired = false;
+  db->write(later);
+  EXPECT_EQ(peers_after(*db, 0).size(), 1u);
+  later.purge_expired = true;
+  db->write(later);
+  EXPECT_TRUE(peers_after(*db, 0).empty());
 }
 
 TEST_P(DatabaseTest, CompletionCountsAccumulate) {
@@ -271,13 +279,26 @@ TEST_P(DatabaseTest, UpgradeBringsAVersionOneSchemaToTheCurrentOne) {
   } catch (const DatabaseError& e) {
     EXPECT_NE(std::string(e.what()).find("btrt db upgrade"), std::string::npos) << e.what();
   }
-  EXPECT_NE(upgrade_schema(*db).find("upgraded schema version 1 to 2"), std::string::npos);
-  EXPECT_EQ(db->schema_version(), 2);
+  EXPECT_NE(upgrade_schema(*db).find("upgraded schema version 1 to 3"), std::string::npos);
+  EXPECT_EQ(db->schema_version(), kSchemaVersion);
   Batch batch;  // the upgrade's table works
   batch.stats = {{60, 1, 0, 0, {{"local peers", 1}}}};
   db->write(batch);
   EXPECT_EQ(db->load_stats(1).size(), 1u);
   EXPECT_NE(upgrade_schema(*db).find("is current"), std::string::npos);
+  // Version 3 dropped the index on peers.expires_at.
+  auto session = raw_session();
+  int indexes = -1;
+  if (mysql) {
+    *session << "SELECT COUNT(*) FROM information_schema.statistics WHERE table_schema = "
+                "DATABASE() AND table_name = 'peers' AND index_name = 'peers_expires_at'",
+        soci::into(indexes);
+  } else {
+    *session << "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND "
+                "name = 'peers_expires_at'",
+        soci::into(indexes);
+  }
+  EXPECT_EQ(indexes, 0);
 }
 
 TEST_P(DatabaseTest, NewerSchemaIsRefused) {
