@@ -1,8 +1,8 @@
 #include "http/connection.hpp"
 
+#include <algorithm>
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
-#include <boost/beast/http/read.hpp>
 
 namespace btrt::http {
 
@@ -91,7 +91,11 @@ void Connection::start() {
   if (next_) next_->prev_ = this;
   worker_.connections = this;
   linked_ = true;
-  read_request();
+  // Asio would make the socket non-blocking before its first operation anyway; reads and
+  // writes are tried at once and only wait on the event loop when the socket is not ready.
+  boost::system::error_code ec;
+  socket_.non_blocking(true, ec);
+  begin_request();
 }
 
 void Connection::close_if_overdue(Clock::time_point now) {
@@ -105,16 +109,53 @@ void Connection::close_if_idle() {
   if (idle_ || nothing_received) close();
 }
 
-void Connection::read_request() {
+void Connection::begin_request() {
   idle_ = false;
   parser_.emplace();
   parser_->header_limit(worker_.options.max_header_bytes);
   parser_->body_limit(0);
   reading_ = true;
   set_deadline(worker_.options.request_timeout);
-  bhttp::async_read(
-      socket_, buffer_, *parser_,
-      [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_request(ec); });
+  if (buffer_.size() > 0) return parse();  // pipelined: already here
+  read_available();
+}
+
+// A request usually arrives whole in one segment: read what the socket holds (a new
+// connection's request is normally there when it is accepted) and wait on the event loop only
+// when nothing is. That is one read per request where an asynchronous read tries, fails and
+// tries again after the wake-up, and no completion handler queued per step.
+void Connection::read_available() {
+  const std::size_t room = buffer_.max_size() - buffer_.size();
+  if (room == 0) return on_request(bhttp::error::header_limit);
+  beast::error_code ec;
+  const std::size_t n =
+      socket_.read_some(buffer_.prepare(std::min<std::size_t>(room, kReadChunk)), ec);
+  if (ec == boost::asio::error::would_block || ec == boost::asio::error::try_again) {
+    return wait_readable();
+  }
+  if (ec) return on_request(ec);
+  buffer_.commit(n);
+  parse();
+}
+
+void Connection::wait_readable() {
+  socket_.async_wait(Socket::wait_read, [self = shared_from_this()](beast::error_code ec) {
+    if (ec) return self->close();
+    if (self->idle_) return self->begin_request();  // the first byte of a next request
+    self->read_available();
+  });
+}
+
+void Connection::parse() {
+  while (!parser_->is_header_done()) {
+    beast::error_code ec;
+    const std::size_t used = parser_->put(buffer_.data(), ec);
+    buffer_.consume(used);
+    if (ec == bhttp::error::need_more || (!ec && used == 0)) return read_available();
+    if (ec) return on_request(ec);
+  }
+  // A GET has no body: one announced (Content-Length, chunked) is refused, not waited for.
+  on_request(parser_->is_done() ? beast::error_code{} : bhttp::error::unexpected_body);
 }
 
 void Connection::on_request(beast::error_code ec) {
@@ -183,33 +224,41 @@ void Connection::respond(int status, std::string_view content_type, std::string_
   if (status == 405) out_ += "\r\nAllow: GET";
   out_ += close_after ? "\r\nConnection: close\r\n\r\n" : "\r\n\r\n";
   out_ += body;
+  // One write normally takes the whole answer; only a large one (a scrape of every torrent,
+  // the stats page) to a slow reader waits for room.
+  beast::error_code ec;
+  const std::size_t sent = socket_.write_some(boost::asio::buffer(out_), ec);
+  if (!ec && sent == out_.size()) return after_answer(close_after);
+  if (ec && ec != boost::asio::error::would_block && ec != boost::asio::error::try_again) {
+    return close();
+  }
   set_deadline(worker_.options.request_timeout);
   boost::asio::async_write(
-      socket_, boost::asio::buffer(out_),
-      [self = shared_from_this(), close_after](beast::error_code ec, std::size_t) {
-        if (ec || close_after) return self->close();
-        self->wait_for_next_request();
+      socket_, boost::asio::buffer(out_) + sent,
+      [self = shared_from_this(), close_after](beast::error_code error, std::size_t) {
+        if (error) return self->close();
+        self->after_answer(close_after);
       });
 }
 
-void Connection::reject(int status, std::string_view body) {
-  respond(status, "text/plain", body, true);
-}
-
-void Connection::wait_for_next_request() {
-  if (worker_.stopping.load(std::memory_order_relaxed)) return close();
-  if (buffer_.size() > 0) return read_request();  // pipelined request already here
+void Connection::after_answer(bool close_after) {
+  if (close_after || worker_.stopping.load(std::memory_order_relaxed)) return close();
+  if (buffer_.size() > 0) {
+    // Pipelined requests are taken one per turn of the loop: answering them in this call
+    // would recurse once per request held in the buffer.
+    boost::asio::post(socket_.get_executor(),
+                      [self = shared_from_this()] { self->begin_request(); });
+    return;
+  }
   // Idle: wait up to keepalive_timeout for the first byte, then give the request
   // request_timeout to arrive whole.
   idle_ = true;
   set_deadline(worker_.options.keepalive_timeout);
-  socket_.async_read_some(buffer_.prepare(512),
-                          [self = shared_from_this()](beast::error_code ec, std::size_t n) {
-                            self->idle_ = false;
-                            if (ec) return self->close();
-                            self->buffer_.commit(n);
-                            self->read_request();
-                          });
+  wait_readable();
+}
+
+void Connection::reject(int status, std::string_view body) {
+  respond(status, "text/plain", body, true);
 }
 
 // close() alone ends the connection as shutdown() + close() would (FIN, or RST if the

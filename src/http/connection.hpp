@@ -44,15 +44,20 @@ class Connection final : public std::enable_shared_from_this<Connection>, public
   Connection* next() const { return next_; }
 
  private:
-  void read_request();
+  void begin_request();
+  void read_available();
+  void wait_readable();
+  void parse();
   void on_request(boost::beast::error_code ec);
-  void wait_for_next_request();
+  void after_answer(bool close_after);
   void respond(int status, std::string_view content_type, std::string_view body, bool close);
   void reject(int status, std::string_view body);  // answer and close
   void close();
   void set_deadline(std::uint32_t seconds) {
     deadline_ = Clock::now() + std::chrono::seconds(seconds);
   }
+
+  static constexpr std::size_t kReadChunk = 4096;
 
   Socket socket_;
   Worker& worker_;
