@@ -73,6 +73,7 @@ class Connection final : public std::enable_shared_from_this<Connection>, public
   bool idle_ = false;
   bool reading_ = false;  // a request is being read
   bool close_after_ = false;
+  bool unread_input_ = false;  // a rejected request: the client may have sent more
   // The worker's list of its connections (intrusive: no allocation per connection).
   Connection* prev_ = nullptr;
   Connection* next_ = nullptr;
