@@ -1,8 +1,11 @@
 #include "http/connection.hpp"
 
+#include <sys/socket.h>
+
 #include <algorithm>
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
+#include <cerrno>
 
 namespace btrt::http {
 
@@ -91,10 +94,6 @@ void Connection::start() {
   if (next_) next_->prev_ = this;
   worker_.connections = this;
   linked_ = true;
-  // Asio would make the socket non-blocking before its first operation anyway; reads and
-  // writes are tried at once and only wait on the event loop when the socket is not ready.
-  boost::system::error_code ec;
-  socket_.non_blocking(true, ec);
   begin_request();
 }
 
@@ -124,17 +123,21 @@ void Connection::begin_request() {
 // connection's request is normally there when it is accepted) and wait on the event loop only
 // when nothing is. That is one read per request where an asynchronous read tries, fails and
 // tries again after the wake-up, and no completion handler queued per step.
+//
+// MSG_DONTWAIT instead of a non-blocking socket: a connection served at once (the usual
+// Connection: close request) needs no system call to switch its socket to non-blocking.
 void Connection::read_available() {
   const std::size_t room = buffer_.max_size() - buffer_.size();
   if (room == 0) return on_request(bhttp::error::header_limit);
-  beast::error_code ec;
-  const std::size_t n =
-      socket_.read_some(buffer_.prepare(std::min<std::size_t>(room, kReadChunk)), ec);
-  if (ec == boost::asio::error::would_block || ec == boost::asio::error::try_again) {
-    return wait_readable();
-  }
-  if (ec) return on_request(ec);
-  buffer_.commit(n);
+  const auto space = buffer_.prepare(std::min<std::size_t>(room, kReadChunk));
+  ssize_t n;
+  do {
+    n = ::recv(socket_.native_handle(), space.data(), space.size(), MSG_DONTWAIT);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return wait_readable();
+  if (n < 0) return on_request(beast::error_code(errno, boost::system::system_category()));
+  if (n == 0) return on_request(boost::asio::error::eof);
+  buffer_.commit(static_cast<std::size_t>(n));
   parse();
 }
 
@@ -233,12 +236,14 @@ void Connection::respond(int status, std::string_view content_type, std::string_
   // Connection: close request. Not when input may be left unread: closing then resets the
   // connection, and an answer still held back would be lost with it.
   const bool with_fin = close_after && !unread_input_ && buffer_.size() == 0;
-  beast::error_code ec;
-  const std::size_t sent = socket_.send(boost::asio::buffer(out_), with_fin ? MSG_MORE : 0, ec);
-  if (!ec && sent == out_.size()) return after_answer(close_after);
-  if (ec && ec != boost::asio::error::would_block && ec != boost::asio::error::try_again) {
-    return close();
-  }
+  ssize_t n;
+  do {
+    n = ::send(socket_.native_handle(), out_.data(), out_.size(),
+               MSG_DONTWAIT | MSG_NOSIGNAL | (with_fin ? MSG_MORE : 0));
+  } while (n < 0 && errno == EINTR);
+  if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) return close();
+  const std::size_t sent = n < 0 ? 0 : static_cast<std::size_t>(n);
+  if (sent == out_.size()) return after_answer(close_after);
   set_deadline(worker_.options.request_timeout);
   boost::asio::async_write(
       socket_, boost::asio::buffer(out_) + sent,

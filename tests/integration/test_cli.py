@@ -118,12 +118,17 @@ def test_run_refuses_an_invalid_configuration(tmp_path):
     assert r.returncode == 2 and f"{conf}:2:" in r.stderr
 
 
-def test_run_fails_with_1_when_the_port_is_taken(make_tracker):
-    first = make_tracker()
-    second = make_tracker(start=False, port=first.port)
+@pytest.mark.parametrize("threads", [1, 2])
+def test_run_fails_with_1_when_the_port_is_taken(make_tracker, threads):
+    # With several threads every worker listens with SO_REUSEPORT, which would let a second
+    # instance of the same user share the port and take half its traffic: refused as well.
+    config = f"server:\n  listen: [\"127.0.0.1:%PORT%\"]\n  threads: {threads}\n"
+    first = make_tracker(config)
+    second = make_tracker(config, start=False, port=first.port)
     second.start(expect_ready=False)
     assert second.proc.wait(timeout=15) == 1
     assert "cannot listen" in second.logs() + second.output()
+    assert all(first.get("/health")[0] == 200 for _ in range(5))
 
 
 def test_sigterm_stops_gracefully_with_exit_0(make_tracker):
