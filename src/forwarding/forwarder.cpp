@@ -1,5 +1,6 @@
 #include "forwarding/forwarder.hpp"
 
+#include <pthread.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -68,7 +69,10 @@ Forwarder::~Forwarder() {
 
 void Forwarder::start() {
   schedule_expiry();
-  thread_ = std::thread([this] { io_.run(); });
+  thread_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "btrt-forward");
+    io_.run();
+  });
 }
 
 void Forwarder::stop() {

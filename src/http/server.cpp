@@ -1,5 +1,6 @@
 #include "http/server.hpp"
 
+#include <pthread.h>
 #include <sys/socket.h>
 
 #include <boost/asio/executor_work_guard.hpp>
@@ -146,7 +147,11 @@ void Server::start() {
   for (auto& worker : impl_->workers) worker->start_sweep();
   for (auto& context : impl_->contexts) {
     impl_->guards.push_back(asio::make_work_guard(*context));
-    impl_->threads.emplace_back([&io = *context] { io.run(); });
+    const auto name = "btrt-http-" + std::to_string(impl_->threads.size());
+    impl_->threads.emplace_back([&io = *context, name] {
+      pthread_setname_np(pthread_self(), name.c_str());  // as top -H and ps -L show it
+      io.run();
+    });
   }
 }
 

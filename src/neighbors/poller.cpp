@@ -1,5 +1,6 @@
 #include "neighbors/poller.hpp"
 
+#include <pthread.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -51,9 +52,11 @@ Poller::~Poller() {
 void Poller::start(const std::vector<config::Neighbor>& neighbors) {
   http::ClientOptions options;
   client_ = std::make_unique<http::Client>(io_, options);
-  apply(neighbors);
-  schedule_tick();
-  thread_ = std::thread([this] { io_.run(); });
+  apply(neighbors);  // starts the ticks if there is a neighbour
+  thread_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "btrt-neighbors");
+    io_.run();
+  });
 }
 
 void Poller::reconfigure(const std::vector<config::Neighbor>& neighbors) {
@@ -65,6 +68,7 @@ void Poller::stop() {
   boost::asio::post(io_, [this] {
     stopping_ = true;  // a tick already queued (cancel() cannot reach it) must not re-arm
     timer_.cancel();
+    work_.reset();
     client_->shutdown();
     for (auto& [name, n] : neighbors_) n->alive = false;
   });
@@ -118,13 +122,24 @@ void Poller::apply(const std::vector<config::Neighbor>& configured) {
                  c.refresh_interval, c.max_concurrent);
   }
   store_.set_track_new_torrents(!neighbors_.empty());
+  if (!neighbors_.empty() && !ticking_ && !stopping_) schedule_tick();
 }
 
 void Poller::schedule_tick() {
+  ticking_ = true;
   timer_.expires_after(kTick);
   timer_.async_wait([this](boost::system::error_code ec) {
-    if (ec || stopping_) return;
+    if (ec || stopping_) {
+      ticking_ = false;
+      return;
+    }
     tick();
+    // Without neighbours (the usual single retracker) the thread sleeps until a reload adds
+    // one, instead of waking ten times a second for nothing.
+    if (neighbors_.empty()) {
+      ticking_ = false;
+      return;
+    }
     schedule_tick();
   });
 }

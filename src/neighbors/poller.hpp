@@ -1,6 +1,7 @@
 #pragma once
 
 #include <atomic>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <cstdint>
@@ -62,7 +63,11 @@ class Poller {
   boost::asio::io_context io_{1};
   std::unique_ptr<http::Client> client_;
   boost::asio::steady_timer timer_{io_};
+  // Keeps the loop waiting for a reload while there is no neighbour and so no tick.
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_{
+      io_.get_executor()};
   bool stopping_ = false;  // poller thread only
+  bool ticking_ = false;   // poller thread only; no neighbour, no tick
   std::thread thread_;
   std::map<std::string, std::shared_ptr<Neighbor>> neighbors_;  // by name; poller thread only
   mutable std::mutex status_mutex_;

@@ -1,6 +1,7 @@
 #include "storage/write_behind.hpp"
 
 #include <malloc.h>
+#include <pthread.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -45,7 +46,10 @@ void WriteBehind::start() {
     }
   }
   store_.set_recording(true);
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "btrt-db");
+    run();
+  });
 }
 
 void WriteBehind::stop() {

@@ -141,3 +141,17 @@ def test_sighup_adds_and_removes_neighbours(make_tracker, fakes):
     asked_old = old.count()
     time.sleep(1.5)  # a removed neighbour is asked no more (at least one refresh interval)
     assert old.count() == asked_old
+
+
+def test_a_neighbour_added_by_sighup_to_none_is_polled(make_tracker, fakes):
+    # Without neighbours the poller sleeps; a reload that adds one must wake it.
+    partner = fakes()
+    partner.peers = [("127.2.7.7", 6777)]
+    t = make_tracker(GROUPS + "neighbors: []\n")
+    ih = info_hash(7)
+    t.announce(ih, peer_id(1), 7001, source="127.1.0.1")
+    t.config_path.write_text(t.config_path.read_text().replace(
+        "neighbors: []\n", "neighbors:\n" + neighbor("partner", partner, refresh=1)))
+    t.signal(signal.SIGHUP)
+    wait_for(lambda: ("127.2.7.7", 6777) in compact_peers(
+        t.announce(ih, peer_id(1), 7001, source="127.1.0.1")), timeout=10, what="its peers")
