@@ -1,6 +1,7 @@
 #include "http/connection.hpp"
 
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <boost/asio/post.hpp>
@@ -39,11 +40,6 @@ std::string_view reason_phrase(int status) {
   }
 }
 
-net::IpAddress to_address(const boost::asio::ip::address& a) {
-  if (a.is_v4()) return net::IpAddress::from_v4(a.to_v4().to_uint());
-  return net::IpAddress(a.to_v6().to_bytes());  // mapped IPv4 stays comparable as IPv4
-}
-
 std::string_view view(beast::string_view s) {
   return {s.data(), s.size()};
 }
@@ -72,13 +68,16 @@ std::shared_ptr<DeferredResponse> Connection::defer() {
 }
 
 // TCP_NODELAY comes from the listening socket (accepted sockets inherit it on Linux).
-Connection::Connection(Socket socket, const boost::asio::ip::address& source, Worker& worker)
-    : socket_(std::move(socket)),
+Connection::Connection(int descriptor, bool v6, const net::IpAddress& source, Worker& worker)
+    : fd_(descriptor),
+      v6_(v6),
+      socket_(worker.io),
       worker_(worker),
       buffer_(worker.options.max_header_bytes),
-      source_(to_address(source)) {}
+      source_(source) {}
 
 Connection::~Connection() {
+  close();
   worker_.open_connections.fetch_sub(1, std::memory_order_relaxed);
   if (!linked_) return;
   (prev_ ? prev_->next_ : worker_.connections) = next_;
@@ -123,16 +122,14 @@ void Connection::begin_request() {
 // connection's request is normally there when it is accepted) and wait on the event loop only
 // when nothing is. That is one read per request where an asynchronous read tries, fails and
 // tries again after the wake-up, and no completion handler queued per step.
-//
-// MSG_DONTWAIT instead of a non-blocking socket: a connection served at once (the usual
-// Connection: close request) needs no system call to switch its socket to non-blocking.
+// (The socket is non-blocking from accept4(); MSG_DONTWAIT says so where it matters.)
 void Connection::read_available() {
   const std::size_t room = buffer_.max_size() - buffer_.size();
   if (room == 0) return on_request(bhttp::error::header_limit);
   const auto space = buffer_.prepare(std::min<std::size_t>(room, kReadChunk));
   ssize_t n;
   do {
-    n = ::recv(socket_.native_handle(), space.data(), space.size(), MSG_DONTWAIT);
+    n = ::recv(fd_, space.data(), space.size(), MSG_DONTWAIT);
   } while (n < 0 && errno == EINTR);
   if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return wait_readable();
   if (n < 0) return on_request(beast::error_code(errno, boost::system::system_category()));
@@ -141,7 +138,16 @@ void Connection::read_available() {
   parse();
 }
 
+bool Connection::watch() {
+  if (socket_.is_open()) return true;
+  beast::error_code ec;
+  socket_.assign(v6_ ? boost::asio::ip::tcp::v6() : boost::asio::ip::tcp::v4(), fd_, ec);
+  if (ec) close();
+  return !ec;
+}
+
 void Connection::wait_readable() {
+  if (!watch()) return;
   socket_.async_wait(Socket::wait_read, [self = shared_from_this()](beast::error_code ec) {
     if (ec) return self->close();
     if (self->idle_) return self->begin_request();  // the first byte of a next request
@@ -230,7 +236,6 @@ void Connection::respond(int status, std::string_view content_type, std::string_
   // One write normally takes the whole answer; only a large one (a scrape of every torrent,
   // the stats page) to a slow reader waits for room.
   //
-  //
   // Before a close, MSG_MORE holds the answer back until the close that follows at once, so
   // that the answer and the FIN leave in one segment: a packet less for both ends of every
   // Connection: close request. Not when input may be left unread: closing then resets the
@@ -238,12 +243,13 @@ void Connection::respond(int status, std::string_view content_type, std::string_
   const bool with_fin = close_after && !unread_input_ && buffer_.size() == 0;
   ssize_t n;
   do {
-    n = ::send(socket_.native_handle(), out_.data(), out_.size(),
+    n = ::send(fd_, out_.data(), out_.size(),
                MSG_DONTWAIT | MSG_NOSIGNAL | (with_fin ? MSG_MORE : 0));
   } while (n < 0 && errno == EINTR);
   if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) return close();
   const std::size_t sent = n < 0 ? 0 : static_cast<std::size_t>(n);
   if (sent == out_.size()) return after_answer(close_after);
+  if (!watch()) return;
   set_deadline(worker_.options.request_timeout);
   boost::asio::async_write(
       socket_, boost::asio::buffer(out_) + sent,
@@ -277,12 +283,18 @@ void Connection::reject(int status, std::string_view body) {
 void Connection::close() {
   idle_ = false;
   deadline_ = Clock::time_point::max();
-  beast::error_code ec;
+  if (fd_ < 0) return;
   // With input left unread, close() resets the connection; a shutdown first sends the FIN
   // after the answer, so that a client that reads it gets it whole. Otherwise close() alone
   // does the same, one system call fewer per connection.
-  if (unread_input_) socket_.shutdown(Socket::shutdown_both, ec);
-  socket_.close(ec);
+  if (unread_input_) ::shutdown(fd_, SHUT_RDWR);
+  beast::error_code ec;
+  if (socket_.is_open()) {
+    socket_.close(ec);  // also cancels what waits on it
+  } else {
+    ::close(fd_);
+  }
+  fd_ = -1;
 }
 
 void Worker::start_sweep() {

@@ -27,8 +27,9 @@ class Connection final : public std::enable_shared_from_this<Connection>, public
                                                   boost::asio::io_context::executor_type>;
   using Clock = std::chrono::steady_clock;
 
-  // source: the peer's address, as accept() reported it (no getpeername call).
-  Connection(Socket socket, const boost::asio::ip::address& source, Worker& worker);
+  // descriptor: a connected, non-blocking socket, now the connection's; source: the peer's
+  // address as accept() reported it (no getpeername call).
+  Connection(int descriptor, bool v6, const net::IpAddress& source, Worker& worker);
   ~Connection();
   void start();
   // Closes the connection if it is waiting for a next request; one mid-request finishes.
@@ -53,13 +54,19 @@ class Connection final : public std::enable_shared_from_this<Connection>, public
   void respond(int status, std::string_view content_type, std::string_view body, bool close);
   void reject(int status, std::string_view body);  // answer and close
   void close();
+  // Hands the descriptor to the event loop (once): only a connection that must wait for its
+  // socket needs it. One served at once never registers, so it costs no epoll_ctl to add
+  // and none to remove.
+  bool watch();
   void set_deadline(std::uint32_t seconds) {
     deadline_ = Clock::now() + std::chrono::seconds(seconds);
   }
 
   static constexpr std::size_t kReadChunk = 4096;
 
-  Socket socket_;
+  int fd_;
+  bool v6_;
+  Socket socket_;  // open once watch() has handed it fd_
   Worker& worker_;
   boost::beast::flat_buffer buffer_;
   std::optional<boost::beast::http::request_parser<boost::beast::http::empty_body>> parser_;

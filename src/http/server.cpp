@@ -1,7 +1,10 @@
 #include "http/server.hpp"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
@@ -9,6 +12,8 @@
 #include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <cerrno>
+#include <cstring>
 #include <stdexcept>
 
 #include "http/connection.hpp"
@@ -26,6 +31,20 @@ tcp::endpoint to_asio(const net::Endpoint& e) {
   return {asio::ip::address_v6(e.address.bytes()), e.port};
 }
 
+constexpr int kAcceptsPerTurn = 64;
+
+// IPv4-mapped IPv6 addresses stay comparable as IPv4 (net::IpAddress keeps the mapped form).
+net::IpAddress address_of(const sockaddr_storage& peer) {
+  if (peer.ss_family == AF_INET) {
+    return net::IpAddress::from_v4(
+        ntohl(reinterpret_cast<const sockaddr_in&>(peer).sin_addr.s_addr));
+  }
+  net::IpAddress::Bytes bytes{};
+  const auto& v6 = reinterpret_cast<const sockaddr_in6&>(peer).sin6_addr;
+  std::memcpy(bytes.data(), v6.s6_addr, bytes.size());
+  return net::IpAddress(bytes);
+}
+
 constexpr std::string_view kOverloaded =
     "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: "
     "21\r\nConnection: close\r\n\r\ntoo many connections\n";
@@ -38,7 +57,6 @@ constexpr std::string_view kOverloaded =
 struct Listener {
   Listener(asio::io_context& io, Worker& w) : acceptor(io), worker(w) {}
   Acceptor acceptor;
-  asio::ip::tcp::endpoint peer;  // filled in by the accept in flight
   Worker& worker;
 };
 
@@ -98,17 +116,27 @@ struct Server::Impl {
       if (!ec) acceptor.set_option(tcp::no_delay(true), ec);
       if (!ec) acceptor.bind(endpoint, ec);
       if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+      if (!ec) acceptor.non_blocking(true, ec);  // accept() drains it until EAGAIN
       if (!ec && endpoint.port() == 0) endpoint = acceptor.local_endpoint(ec);  // same for all
       if (ec) fail(ec);
       listeners.push_back(std::move(listener));
     }
   }
 
+  // Accepts until the backlog is empty, then waits for the listening socket to be readable.
+  // Asio's async_accept would queue a completion per connection and register each socket
+  // with epoll at once; here a connection is served in the same turn of the loop it was
+  // accepted in, and registered only if it has to wait (see Connection::watch).
   void accept(Listener& listener) {
-    listener.acceptor.async_accept(listener.peer, [this, &listener](boost::system::error_code ec,
-                                                                    Connection::Socket socket) {
-      if (ec == asio::error::operation_aborted || stopping.load()) return;
-      if (ec) {
+    for (int accepted = 0; accepted < kAcceptsPerTurn; ++accepted) {
+      sockaddr_storage peer{};
+      socklen_t length = sizeof peer;
+      const int fd =
+          ::accept4(listener.acceptor.native_handle(), reinterpret_cast<sockaddr*>(&peer), &length,
+                    SOCK_NONBLOCK | SOCK_CLOEXEC);
+      if (fd < 0) {
+        if (errno == EINTR || errno == ECONNABORTED) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) return wait_for_connections(listener);
         // Out of descriptors (EMFILE, ENFILE) or memory: accepting again at once would
         // fail again and spin; pause briefly while the listen backlog holds the rest.
         auto pause =
@@ -120,17 +148,28 @@ struct Server::Impl {
       }
       if (open_connections.load(std::memory_order_relaxed) >= options.max_connections) {
         // Overload: a short answer and close, without reading the request.
-        boost::system::error_code ignored;
-        socket.non_blocking(true, ignored);
-        socket.write_some(asio::buffer(kOverloaded), ignored);
-        socket.close(ignored);
-      } else {
-        open_connections.fetch_add(1, std::memory_order_relaxed);
-        std::make_shared<Connection>(std::move(socket), listener.peer.address(), listener.worker)
-            ->start();
+        (void)!::send(fd, kOverloaded.data(), kOverloaded.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+        ::close(fd);
+        continue;
       }
-      accept(listener);
+      open_connections.fetch_add(1, std::memory_order_relaxed);
+      std::make_shared<Connection>(fd, peer.ss_family == AF_INET6, address_of(peer),
+                                   listener.worker)
+          ->start();
+    }
+    // A flood of new connections must not starve the connections this loop already has:
+    // go on after what is queued.
+    asio::post(listener.worker.io, [this, &listener] {
+      if (!stopping.load()) accept(listener);
     });
+  }
+
+  void wait_for_connections(Listener& listener) {
+    listener.acceptor.async_wait(Acceptor::wait_read,
+                                 [this, &listener](boost::system::error_code ec) {
+                                   if (ec || stopping.load()) return;
+                                   accept(listener);
+                                 });
   }
 };
 
@@ -143,7 +182,9 @@ Server::~Server() {
 
 void Server::start() {
   for (const auto& listen : impl_->options.listen) impl_->listen(listen);
-  for (auto& listener : impl_->listeners) impl_->accept(*listener);
+  for (auto& listener : impl_->listeners) {
+    asio::post(listener->worker.io, [this, l = listener.get()] { impl_->accept(*l); });
+  }
   for (auto& worker : impl_->workers) worker->start_sweep();
   for (auto& context : impl_->contexts) {
     impl_->guards.push_back(asio::make_work_guard(*context));
