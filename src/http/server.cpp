@@ -51,9 +51,9 @@ constexpr std::string_view kOverloaded =
 
 }  // namespace
 
-// One listening socket per listen address and worker, bound with SO_REUSEPORT: the kernel
-// spreads new connections over the workers and each accepts on its own loop, so a connection
-// never crosses threads (no hand-off, no wake-up of another loop).
+// One listening socket per listen address and worker, bound with SO_REUSEPORT when there are
+// several workers: the kernel spreads new connections over them and each accepts on its own loop,
+// so a connection never crosses threads (no hand-off, no wake-up of another loop).
 struct Listener {
   Listener(asio::io_context& io, Worker& w) : acceptor(io), worker(w) {}
   Acceptor acceptor;
