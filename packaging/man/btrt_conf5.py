@@ -171,7 +171,7 @@ def render(reference, version):
         ".TP", ".I /etc/btrt/btrt.conf", "The configuration.",
         ".TP", ".I /etc/btrt/btrt.conf.default",
         "The template with every key; replaced by package upgrades.",
-        ".TP", r".IR /etc/btrt/local_cidrs.conf \", \" /etc/btrt/neighboring_cidrs.conf",
+        ".TP", ".I /etc/btrt/local_cidrs.conf", ".TQ", ".I /etc/btrt/neighboring_cidrs.conf",
         "Example CIDR files of the two example peer groups.",
         ".SH SEE ALSO",
         r".BR btrt (8),",
