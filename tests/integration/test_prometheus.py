@@ -206,8 +206,9 @@ def test_prometheus_computes_what_the_test_did(make_tracker, fakes, prometheus, 
           '[5m]))', failing / forwarded_total)
     check("upstream ok", 'btrt_upstream_requests_total{result="ok"}', 4)
     check("torrents", 'btrt_torrents', 2 + forwarded_total)
+    # 127.1.0.1-3 and .7, and the forwarding subscriber 127.1.0.100 in each of its torrents
     check("local peers of the local group",
-          'btrt_peers{group="local peers",source="local"}', 4 + 1)  # 127.1.0.100 forwarded
+          'btrt_peers{group="local peers",source="local"}', 4 + forwarded_total)
     check("database up", 'btrt_database_up', 1)
 
     # The write-behind flushes the new peers (flush_interval 1): pending drops to 0.
@@ -318,11 +319,14 @@ def test_dashboard_expressions_return_data_for_btrt_under_load(make_tracker, fak
     t = make_tracker(CONFIG.replace("%DB%", str(tmp_path / "btrt.db")) +
                      f'neighbors:\n  - name: "partner"\n    refresh_interval: 1\n'
                      f'    announce_request: "{neighbour.url(template)}"\n    timeout: 2\n')
-    # Every metric the rules and the dashboard name is one btrt exports.
-    exported = exported_families(t)
-    for source, text in (("btrt-alerts.yml", RULES.read_text()),
-                         ("btrt.json", DASHBOARD.read_text())):
-        unknown = metric_names(text) - exported
+    # Every metric the rules and the dashboard name is one btrt exports (the neighbour's
+    # families once its poller runs).
+    named = {source: metric_names(text) for source, text in (
+        ("btrt-alerts.yml", RULES.read_text()), ("btrt.json", DASHBOARD.read_text()))}
+    exported = wait_for(lambda: (lambda e: "btrt_neighbor_backed_off" in e and e)(
+        exported_families(t)), timeout=15, what="the neighbour's metrics")
+    for source, names in named.items():
+        unknown = names - exported
         assert not unknown, f"{source} names metrics btrt does not export: {sorted(unknown)}"
 
     prom = prometheus(f"127.0.0.1:{t.port}")
@@ -352,8 +356,7 @@ def test_dashboard_expressions_return_data_for_btrt_under_load(make_tracker, fak
 
             def has_data():
                 assert not errors, errors
-                values = [v for _, v in prom.query(concrete)]
-                return [v for v in values if math.isfinite(v)]
+                return [(labels, v) for labels, v in prom.query(concrete) if math.isfinite(v)]
             values = wait_for(has_data, timeout=60, interval=0.5,
                               what=f"data for panel {title!r}: {concrete}")
             results[(title, concrete)] = values
