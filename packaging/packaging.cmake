@@ -28,7 +28,11 @@ install(FILES ${PROJECT_SOURCE_DIR}/README.md DESTINATION ${CMAKE_INSTALL_DOCDIR
 # Manual pages, gzipped as Debian and Fedora ship them. btrt.conf(5) is generated from the
 # configuration reference of docs/operations.md (see packaging/man/btrt_conf5.py), so that
 # it has every key the reference has, and the reference is tested against the loader.
-find_package(Python3 REQUIRED COMPONENTS Interpreter)
+# The distribution's interpreter (standard library only), not one a user's PATH puts first.
+if(NOT DEFINED Python3_EXECUTABLE AND EXISTS /usr/bin/python3)
+  set(Python3_EXECUTABLE /usr/bin/python3)
+endif()
+find_package(Python3 3.8 REQUIRED COMPONENTS Interpreter)
 set(BTRT_MAN_OUT ${BTRT_PACKAGING_OUT}/man)
 configure_file(${CMAKE_CURRENT_LIST_DIR}/man/btrt.8.in ${BTRT_MAN_OUT}/btrt.8 @ONLY)
 add_custom_command(
