@@ -162,7 +162,9 @@ def render(reference, version):
             out += [".TP", ".B " + _escape(key.path).replace("-", r"\-"),
                     r"\fIType:\fR " + inline(key.type) + ".",
                     ".br",
-                    r"\fIDefault:\fR " + inline(key.default) + ".",
+                    # The reference writes a required key's default as a dash.
+                    r"\fIDefault:\fR " + ("none" if key.default in ("—", "-")
+                                          else inline(key.default)) + ".",
                     r"\fIReload:\fR " + inline(key.reload) + ".",
                     ".br",
                     _text_lines(inline(key.meaning))]
