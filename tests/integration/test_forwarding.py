@@ -196,7 +196,8 @@ def test_when_needed_asks_once_per_origin_interval_but_always_for_events(make_tr
 
 def test_origin_interval_decides_freshness(make_tracker, fakes):
     fake = fakes()
-    t = make_tracker(config())
+    # An origin's interval is never taken below tracker.min_interval.
+    t = make_tracker(config(tracker="tracker:\n  min_interval: 1\n"))
     ih = info_hash(10)
     fake.extra = {"interval": 1}
     explicit(t, fake.url(), announce_query(ih, peer_id(1), 5001))

@@ -64,21 +64,26 @@ def test_a_fake_origin_cannot_push_the_local_seeder_out(make_tracker, fakes):
     t.announce(ih, peer_id(1), seeder[1], left=0, headers={"X-Forwarded-For": seeder[0]})
 
     # The subscriber's own tracker lists 100,000 "local" peers, another 100,000 each time.
+    announced = {seeder}
     for n in range(8):
         fake.peers = fake_local_peers(1 + n * 100_000, 100_000)
-        answer = forwarded(t, fake, announce_query(ih, peer_id(100 + n), 7000 + n,
+        subscriber = (f"127.1.1.{n + 1}", 7000 + n)
+        answer = forwarded(t, fake, announce_query(ih, peer_id(100 + n), subscriber[1],
                                                    event="started", numwant=50),
-                           subscriber=f"127.1.1.{n + 1}")
+                           subscriber=subscriber[0])
         peers = compact_peers(answer)
-        assert peers[0] == seeder, (n, peers[:3])  # announced before learned, always
         assert len(peers) == 50
+        # Every peer that announced (the seeder, the subscribers before) before any learned.
+        assert set(peers[:len(announced)]) == announced, (n, peers[:len(announced) + 1])
+        announced.add(subscriber)
     assert fake.count() == 8
 
-    # Local announces too: the seeder first, whatever the origin listed.
+    # Local announces too: whatever the origin listed, the seeder is always handed out.
     for n in range(5):
-        plain = t.announce(ih, peer_id(200 + n), 8000 + n, numwant=5,
+        plain = t.announce(ih, peer_id(200 + n), 8000 + n, numwant=len(announced),
                            headers={"X-Forwarded-For": f"127.1.2.{n + 1}"})
-        assert compact_peers(plain)[0] == seeder
+        assert set(compact_peers(plain)) == announced
+        announced.add((f"127.1.2.{n + 1}", 8000 + n))
 
     # Memory stays bounded: at most numwant_max (200) peers from one answer, at most
     # 5 x numwant_max learned peers per torrent.
