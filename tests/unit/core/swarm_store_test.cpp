@@ -372,6 +372,20 @@ TEST_F(Fixture, SameClientOnANewPortReplacesItsEntry) {
   EXPECT_FALSE(removed.at(2000));
 }
 
+TEST_F(Fixture, SameClientOnAPortAnotherClientLeft) {
+  announce("10.1.0.1", 1);  // peer id of 1
+  announce("10.1.0.1", 2);  // peer id of 2
+  PeerAnnounce a;
+  a.info_hash = hash(1);
+  a.peer_id = id_of(1);  // the first client, now on the second one's port
+  a.address = ip("10.1.0.1");
+  a.port = 2;
+  std::vector<SelectedPeer> out;
+  auto outcome = store.announce(a, 100, 60, {0, 0}, out);
+  EXPECT_EQ(outcome.counts.incomplete, 1u);
+  EXPECT_EQ(store.totals().peers, 1u);
+}
+
 TEST_F(Fixture, SameClientOnANewPortInALargeSwarm) {
   for (std::uint16_t i = 0; i < 100; ++i) announce("10.9.0.1", static_cast<std::uint16_t>(100 + i));
   PeerAnnounce a;
