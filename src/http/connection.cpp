@@ -172,12 +172,9 @@ void Connection::parse() {
     if (ec == bhttp::error::need_more || (!ec && used == 0)) return read_available();
     if (ec) return on_request(ec);
   }
-  if (parser_->is_done()) return on_request({});
   // A body announced (Content-Length, chunked) is never waited for: a GET has none (400), any
   // other method is answered 405 all the same. Either way the body is left unread.
-  unread_input_ = true;
-  on_request(parser_->get().method() == bhttp::verb::get ? bhttp::error::unexpected_body
-                                                         : beast::error_code{});
+  on_request(parser_->is_done() ? beast::error_code{} : bhttp::error::unexpected_body);
 }
 
 void Connection::on_request(beast::error_code ec) {
@@ -197,6 +194,13 @@ void Connection::on_request(beast::error_code ec) {
                     line_ended ? "headers too large\n" : "request line too long\n");
     }
     if (ec == bhttp::error::body_limit || ec == bhttp::error::unexpected_body) {
+      // Beast refuses a Content-Length over the limit as soon as the head is read; the
+      // method is known by then.
+      if (parser_->get().method() != bhttp::verb::get) {
+        unread_input_ = true;
+        return respond(overflow_ ? 503 : 405, "text/plain",
+                       overflow_ ? "too many connections\n" : "only GET is supported\n", true);
+      }
       return reject(400, "a GET request has no body\n");
     }
     return reject(400, "malformed HTTP request\n");
