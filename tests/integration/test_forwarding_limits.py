@@ -227,15 +227,15 @@ def test_thousands_of_failing_origins_keep_state_stats_and_log_bounded(make_trac
         assert not th.is_alive()
     assert not errors, errors[:3]
 
+    # One warning line per failing origin would be 5,250: they are limited overall.
+    assert 1 <= len(origin_warnings(t)) <= 11, len(origin_warnings(t))
+    # The page lists only the most asked origins; per-origin state is bounded (the least
+    # recently used are forgotten).
     figures = stats(t)
-    # Per-origin state is bounded (the least recently used are forgotten) and the page lists
-    # only the most asked origins.
-    assert figures["origins_total"] == 10000
-    assert 0 < len(figures["origins"]) <= 50
+    assert 0 < len(figures["origins"]) <= 50, len(figures["origins"])
     status, _, page = t.get("/stats")
     assert status == 200 and len(page) < 200_000
-    # One warning line per failing origin would be 5,250: they are limited overall.
-    assert 1 <= len(origin_warnings(t)) <= 11, origin_warnings(t)[:20]
+    assert figures["origins_total"] == 10000
     # Still serving forwarded announces promptly.
     started = time.monotonic()
     with open_forwarded(t.port, f"10.8.0.1", query) as s:
