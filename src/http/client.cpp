@@ -255,7 +255,7 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
   void resolve(const std::string& host, std::chrono::milliseconds timeout,
                const std::shared_ptr<Op>& op);
   void resolved(const std::string& host, const std::shared_ptr<Resolution>& resolution,
-                std::vector<asio::ip::address> addresses, bool cancelled);
+                std::vector<asio::ip::address> addresses);
   bool claim(const std::string& address);
   void unclaim(const std::string& address);
   std::shared_ptr<Conn> take_idle(const std::string& key);
@@ -407,17 +407,17 @@ void Client::Impl::resolve(const std::string& host, std::chrono::milliseconds ti
   resolution->deadline.expires_after(timeout);
   resolution->deadline.async_wait([weak, resolution, host](const error_code& ec) {
     if (ec) return;
-    if (auto self = weak.lock()) self->resolved(host, resolution, {}, false);
+    if (auto self = weak.lock()) self->resolved(host, resolution, {});
   });
   resolver.resolve(host,
                    [weak, resolution, host](std::vector<asio::ip::address> addresses, const char*) {
                      if (auto self = weak.lock())
-                       self->resolved(host, resolution, std::move(addresses), false);
+                       self->resolved(host, resolution, std::move(addresses));
                    });
 }
 
 void Client::Impl::resolved(const std::string& host, const std::shared_ptr<Resolution>& resolution,
-                            std::vector<asio::ip::address> addresses, bool cancelled) {
+                            std::vector<asio::ip::address> addresses) {
   if (resolution->ended) return;  // timed out, or shut down: its waiters were told
   resolution->ended = true;
   resolution->deadline.cancel();
@@ -431,23 +431,22 @@ void Client::Impl::resolved(const std::string& host, const std::shared_ptr<Resol
     auto waiter = weak_op.lock();
     if (!waiter || waiter->finished) continue;
     if (addresses.empty()) {
-      waiter->finish(cancelled ? ClientError::connect_failed : ClientError::resolve_failed);
+      waiter->finish(ClientError::resolve_failed);
     } else {
       waiter->on_addresses(addresses);
     }
   }
 }
 
+// Counted without a limit too, so that a limit set later starts from the true counts.
 bool Client::Impl::claim(const std::string& address) {
-  if (options.max_per_address == 0) return true;
   auto& count = busy[address];
-  if (count >= options.max_per_address) return false;
+  if (options.max_per_address != 0 && count >= options.max_per_address) return false;
   ++count;
   return true;
 }
 
 void Client::Impl::unclaim(const std::string& address) {
-  if (options.max_per_address == 0) return;
   auto it = busy.find(address);
   if (it == busy.end()) return;
   if (--it->second == 0) busy.erase(it);
