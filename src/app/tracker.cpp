@@ -345,8 +345,10 @@ int run_tracker(const std::string& config_path) {
   control.run();
 
   router.set_serving(false);
+  // First: subscribers waiting for an origin are answered at once, and later forwarded
+  // announces without the origin, so no connection holds the server's stop for an origin.
+  forwarder.stop();
   poller.stop();
-  forwarder.stop();  // answers the subscribers still waiting for an origin
   server.stop();
   write_behind.stop();
   spdlog::info("stopped");
