@@ -104,9 +104,9 @@ set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_SECTION net)
 set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 # Linked libraries come from dpkg-shlibdeps; SOCI opens its database backends at run time,
-# so those two are named here.
+# so those two are named here (and c-ares, the resolver, although dpkg-shlibdeps finds it too).
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
-set(CPACK_DEBIAN_PACKAGE_DEPENDS "libsoci-sqlite3-4.0, libsoci-mysql4.0, passwd")
+set(CPACK_DEBIAN_PACKAGE_DEPENDS "libsoci-sqlite3-4.0, libsoci-mysql4.0, libc-ares2, passwd")
 set(CPACK_DEBIAN_PACKAGE_SUGGESTS "mariadb-server")
 set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA
     ${BTRT_PACKAGING_OUT}/deb/postinst ${BTRT_PACKAGING_OUT}/deb/prerm
@@ -120,7 +120,7 @@ set(CPACK_RPM_PACKAGE_GROUP "System Environment/Daemons")
 # user tools are named as Fedora/RHEL call them.
 set(CPACK_RPM_PACKAGE_AUTOREQ ON)
 set(CPACK_RPM_PACKAGE_AUTOPROV OFF)
-set(CPACK_RPM_PACKAGE_REQUIRES "soci-sqlite3, soci-mysql, shadow-utils, systemd")
+set(CPACK_RPM_PACKAGE_REQUIRES "soci-sqlite3, soci-mysql, c-ares, shadow-utils, systemd")
 set(CPACK_RPM_PRE_INSTALL_SCRIPT_FILE ${BTRT_PACKAGING_OUT}/rpm/pre.sh)
 set(CPACK_RPM_POST_INSTALL_SCRIPT_FILE ${BTRT_PACKAGING_OUT}/rpm/post.sh)
 set(CPACK_RPM_PRE_UNINSTALL_SCRIPT_FILE ${BTRT_PACKAGING_OUT}/rpm/preun.sh)

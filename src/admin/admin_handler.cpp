@@ -132,6 +132,7 @@ Snapshot AdminHandler::snapshot() const {
 
   if (providers_.neighbors) s.neighbors = providers_.neighbors();
   if (providers_.origins) s.origins = providers_.origins();
+  if (providers_.origins_total) s.origins_total = providers_.origins_total();
   if (providers_.database) s.database = providers_.database();
   if (providers_.history) s.locality = locality_of(providers_.history(), local_groups);
   if (providers_.open_connections) s.open_connections = providers_.open_connections();

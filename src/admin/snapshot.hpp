@@ -70,7 +70,8 @@ struct Snapshot {
   std::vector<GroupFigures> groups;  // configuration order, `other` last
   std::vector<PeerCount> peers;
   std::vector<NeighborState> neighbors;
-  std::vector<OriginState> origins;
+  std::vector<OriginState> origins;  // the most asked ones (forwarding)
+  std::uint64_t origins_total = 0;   // every origin whose state is kept
   std::array<metrics::Histogram::Snapshot, metrics::Latency::kCount> latency{};
   DatabaseState database;
   std::uint64_t resident_memory_bytes = 0;

@@ -173,6 +173,7 @@ void render_stats_json(const Snapshot& s, std::string& out) {
     j.close('}');
   }
   j.close(']');
+  j.field("origins_total", s.origins_total);
 
   j.key("upstream").open('{');
   j.field("ok", e[C::upstream_ok]).field("failure_reason", e[C::upstream_failure_reason]);

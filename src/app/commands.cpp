@@ -13,6 +13,7 @@
 #include "config/config.hpp"
 #include "hashlist/file_writer.hpp"
 #include "hashlist/selection.hpp"
+#include "http/resolver.hpp"
 #include "storage/database.hpp"
 
 namespace btrt::app {
@@ -60,7 +61,8 @@ int version() {
             << "  fmt " << FMT_VERSION / 10000 << "." << FMT_VERSION / 100 % 100 << "."
             << FMT_VERSION % 100 << "\n"
             << "  CLI11 " << CLI11_VERSION << "\n"
-            << "  abseil " << ABSL_LTS_RELEASE_VERSION << "\n";
+            << "  abseil " << ABSL_LTS_RELEASE_VERSION << "\n"
+            << "  c-ares " << http::Resolver::version() << "\n";
   return kSuccess;
 }
 

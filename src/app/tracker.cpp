@@ -32,6 +32,9 @@ namespace {
 
 namespace asio = boost::asio;
 
+// Origins /stats lists (the most asked): a page for a person, not a dump of every name.
+constexpr std::size_t kOriginsShown = 50;
+
 void log_summary(const config::Config& config, const net::Classifier& classifier) {
   std::string listen;
   for (const auto& e : config.server.listen) listen += (listen.empty() ? "" : ", ") + e.to_string();
@@ -284,13 +287,14 @@ int run_tracker(const std::string& config_path) {
   providers.open_connections = [&server] { return server.open_connections(); };
   providers.origins = [&forwarder] {
     std::vector<admin::OriginState> out;
-    for (auto& o : forwarder.status()) {
+    for (auto& o : forwarder.status(kOriginsShown).top) {
       std::string state = o.backed_off ? "backed off" : "ok";
       if (!o.last_error.empty()) state += " (last error: " + o.last_error + ")";
       out.push_back({std::move(o.server), std::move(state), o.failed});
     }
     return out;
   };
+  providers.origins_total = [&forwarder] { return forwarder.origin_count(); };
   admin::AdminHandler admin_handler(store, config.server.admin_allow, std::move(providers));
   router.set_admin(&admin_handler);
   try {
@@ -344,8 +348,10 @@ int run_tracker(const std::string& config_path) {
   control.run();
 
   router.set_serving(false);
+  // First: subscribers waiting for an origin are answered at once, and later forwarded
+  // announces without the origin, so no connection holds the server's stop for an origin.
+  forwarder.stop();
   poller.stop();
-  forwarder.stop();  // answers the subscribers still waiting for an origin
   server.stop();
   write_behind.stop();
   spdlog::info("stopped");

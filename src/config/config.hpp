@@ -84,6 +84,8 @@ struct Forwarding {
   std::uint32_t max_concurrent = 512;
   bool pass_client_ip = false;
   std::vector<net::Cidr> allowed_destinations;
+  // DNS servers asked for origins' names; empty: those of /etc/resolv.conf. At restart.
+  std::vector<net::Endpoint> dns_servers;
 };
 
 struct Hashlist {

@@ -231,7 +231,8 @@ constexpr std::string_view kNeighborKeys[] = {
     "name",    "refresh_interval", "peers_expiry_interval", "announce_request",
     "timeout", "max_concurrent"};
 constexpr std::string_view kForwardingKeys[] = {
-    "enabled", "mode", "timeout", "max_concurrent", "pass_client_ip", "allowed_destinations"};
+    "enabled",    "mode", "timeout", "max_concurrent", "pass_client_ip", "allowed_destinations",
+    "dns_servers"};
 constexpr std::string_view kHashlistKeys[] = {"path", "interval", "groups", "min_seeders"};
 
 // Durations are seconds, at most a year: nobody means more, and it keeps time arithmetic
@@ -937,6 +938,24 @@ class Loader {
         set_bool(e, path, f.pass_client_ip);
       } else if (e.key == "allowed_destinations") {
         set_cidr_list(e, path, f.allowed_destinations);
+      } else if (e.key == "dns_servers") {
+        f.dns_servers.clear();
+        for_each_item(e, path, [&](std::string_view text, int line) {
+          const std::string_view item = trim(text);
+          auto endpoint = net::Endpoint::parse(item);
+          if (!endpoint) {
+            if (auto address = net::IpAddress::parse(item)) endpoint = net::Endpoint{*address, 53};
+          }
+          if (!endpoint) {
+            fail(line, path + ": " + quote(text) +
+                           " is not a DNS server address (expected a.b.c.d[:port], v6 or "
+                           "[v6]:port)");
+          } else if (endpoint->port == 0) {
+            fail(line, path + ": " + quote(text) + ": port must be 1-65535");
+          } else {
+            f.dns_servers.push_back(*endpoint);
+          }
+        });
       }
     }
   }

@@ -39,14 +39,6 @@ struct Forwarder::Flight {
   bool finished = false;
 };
 
-// Back-off and warning state of one origin server (host:port).
-struct Forwarder::Server {
-  unsigned consecutive_failures = 0;
-  SteadyClock::time_point backed_off_until{};
-  SteadyClock::time_point last_warning{};
-  std::uint64_t unreported = 0;
-};
-
 Forwarder::Forwarder(core::SwarmStore& store, Clock now, const config::Forwarding& settings,
                      std::uint32_t default_interval)
     : store_(store), now_(std::move(now)) {
@@ -58,6 +50,10 @@ Forwarder::Forwarder(core::SwarmStore& store, Clock now, const config::Forwardin
   settings_.default_interval = default_interval;
   settings_.allowed_destinations = settings.allowed_destinations;
   http::ClientOptions options;
+  options.dns_servers = settings.dns_servers;
+  options.dns_timeout = settings_.timeout;
+  options.max_dns_entries = kMaxOrigins;
+  options.max_per_address = per_origin_limit();
   // Runs on this thread only, like every other use of settings_.
   options.guard = [this](const net::IpAddress& address) {
     return destination_allowed(address, settings_.allowed_destinations);
@@ -78,11 +74,22 @@ void Forwarder::start() {
 }
 
 void Forwarder::stop() {
+  {
+    std::lock_guard lock(ask_mutex_);
+    closed_ = true;
+  }
   if (!thread_.joinable()) return;
   asio::post(io_, [this] {
     stopping_ = true;
-    auto flights = std::move(flights_);
-    for (auto& [key, flight] : flights) finish(flight, {});
+    flights_.clear();
+    // Events are in no merge table, and the client's own cancellation would complete them
+    // only after this loop has stopped: each flight is answered here, from what btrt knows.
+    auto active = std::move(active_);
+    for (const auto& flight : active) {
+      UpstreamOutcome outcome;
+      if (auto entry = cache_.find(flight->origin, flight->info_hash)) outcome.info = entry->info;
+      finish(flight, outcome);
+    }
     expiry_timer_.cancel();
     client_->shutdown();
     io_.stop();
@@ -100,6 +107,7 @@ void Forwarder::apply(const config::Forwarding& settings, std::uint32_t default_
     settings_.max_concurrent = settings.max_concurrent;
     settings_.default_interval = default_interval;
     settings_.allowed_destinations = settings.allowed_destinations;
+    client_->set_max_per_address(per_origin_limit());
   });
 }
 
@@ -123,9 +131,20 @@ Forwarder::Lookup Forwarder::lookup(std::string_view origin, const core::InfoHas
 }
 
 void Forwarder::ask(UpstreamAnnounce request, Done done) {
-  asio::post(io_, [this, request = std::move(request), done = std::move(done)]() mutable {
-    send(std::move(request), std::move(done));
-  });
+  {
+    std::lock_guard lock(ask_mutex_);
+    if (!closed_) {
+      asio::post(io_, [this, request = std::move(request), done = std::move(done)]() mutable {
+        send(std::move(request), std::move(done));
+      });
+      return;
+    }
+  }
+  // Stopping: the forwarder's loop may be gone already, so nothing posted to it would run.
+  Counters::global().add(Counters::upstream_backed_off);
+  UpstreamOutcome outcome;
+  if (auto entry = cache_.find(request.origin, request.info_hash)) outcome.info = entry->info;
+  done(outcome);
 }
 
 void Forwarder::send(UpstreamAnnounce request, Done done) {
@@ -140,8 +159,7 @@ void Forwarder::send(UpstreamAnnounce request, Done done) {
 
   const std::string server_name(origin_server(request.origin));
   auto& server = servers_[server_name];
-  if (!server) server = std::make_unique<Server>();
-  if (SteadyClock::now() < server->backed_off_until) {
+  if (SteadyClock::now() < server.backed_off_until) {
     return unavailable(Counters::upstream_backed_off);
   }
 
@@ -163,7 +181,9 @@ void Forwarder::send(UpstreamAnnounce request, Done done) {
       return;
     }
   }
-  if (in_flight_ >= settings_.max_concurrent) return unavailable(Counters::upstream_backed_off);
+  if (in_flight_ >= settings_.max_concurrent || server.in_flight >= per_origin_limit()) {
+    return unavailable(Counters::upstream_backed_off);
+  }
 
   auto flight = std::make_shared<Flight>();
   flight->origin = request.origin;
@@ -177,6 +197,8 @@ void Forwarder::send(UpstreamAnnounce request, Done done) {
     flights_.emplace(std::move(key), flight);
   }
   ++in_flight_;
+  ++server.in_flight;
+  active_.insert(flight);
 
   http::ClientRequest upstream;
   upstream.url = std::move(request.url);
@@ -187,7 +209,21 @@ void Forwarder::send(UpstreamAnnounce request, Done done) {
   client_->get(std::move(upstream),
                [this, flight, server_name](http::ClientError error, http::ClientResponse response) {
                  --in_flight_;
-                 if (!flight->finished) answered(flight, server_name, error, response.body);
+                 active_.erase(flight);
+                 if (auto* origin = servers_.find(server_name); origin && origin->in_flight) {
+                   --origin->in_flight;
+                 }
+                 if (flight->finished) return;
+                 if (error == http::ClientError::address_busy) {
+                   // btrt's own limit, not the origin's failure: answered without it.
+                   Counters::global().add(Counters::upstream_backed_off);
+                   UpstreamOutcome outcome;
+                   if (auto entry = cache_.find(flight->origin, flight->info_hash)) {
+                     outcome.info = entry->info;
+                   }
+                   return finish(flight, outcome);
+                 }
+                 answered(flight, server_name, error, response.body);
                });
 }
 
@@ -197,7 +233,7 @@ void Forwarder::answered(const std::shared_ptr<Flight>& flight, const std::strin
       metrics::Latency::upstream,
       std::chrono::duration<double>(SteadyClock::now() - flight->sent).count());
   auto& counters = Counters::global();
-  auto& server = *servers_[server_name];
+  auto& server = servers_[server_name];
   UpstreamOutcome outcome;
   // Never sent (the guard, a URL the client cannot send): not the origin's fault.
   const bool refused =
@@ -291,7 +327,7 @@ void Forwarder::failed(Server& server, const std::string& server_name, const std
     backoff = std::min(kMaxBackoff, kFirstBackoff * (1 << doublings));
     server.backed_off_until = now + backoff;
   }
-  if (now - server.last_warning >= kWarningEvery) {
+  if (now - server.last_warning >= kWarningEvery && may_warn(now)) {
     spdlog::warn(
         "origin {}: {} ({} failures since the last report){}; answering without it", server_name,
         why, server.unreported,
@@ -301,22 +337,61 @@ void Forwarder::failed(Server& server, const std::string& server_name, const std
   }
 }
 
+// Origin failures are logged kWarningsPerMinute a minute at most, all origins together:
+// thousands of failing names must not mean thousands of lines.
+bool Forwarder::may_warn(SteadyClock::time_point now) {
+  report_unlogged(now);
+  if (warnings_in_window_ < kWarningsPerMinute) {
+    ++warnings_in_window_;
+    return true;
+  }
+  ++unlogged_failures_;
+  return false;
+}
+
+void Forwarder::report_unlogged(SteadyClock::time_point now) {
+  if (now - warning_window_ < kWarningEvery) return;
+  if (unlogged_failures_ > 0) {
+    spdlog::warn(
+        "origins: {} more failures in the last minute not logged (at most {} lines a minute)",
+        unlogged_failures_, kWarningsPerMinute);
+  }
+  warning_window_ = now;
+  warnings_in_window_ = 0;
+  unlogged_failures_ = 0;
+}
+
 void Forwarder::schedule_expiry() {
   expiry_timer_.expires_after(kCacheSweepEvery);
   expiry_timer_.async_wait([this](boost::system::error_code ec) {
     if (ec || stopping_) return;
+    report_unlogged(SteadyClock::now());
     cache_.expire(now_());
     schedule_expiry();
   });
 }
 
-std::vector<Forwarder::OriginStatus> Forwarder::status() const {
+std::size_t Forwarder::origin_count() const {
   std::lock_guard lock(status_mutex_);
-  std::vector<OriginStatus> out;
-  out.reserve(status_.size());
-  for (const auto& [name, status] : status_) out.push_back(status);
-  std::sort(out.begin(), out.end(),
-            [](const auto& a, const auto& b) { return a.server < b.server; });
+  return status_.size();
+}
+
+Forwarder::Origins Forwarder::status(std::size_t count) const {
+  Origins out;
+  {
+    std::lock_guard lock(status_mutex_);
+    out.total = status_.size();
+    out.top.reserve(status_.size());
+    status_.for_each([&](const std::string&, const OriginStatus& s) { out.top.push_back(s); });
+  }
+  const auto most_asked = [](const OriginStatus& a, const OriginStatus& b) {
+    if (a.ok + a.failed != b.ok + b.failed) return a.ok + a.failed > b.ok + b.failed;
+    return a.server < b.server;
+  };
+  const std::size_t shown = std::min(count, out.top.size());
+  std::partial_sort(out.top.begin(), out.top.begin() + static_cast<std::ptrdiff_t>(shown),
+                    out.top.end(), most_asked);
+  out.top.resize(shown);
   return out;
 }
 

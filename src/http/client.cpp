@@ -17,6 +17,9 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "core/lru_map.hpp"
+#include "http/resolver.hpp"
+
 namespace btrt::http {
 
 namespace asio = boost::asio;
@@ -30,7 +33,6 @@ namespace {
 
 constexpr std::uint32_t kHeaderLimit = 16 * 1024;  // status line and headers of an answer
 constexpr std::size_t kMaxIdleTotal = 256;         // kept-alive connections, all origins
-constexpr std::size_t kMaxDnsEntries = 4096;       // cached names
 constexpr std::size_t kMaxHostLength = 253;
 
 char ascii_lower(char c) {
@@ -130,6 +132,8 @@ const char* to_string(ClientError error) {
       return "bad response";
     case ClientError::redirect:
       return "redirect";
+    case ClientError::address_busy:
+      return "address busy";
   }
   return "unknown";
 }
@@ -216,17 +220,20 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
     beast::flat_buffer buffer;
     asio::steady_timer idle_timer;
     std::string key;               // origin, "host:port" with the host in lower case
+    std::string address;           // the address and port connected to: what max_per_address counts
     std::uint64_t generation = 0;  // bumped whenever it enters or leaves the idle pool
     bool idle = false;
   };
 
   struct Op;
 
-  // A name being resolved; requests for the same name wait for the one lookup.
+  // A name being resolved; requests for the same name wait for the one lookup, no longer than
+  // the first one's timeout: then they fail and a later request starts a new lookup.
   struct Resolution {
-    explicit Resolution(asio::io_context& io) : resolver(io) {}
-    tcp::resolver resolver;
+    explicit Resolution(asio::io_context& io) : deadline(io) {}
+    asio::steady_timer deadline;
     std::vector<std::weak_ptr<Op>> waiters;  // the request's deadline handler keeps it alive
+    bool ended = false;
   };
 
   struct DnsEntry {
@@ -234,14 +241,23 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
     Clock::time_point expires;
   };
 
-  Impl(asio::io_context& context, ClientOptions opts) : io(context), options(std::move(opts)) {}
+  Impl(asio::io_context& context, ClientOptions opts)
+      : io(context),
+        options(std::move(opts)),
+        resolver(context, ResolverOptions{options.dns_servers, options.dns_timeout}),
+        dns(options.max_dns_entries) {}
 
   void get(ClientRequest request, Handler done);
   void shutdown();
   void post_result(Handler done, ClientError error);
 
   const std::vector<asio::ip::address>* cached(const std::string& host);
-  void resolve(const std::string& host, std::uint16_t port, const std::shared_ptr<Op>& op);
+  void resolve(const std::string& host, std::chrono::milliseconds timeout,
+               const std::shared_ptr<Op>& op);
+  void resolved(const std::string& host, const std::shared_ptr<Resolution>& resolution,
+                std::vector<asio::ip::address> addresses);
+  bool claim(const std::string& address);
+  void unclaim(const std::string& address);
   std::shared_ptr<Conn> take_idle(const std::string& key);
   void release(std::shared_ptr<Conn> conn);
   void drop_idle(const std::shared_ptr<Conn>& conn, std::uint64_t generation);
@@ -252,8 +268,10 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
   bool destroyed = false;  // ~Client() ran: completion handlers are dropped, not called
   std::uint64_t next_id = 0;
   std::unordered_map<std::uint64_t, std::weak_ptr<Op>> ops;  // requests in flight
-  std::unordered_map<std::string, DnsEntry> dns;
+  Resolver resolver;
+  core::LruMap<DnsEntry> dns;
   std::unordered_map<std::string, std::shared_ptr<Resolution>> resolving;
+  std::unordered_map<std::string, std::size_t> busy;  // requests per address:port, none at 0
   std::unordered_map<std::string, std::vector<std::shared_ptr<Conn>>> idle;  // oldest first
   std::size_t idle_count = 0;
 };
@@ -282,6 +300,8 @@ struct Client::Impl::Op : std::enable_shared_from_this<Client::Impl::Op> {
   void on_read(const error_code& ec);
   void on_io_error(const error_code& ec);
   void finish(ClientError error, ClientResponse response = {}, bool defer = false);
+  bool claim(const std::string& address);
+  void unclaim();
 
   std::shared_ptr<Impl> impl;
   HttpUrl url;
@@ -290,15 +310,19 @@ struct Client::Impl::Op : std::enable_shared_from_this<Client::Impl::Op> {
   std::optional<asio::ip::address> literal;
   Handler done;
   asio::steady_timer deadline;
+  std::chrono::milliseconds timeout{0};
   std::uint64_t id;
+  std::string claimed;  // the address this request counts against, if any
 
   bhttp::request<bhttp::empty_body> request;
   std::optional<bhttp::response_parser<bhttp::string_body>> parser;
   std::vector<asio::ip::address> candidates;  // resolved and allowed by the guard
   std::size_t next = 0;
   std::shared_ptr<Conn> conn;
-  bool reused = false;   // conn came from the idle pool
-  bool retried = false;  // the one retry on a fresh connection was spent
+  bool reused = false;     // conn came from the idle pool
+  bool retried = false;    // the one retry on a fresh connection was spent
+  bool tried = false;      // a connection was attempted
+  bool busy_seen = false;  // an address was passed over for max_per_address
   bool finished = false;
 };
 
@@ -323,6 +347,7 @@ void Client::Impl::get(ClientRequest req, Handler done) {
   }
   auto op = std::make_shared<Op>(shared_from_this(), std::move(url), std::move(done));
   op->build_request(req.headers);
+  op->timeout = req.timeout;
   ops.emplace(op->id, op);
   op->deadline.expires_after(req.timeout);
   op->deadline.async_wait([op](const error_code& ec) {
@@ -336,8 +361,12 @@ void Client::Impl::get(ClientRequest req, Handler done) {
 
 void Client::Impl::shutdown() {
   closed = true;
-  for (auto& [host, resolution] : resolving) resolution->resolver.cancel();
+  for (auto& [host, resolution] : resolving) {
+    resolution->ended = true;
+    resolution->deadline.cancel();
+  }
   resolving.clear();
+  resolver.cancel();
   for (auto& [key, conns] : idle) {
     for (auto& c : conns) {
       c->idle = false;
@@ -355,16 +384,16 @@ void Client::Impl::shutdown() {
 }
 
 const std::vector<asio::ip::address>* Client::Impl::cached(const std::string& host) {
-  auto it = dns.find(host);
-  if (it == dns.end()) return nullptr;
-  if (it->second.expires <= Clock::now()) {
-    dns.erase(it);
+  auto* entry = dns.find(host);
+  if (entry == nullptr) return nullptr;
+  if (entry->expires <= Clock::now()) {
+    dns.erase(host);
     return nullptr;
   }
-  return &it->second.addresses;
+  return &entry->addresses;
 }
 
-void Client::Impl::resolve(const std::string& host, std::uint16_t port,
+void Client::Impl::resolve(const std::string& host, std::chrono::milliseconds timeout,
                            const std::shared_ptr<Op>& op) {
   auto& slot = resolving[host];
   if (slot) {
@@ -374,45 +403,53 @@ void Client::Impl::resolve(const std::string& host, std::uint16_t port,
   auto resolution = std::make_shared<Resolution>(io);
   slot = resolution;
   resolution->waiters.push_back(op);
-  // No address_configured flag: with it, a host without a non-loopback address of a family
-  // cannot even resolve "localhost" for that family.
-  resolution->resolver.async_resolve(
-      host, std::to_string(port), tcp::resolver::numeric_service,
-      [weak = weak_from_this(), resolution, host](const error_code& ec,
-                                                  const tcp::resolver::results_type& results) {
-        std::vector<asio::ip::address> addresses;
-        if (!ec) {
-          for (const auto& entry : results) {
-            const auto address = entry.endpoint().address();
-            if (std::find(addresses.begin(), addresses.end(), address) == addresses.end()) {
-              addresses.push_back(address);
-            }
-          }
-        }
-        if (auto self = weak.lock()) {
-          auto it = self->resolving.find(host);
-          if (it != self->resolving.end() && it->second == resolution) self->resolving.erase(it);
-          if (!addresses.empty() && self->options.dns_cache_ttl.count() > 0 && !self->closed) {
-            if (self->dns.size() >= kMaxDnsEntries) {
-              const auto now = Clock::now();
-              std::erase_if(self->dns, [now](const auto& e) { return e.second.expires <= now; });
-              if (self->dns.size() >= kMaxDnsEntries) self->dns.clear();
-            }
-            self->dns[host] = DnsEntry{addresses, Clock::now() + self->options.dns_cache_ttl};
-          }
-        }
-        auto waiters = std::move(resolution->waiters);
-        for (auto& weak_op : waiters) {
-          auto waiter = weak_op.lock();
-          if (!waiter || waiter->finished) continue;
-          if (addresses.empty()) {
-            waiter->finish(ec == asio::error::operation_aborted ? ClientError::connect_failed
-                                                                : ClientError::resolve_failed);
-          } else {
-            waiter->on_addresses(addresses);
-          }
-        }
-      });
+  std::weak_ptr<Impl> weak = weak_from_this();
+  resolution->deadline.expires_after(timeout);
+  resolution->deadline.async_wait([weak, resolution, host](const error_code& ec) {
+    if (ec) return;
+    if (auto self = weak.lock()) self->resolved(host, resolution, {});
+  });
+  resolver.resolve(host,
+                   [weak, resolution, host](std::vector<asio::ip::address> addresses, const char*) {
+                     if (auto self = weak.lock())
+                       self->resolved(host, resolution, std::move(addresses));
+                   });
+}
+
+void Client::Impl::resolved(const std::string& host, const std::shared_ptr<Resolution>& resolution,
+                            std::vector<asio::ip::address> addresses) {
+  if (resolution->ended) return;  // timed out, or shut down: its waiters were told
+  resolution->ended = true;
+  resolution->deadline.cancel();
+  auto it = resolving.find(host);
+  if (it != resolving.end() && it->second == resolution) resolving.erase(it);
+  if (!addresses.empty() && options.dns_cache_ttl.count() > 0 && !closed) {
+    dns[host] = DnsEntry{addresses, Clock::now() + options.dns_cache_ttl};
+  }
+  auto waiters = std::move(resolution->waiters);
+  for (auto& weak_op : waiters) {
+    auto waiter = weak_op.lock();
+    if (!waiter || waiter->finished) continue;
+    if (addresses.empty()) {
+      waiter->finish(ClientError::resolve_failed);
+    } else {
+      waiter->on_addresses(addresses);
+    }
+  }
+}
+
+// Counted without a limit too, so that a limit set later starts from the true counts.
+bool Client::Impl::claim(const std::string& address) {
+  auto& count = busy[address];
+  if (options.max_per_address != 0 && count >= options.max_per_address) return false;
+  ++count;
+  return true;
+}
+
+void Client::Impl::unclaim(const std::string& address) {
+  auto it = busy.find(address);
+  if (it == busy.end()) return;
+  if (--it->second == 0) busy.erase(it);
 }
 
 std::shared_ptr<Client::Impl::Conn> Client::Impl::take_idle(const std::string& key) {
@@ -507,9 +544,27 @@ void Client::Impl::Op::build_request(
   if (!given("Accept-Encoding")) request.set(bhttp::field::accept_encoding, "identity");
 }
 
+bool Client::Impl::Op::claim(const std::string& address) {
+  unclaim();
+  if (!impl->claim(address)) return false;
+  claimed = address;
+  return true;
+}
+
+void Client::Impl::Op::unclaim() {
+  if (claimed.empty()) return;
+  impl->unclaim(claimed);
+  claimed.clear();
+}
+
 void Client::Impl::Op::acquire(bool allow_pool) {
   if (allow_pool) {
     if (auto pooled = impl->take_idle(key)) {
+      if (!claim(pooled->address)) {
+        impl->release(std::move(pooled));
+        finish(ClientError::address_busy);
+        return;
+      }
       conn = std::move(pooled);
       reused = true;
       send();
@@ -525,7 +580,7 @@ void Client::Impl::Op::acquire(bool allow_pool) {
     on_addresses(copy);
     return;
   }
-  impl->resolve(host_key, url.port, shared_from_this());
+  impl->resolve(host_key, timeout, shared_from_this());
 }
 
 void Client::Impl::Op::on_addresses(const std::vector<asio::ip::address>& addresses) {
@@ -538,23 +593,38 @@ void Client::Impl::Op::on_addresses(const std::vector<asio::ip::address>& addres
     return;
   }
   next = 0;
+  tried = false;
+  busy_seen = false;
   connect_next();
 }
 
 void Client::Impl::Op::connect_next() {
-  if (next >= candidates.size()) {
-    finish(ClientError::connect_failed);
+  // Addresses already at max_per_address are passed over: a dead one that holds its share
+  // of requests until they time out holds no more than that.
+  std::string address;
+  tcp::endpoint endpoint;
+  while (next < candidates.size()) {
+    endpoint = tcp::endpoint(candidates[next++], url.port);
+    address = endpoint.address().to_string() + " " + std::to_string(url.port);
+    if (claim(address)) break;
+    address.clear();
+    busy_seen = true;
+  }
+  if (address.empty()) {
+    finish(busy_seen && !tried ? ClientError::address_busy : ClientError::connect_failed);
     return;
   }
+  tried = true;
   auto c = std::make_shared<Conn>(impl->io);
   c->key = key;
+  c->address = std::move(address);
   conn = c;
-  const tcp::endpoint endpoint(candidates[next++], url.port);
   c->socket.async_connect(endpoint, [self = shared_from_this(), c](const error_code& ec) {
     if (self->finished) return;
     if (ec) {
       c->close();
       self->conn.reset();
+      self->unclaim();
       self->connect_next();
       return;
     }
@@ -615,6 +685,7 @@ void Client::Impl::Op::on_io_error(const error_code& ec) {
     reused = false;
     conn->close();
     conn.reset();
+    unclaim();
     acquire(false);
     return;
   }
@@ -650,6 +721,7 @@ void Client::Impl::Op::finish(ClientError error, ClientResponse response, bool d
   if (finished) return;
   finished = true;
   impl->ops.erase(id);
+  unclaim();
   deadline.cancel();
   if (conn) {
     conn->close();  // pending operations complete with operation_aborted and see `finished`
@@ -683,6 +755,10 @@ void Client::get(ClientRequest request, Handler done) {
 
 void Client::shutdown() {
   impl_->shutdown();
+}
+
+void Client::set_max_per_address(std::size_t limit) {
+  impl_->options.max_per_address = limit;
 }
 
 }  // namespace btrt::http

@@ -25,6 +25,7 @@ enum class ClientError {
   too_large,            // the answer's body is over max_body
   bad_response,         // not HTTP, or not a 200
   redirect,             // a 3xx: redirects are never followed
+  address_busy,         // every allowed address has max_per_address requests already
 };
 const char* to_string(ClientError error);
 
@@ -43,16 +44,23 @@ struct ClientResponse {
 using DestinationGuard = std::function<bool(const net::IpAddress&)>;
 
 struct ClientOptions {
-  std::size_t max_body = 1 << 20;          // bytes; larger answers are dropped
-  std::chrono::seconds dns_cache_ttl{60};  // resolved names are reused this long
-  std::size_t max_idle_per_origin = 4;     // kept-alive connections per host:port
-  std::chrono::seconds idle_timeout{30};   // an idle kept-alive connection is closed after
-  DestinationGuard guard;                  // empty: every address is allowed
+  std::size_t max_body = 1 << 20;               // bytes; larger answers are dropped
+  std::chrono::seconds dns_cache_ttl{60};       // resolved names are reused this long
+  std::size_t max_dns_entries = 4096;           // names cached; the least recently used go first
+  std::vector<net::Endpoint> dns_servers;       // empty: those of /etc/resolv.conf
+  std::chrono::milliseconds dns_timeout{5000};  // one lookup, every server and try
+  // Requests at once to one address (and port), connecting or connected; 0: no limit.
+  std::size_t max_per_address = 0;
+  std::size_t max_idle_per_origin = 4;    // kept-alive connections per host:port
+  std::chrono::seconds idle_timeout{30};  // an idle kept-alive connection is closed after
+  DestinationGuard guard;                 // empty: every address is allowed
 };
 
 // Asynchronous HTTP/1.1 GET client on Boost.Beast for upstream trackers and neighbours.
-// All of its work, and every completion handler, runs on the io_context it was given; it is
-// not thread-safe (use it from that io_context's thread only).
+// Names are resolved with c-ares on the same io_context, any number at once, a request
+// waiting for a name no longer than its timeout. All of its work, and every completion
+// handler, runs on the io_context it was given; it is not thread-safe (use it from that
+// io_context's thread only).
 class Client {
  public:
   Client(boost::asio::io_context& io, ClientOptions options);
@@ -71,6 +79,9 @@ class Client {
   // (their handlers are called with ClientError::connect_failed, later, on the io_context, as
   // long as the Client still exists). Requests started afterwards fail the same way.
   void shutdown();
+
+  // Changes ClientOptions::max_per_address for requests started from now on.
+  void set_max_per_address(std::size_t limit);
 
  private:
   struct Impl;

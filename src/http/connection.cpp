@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
 #include <cerrno>
@@ -68,17 +69,23 @@ std::shared_ptr<DeferredResponse> Connection::defer() {
 }
 
 // TCP_NODELAY comes from the listening socket (accepted sockets inherit it on Linux).
-Connection::Connection(int descriptor, bool v6, const net::IpAddress& source, Worker& worker)
+Connection::Connection(int descriptor, bool v6, const net::IpAddress& source, Worker& worker,
+                       bool overflow)
     : fd_(descriptor),
       v6_(v6),
       socket_(worker.io),
       worker_(worker),
       buffer_(worker.options.max_header_bytes),
-      source_(source) {}
+      source_(source),
+      overflow_(overflow) {}
 
 Connection::~Connection() {
   close();
-  worker_.open_connections.fetch_sub(1, std::memory_order_relaxed);
+  if (overflow_) {
+    --worker_.overflow;
+  } else {
+    worker_.open_connections.fetch_sub(1, std::memory_order_relaxed);
+  }
   if (!linked_) return;
   (prev_ ? prev_->next_ : worker_.connections) = next_;
   if (next_) next_->prev_ = prev_;
@@ -104,7 +111,7 @@ void Connection::close_if_idle() {
   // Waiting for a request of which not one byte has come counts as idle too: a client that
   // connected and said nothing must not hold a stopping server for request_timeout.
   const bool nothing_received = reading_ && !parser_->got_some() && buffer_.size() == 0;
-  if (idle_ || nothing_received) close();
+  if (idle_ || nothing_received || lingering_) close();
 }
 
 void Connection::begin_request() {
@@ -113,7 +120,9 @@ void Connection::begin_request() {
   parser_->header_limit(worker_.options.max_header_bytes);
   parser_->body_limit(0);
   reading_ = true;
-  set_deadline(worker_.options.request_timeout);
+  // An overflow connection holds resources past the limit: it gets less time.
+  set_deadline(overflow_ ? std::min(worker_.options.request_timeout, kLingerSeconds)
+                         : worker_.options.request_timeout);
   if (buffer_.size() > 0) return parse();  // pipelined: already here
   read_available();
 }
@@ -163,7 +172,8 @@ void Connection::parse() {
     if (ec == bhttp::error::need_more || (!ec && used == 0)) return read_available();
     if (ec) return on_request(ec);
   }
-  // A GET has no body: one announced (Content-Length, chunked) is refused, not waited for.
+  // A body announced (Content-Length, chunked) is never waited for: a GET has none (400), any
+  // other method is answered 405 all the same. Either way the body is left unread.
   on_request(parser_->is_done() ? beast::error_code{} : bhttp::error::unexpected_body);
 }
 
@@ -184,6 +194,13 @@ void Connection::on_request(beast::error_code ec) {
                     line_ended ? "headers too large\n" : "request line too long\n");
     }
     if (ec == bhttp::error::body_limit || ec == bhttp::error::unexpected_body) {
+      // Beast refuses a Content-Length over the limit as soon as the head is read; the
+      // method is known by then.
+      if (parser_->get().method() != bhttp::verb::get) {
+        unread_input_ = true;
+        return respond(overflow_ ? 503 : 405, "text/plain",
+                       overflow_ ? "too many connections\n" : "only GET is supported\n", true);
+      }
       return reject(400, "a GET request has no body\n");
     }
     return reject(400, "malformed HTTP request\n");
@@ -192,6 +209,7 @@ void Connection::on_request(beast::error_code ec) {
   const auto& message = parser_->get();
   close_after_ = !message.keep_alive() || message.version() < 11 ||
                  worker_.stopping.load(std::memory_order_relaxed);
+  if (overflow_) return respond(503, "text/plain", "too many connections\n", true);
   if (message.method() != bhttp::verb::get) {
     return respond(405, "text/plain", "only GET is supported\n", true);
   }
@@ -260,7 +278,9 @@ void Connection::respond(int status, std::string_view content_type, std::string_
 }
 
 void Connection::after_answer(bool close_after) {
-  if (close_after || worker_.stopping.load(std::memory_order_relaxed)) return close();
+  if (close_after || worker_.stopping.load(std::memory_order_relaxed)) {
+    return unread_input_ ? linger() : close();
+  }
   if (buffer_.size() > 0) {
     // Pipelined requests are taken one per turn of the loop: answering them in this call
     // would recurse once per request held in the buffer.
@@ -280,8 +300,46 @@ void Connection::reject(int status, std::string_view body) {
   respond(status, "text/plain", body, true);
 }
 
+// The client may still be sending what was never read (a body, the rest of an oversized
+// request). Closing with input unread resets the connection, and a client still sending then
+// sees the reset, not the answer. So: half-close (the answer and a FIN go out), discard what
+// comes until the client closes, bounded in bytes and time; only then close.
+void Connection::linger() {
+  if (fd_ < 0) return;
+  ::shutdown(fd_, SHUT_WR);
+  lingering_ = true;
+  buffer_.consume(buffer_.size());
+  set_deadline(std::min(worker_.options.request_timeout, kLingerSeconds));
+  drain();
+}
+
+void Connection::drain() {
+  std::array<char, kReadChunk> scratch;
+  for (;;) {
+    const ssize_t n = ::recv(fd_, scratch.data(), scratch.size(), MSG_DONTWAIT);
+    if (n > 0) {
+      discarded_ += static_cast<std::size_t>(n);
+      if (discarded_ > kLingerBytes) return close();
+      continue;
+    }
+    if (n == 0) {
+      unread_input_ = false;  // all of it read: a plain close
+      return close();
+    }
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+    return close();
+  }
+  if (!watch()) return;
+  socket_.async_wait(Socket::wait_read, [self = shared_from_this()](beast::error_code ec) {
+    if (ec) return self->close();
+    self->drain();
+  });
+}
+
 void Connection::close() {
   idle_ = false;
+  lingering_ = false;
   deadline_ = Clock::time_point::max();
   if (fd_ < 0) return;
   // With input left unread, close() resets the connection; a shutdown first sends the FIN

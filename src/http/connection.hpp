@@ -28,8 +28,11 @@ class Connection final : public std::enable_shared_from_this<Connection>, public
   using Clock = std::chrono::steady_clock;
 
   // descriptor: a connected, non-blocking socket, now the connection's; source: the peer's
-  // address as accept() reported it (no getpeername call).
-  Connection(int descriptor, bool v6, const net::IpAddress& source, Worker& worker);
+  // address as accept() reported it (no getpeername call). An overflow connection (one past
+  // max_connections) has its request read and answered with 503, then closes; it counts in
+  // the worker's `overflow`, not in open_connections.
+  Connection(int descriptor, bool v6, const net::IpAddress& source, Worker& worker,
+             bool overflow = false);
   ~Connection();
   void start();
   // Closes the connection if it is waiting for a next request; one mid-request finishes.
@@ -53,6 +56,9 @@ class Connection final : public std::enable_shared_from_this<Connection>, public
   void after_answer(bool close_after);
   void respond(int status, std::string_view content_type, std::string_view body, bool close);
   void reject(int status, std::string_view body);  // answer and close
+  // Closes after an answer while the client may still be sending.
+  void linger();
+  void drain();
   void close();
   // Hands the descriptor to the event loop (once): only a connection that must wait for its
   // socket needs it. One served at once never registers, so it costs no epoll_ctl to add
@@ -63,6 +69,9 @@ class Connection final : public std::enable_shared_from_this<Connection>, public
   }
 
   static constexpr std::size_t kReadChunk = 4096;
+  // What a lingering close discards at most, and for how long, before it resets.
+  static constexpr std::size_t kLingerBytes = 256 * 1024;
+  static constexpr std::uint32_t kLingerSeconds = 2;
 
   int fd_;
   bool v6_;
@@ -81,6 +90,9 @@ class Connection final : public std::enable_shared_from_this<Connection>, public
   bool reading_ = false;  // a request is being read
   bool close_after_ = false;
   bool unread_input_ = false;  // a rejected request: the client may have sent more
+  bool lingering_ = false;     // answered and half-closed: discarding input until EOF
+  bool overflow_ = false;
+  std::size_t discarded_ = 0;
   // The worker's list of its connections (intrusive: no allocation per connection).
   Connection* prev_ = nullptr;
   Connection* next_ = nullptr;
@@ -101,6 +113,7 @@ struct Worker {
   const std::atomic<bool>& stopping;
   boost::asio::steady_timer sweep;
   Connection* connections = nullptr;  // first of the list
+  std::size_t overflow = 0;           // overflow connections being answered 503
 };
 
 }  // namespace btrt::http

@@ -45,6 +45,10 @@ net::IpAddress address_of(const sockaddr_storage& peer) {
   return net::IpAddress(bytes);
 }
 
+// Overflow connections being read and answered 503 at once, per worker; past that, the
+// answer goes out unread (a client may then see a reset).
+constexpr std::size_t kMaxOverflowPerWorker = 256;
+
 constexpr std::string_view kOverloaded =
     "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: "
     "21\r\nConnection: close\r\n\r\ntoo many connections\n";
@@ -77,7 +81,7 @@ struct Server::Impl {
       contexts.push_back(std::make_unique<asio::io_context>(1));
       auto& io = *contexts.back();
       workers.push_back(std::unique_ptr<Worker>(new Worker{
-          io, handler, options, open_connections, stopping, asio::steady_timer(io), nullptr}));
+          io, handler, options, open_connections, stopping, asio::steady_timer(io), nullptr, 0}));
     }
   }
 
@@ -147,7 +151,15 @@ struct Server::Impl {
         return;
       }
       if (open_connections.load(std::memory_order_relaxed) >= options.max_connections) {
-        // Overload: a short answer and close, without reading the request.
+        // Overload: the request is read (bounded in size and time) and answered 503, so that
+        // the client sees the answer, not a reset for what it was still sending.
+        if (listener.worker.overflow < kMaxOverflowPerWorker) {
+          ++listener.worker.overflow;
+          std::make_shared<Connection>(fd, peer.ss_family == AF_INET6, address_of(peer),
+                                       listener.worker, /*overflow=*/true)
+              ->start();
+          continue;
+        }
         (void)!::send(fd, kOverloaded.data(), kOverloaded.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
         ::close(fd);
         continue;

@@ -3,6 +3,7 @@ connections past max_connections, pipelining, huge queries, torrent floods. Each
 that an ordinary announce is still answered promptly while the abuse goes on."""
 import os
 import resource
+import select
 import socket
 import time
 
@@ -63,6 +64,45 @@ def test_a_body_is_refused_at_once_not_waited_for(make_tracker):
         s.sendall(b"GET /announce HTTP/1.1\r\nHost: retracker.local\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n")
         assert read_response(s)[0] == 400
     prompt_announce(t)
+
+
+def test_a_post_with_a_body_gets_405_and_the_client_reads_it(make_tracker):
+    t = make_tracker(SERVER)
+    body = b"x" * 200_000  # more than the socket buffers hold: still being sent at the answer
+    with socket.create_connection(("127.0.0.1", t.port), timeout=5) as s:
+        s.sendall(b"POST /announce HTTP/1.1\r\nHost: retracker.local\r\n"
+                  b"Content-Length: %d\r\n\r\n" % len(body) + body)
+        status, headers, _ = read_response(s)
+        assert status == 405 and headers["allow"] == "GET"
+        assert s.recv(1) == b""  # closed, not reset
+    with socket.create_connection(("127.0.0.1", t.port), timeout=5) as s:
+        s.sendall(b"PUT /announce HTTP/1.1\r\nHost: retracker.local\r\n"
+                  b"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n")
+        assert read_response(s)[0] == 405
+        assert s.recv(1) == b""
+    prompt_announce(t)
+
+
+def test_overload_503_comes_after_the_request_and_a_graceful_close(make_tracker):
+    t = make_tracker(SERVER + "  max_connections: 2\n")
+    held = [socket.create_connection(("127.0.0.1", t.port), timeout=5) for _ in range(2)]
+    try:
+        for s in held:
+            s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert read_response(s)[0] == 200
+        with socket.create_connection(("127.0.0.1", t.port), timeout=5) as s:
+            s.sendall(b"GET /health HTTP/1.1\r\nHost: retracker.local\r\n")
+            # Nothing is answered, nor closed, while the request is still coming.
+            readable, _, _ = select.select([s], [], [], 0.3)
+            assert not readable, s.recv(100)
+            s.sendall(b"User-Agent: test\r\n\r\n")
+            status, _, body = read_response(s)
+            assert status == 503 and body == b"too many connections\n"
+            assert s.recv(1) == b""  # a FIN, not a reset
+    finally:
+        for s in held:
+            s.close()
+    wait_for(lambda: t.get("/health")[0] == 200, timeout=5, what="capacity to come back")
 
 
 def test_idle_connections_past_max_connections(make_tracker):

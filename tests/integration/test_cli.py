@@ -51,7 +51,7 @@ def test_version_names_the_libraries():
     r = btrt("version")
     assert r.returncode == 0
     assert r.stdout.startswith("btrt ")
-    for lib in ("boost", "yaml-cpp", "spdlog"):
+    for lib in ("boost", "yaml-cpp", "spdlog", "c-ares"):
         assert lib in r.stdout
 
 

@@ -86,7 +86,7 @@ def deb(tmp_path_factory):
 def test_deb_depends_on_the_distribution_libraries(deb):
     depends = run("dpkg-deb", "-f", deb, "Depends").stdout
     for lib in ("libsoci-core4.0", "libsoci-sqlite3-4.0", "libsoci-mysql4.0", "libyaml-cpp0.7",
-                "libspdlog1.10", "libfmt9", "libabsl20220623", "libstdc++6", "libc6"):
+                "libspdlog1.10", "libfmt9", "libabsl20220623", "libc-ares2", "libstdc++6", "libc6"):
         assert lib in depends, depends
 
 

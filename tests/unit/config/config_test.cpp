@@ -176,6 +176,7 @@ void expect_default_forwarding(const Forwarding& f) {
   EXPECT_EQ(f.max_concurrent, d.max_concurrent);
   EXPECT_EQ(f.pass_client_ip, d.pass_client_ip);
   EXPECT_EQ(f.allowed_destinations, d.allowed_destinations);
+  EXPECT_EQ(f.dns_servers, d.dns_servers);
 }
 
 void expect_default_hashlist(const Hashlist& h) {
@@ -323,6 +324,7 @@ TEST_F(ConfigTest, ShippedDefaultFileIsValidAndHoldsTheDefaults) {
                           "mode:",
                           "pass_client_ip:",
                           "allowed_destinations:",
+                          "dns_servers:",
                           "hashlist:",
                           "interval:",
                           "groups:",
@@ -446,6 +448,7 @@ forwarding:
   max_concurrent: 10
   pass_client_ip: yes
   allowed_destinations: ["192.168.5.0/24"]
+  dns_servers: ["127.0.0.1:5353", "10.1.2.3", "[::1]:53", "::2"]
 peer_groups:
   - name: g
     priority: 3
@@ -491,6 +494,9 @@ hashlist:
   EXPECT_EQ(c.forwarding.max_concurrent, 10u);
   EXPECT_TRUE(c.forwarding.pass_client_ip);
   EXPECT_EQ(c.forwarding.allowed_destinations, std::vector<net::Cidr>{cidr("192.168.5.0/24")});
+  EXPECT_EQ(c.forwarding.dns_servers,
+            (std::vector<net::Endpoint>{endpoint("127.0.0.1:5353"), endpoint("10.1.2.3:53"),
+                                        endpoint("[::1]:53"), endpoint("[::2]:53")}));
   EXPECT_EQ(c.hashlist.path, "/tmp/hashlist.bin");
   EXPECT_EQ(c.hashlist.interval, 0u);
   EXPECT_EQ(c.hashlist.groups, std::vector<std::string>{"g"});
@@ -517,6 +523,13 @@ neighbors:
 
 // ---------------------------------------------------------------------------------------
 // Errors
+
+TEST_F(ConfigTest, DnsServersMustBeAddresses) {
+  expect_errors("forwarding:\n  dns_servers: [\"dns.example\", \"127.0.0.1:0\"]\n",
+                {"test.conf:2: forwarding.dns_servers: 'dns.example' is not a DNS server address "
+                 "(expected a.b.c.d[:port], v6 or [v6]:port)",
+                 "test.conf:2: forwarding.dns_servers: '127.0.0.1:0': port must be 1-65535"});
+}
 
 TEST_F(ConfigTest, UnknownKeyGetsAHint) {
   expect_errors("server:\n  threads: 2\n  lisen: [\"0.0.0.0:80\"]\n",

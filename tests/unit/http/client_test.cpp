@@ -2,9 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <atomic>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ip/udp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -226,6 +228,7 @@ TEST(HttpClient, ToStringNamesEveryError) {
   EXPECT_STREQ(to_string(ClientError::bad_response), "bad response");
   EXPECT_STREQ(to_string(ClientError::bad_url), "bad url");
   EXPECT_STREQ(to_string(ClientError::resolve_failed), "resolve failed");
+  EXPECT_STREQ(to_string(ClientError::address_busy), "address busy");
 }
 
 TEST(HttpClient, Gets200WithBody) {
@@ -692,6 +695,100 @@ TEST(HttpClient, ConcurrentRequestsForOneNameShareTheLookup) {
     return true;
   }));
   for (const auto& r : results) EXPECT_EQ(r.error, ClientError::none);
+}
+
+// A DNS server that never answers: a UDP socket on 127.0.0.1 that counts what it gets.
+class SilentDns {
+ public:
+  SilentDns() : socket_(io_, asio::ip::udp::endpoint(asio::ip::make_address("127.0.0.1"), 0)) {
+    receive();
+    thread_ = std::thread([this] { io_.run(); });
+  }
+  ~SilentDns() {
+    io_.stop();
+    thread_.join();
+  }
+  net::Endpoint endpoint() const {
+    return *net::Endpoint::parse("127.0.0.1:" + std::to_string(socket_.local_endpoint().port()));
+  }
+  std::size_t queries() const { return queries_.load(); }
+
+ private:
+  void receive() {
+    socket_.async_receive_from(asio::buffer(buffer_), from_,
+                               [this](const boost::system::error_code& ec, std::size_t) {
+                                 if (ec) return;
+                                 ++queries_;
+                                 receive();
+                               });
+  }
+  asio::io_context io_;
+  asio::ip::udp::socket socket_;
+  asio::ip::udp::endpoint from_;
+  std::array<char, 1500> buffer_{};
+  std::atomic<std::size_t> queries_{0};
+  std::thread thread_;
+};
+
+TEST(HttpClient, NamesWithASilentDnsServerFailConcurrentlyWithinTheirTimeout) {
+  SilentDns dns;
+  TestServer server(ok);
+  asio::io_context io;
+  ClientOptions options;
+  options.dns_servers = {dns.endpoint()};
+  options.dns_timeout = 5s;
+  Client client(io, options);
+  const auto start = std::chrono::steady_clock::now();
+  std::vector<Result> unresolvable(6);
+  for (std::size_t i = 0; i < unresolvable.size(); ++i) {
+    client.get(request("http://origin" + std::to_string(i) + ".example.invalid/a", 600ms),
+               store(unresolvable[i]));
+  }
+  // A name from /etc/hosts is not held up by them.
+  Result local;
+  client.get(request("http://localhost:" + std::to_string(server.port()) + "/"), store(local));
+  ASSERT_TRUE(run_until(io, [&] { return local.called; }));
+  EXPECT_EQ(local.error, ClientError::none);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 500ms);
+  ASSERT_TRUE(run_until(io, [&] {
+    for (const auto& r : unresolvable) {
+      if (!r.called) return false;
+    }
+    return true;
+  }));
+  const auto took = std::chrono::steady_clock::now() - start;
+  for (const auto& r : unresolvable) {
+    EXPECT_TRUE(r.error == ClientError::resolve_failed || r.error == ClientError::timeout)
+        << to_string(r.error);
+  }
+  // All at once, each within its own 600 ms: not one after another.
+  EXPECT_LT(took, 1500ms);
+  EXPECT_GE(dns.queries(), unresolvable.size());
+}
+
+TEST(HttpClient, MaxPerAddressPassesOverABusyAddress) {
+  TestServer server([](const Received&) { return Reply{"", Reply::After::hang}; });
+  asio::io_context io;
+  ClientOptions options;
+  options.max_per_address = 2;
+  Client client(io, options);
+  std::vector<Result> held(2);
+  for (auto& r : held) client.get(request(server.url("/held"), 800ms), store(r));
+  ASSERT_TRUE(run_until(io, [&] { return server.received().size() == 2; }));
+  Result third;
+  client.get(request(server.url("/third"), 800ms), store(third));
+  ASSERT_TRUE(run_until(
+      io, [&] { return third.called; }, 300ms));
+  EXPECT_EQ(third.error, ClientError::address_busy);
+  ASSERT_TRUE(run_until(io, [&] { return held[0].called && held[1].called; }));
+  EXPECT_EQ(held[0].error, ClientError::timeout);
+  // Their slots are free again.
+  client.set_max_per_address(3);
+  Result later;
+  client.get(request(server.url("/later"), 300ms), store(later));
+  ASSERT_TRUE(run_until(io, [&] { return later.called; }));
+  EXPECT_EQ(later.error, ClientError::timeout);
+  EXPECT_EQ(server.received().size(), 3u);
 }
 
 // ---- parse_http_url ----
