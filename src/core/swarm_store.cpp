@@ -194,6 +194,7 @@ AnnounceOutcome SwarmStore::announce(const PeerAnnounce& peer, Seconds now, Seco
     auto& pending = shard.pending_torrents[peer.info_hash];
     pending.completed_delta += t.downloaded - downloaded_before;
     pending.seen = now;
+    if (!peer.origin_url.empty()) pending.origin_url.assign(peer.origin_url);
   }
 
   if (peer.event != AnnounceEvent::stopped && options.numwant > 0) {
@@ -269,7 +270,8 @@ void SwarmStore::take_changes(std::size_t index, std::vector<PeerChange>& peers,
   }
   for (auto& [key, change] : pending_peers) peers.push_back(change);
   for (auto& [hash, pending] : pending_torrents) {
-    torrents.push_back({hash, pending.completed_delta, pending.seen});
+    torrents.push_back(
+        {hash, pending.completed_delta, pending.seen, std::move(pending.origin_url)});
   }
 }
 
@@ -281,11 +283,37 @@ bool SwarmStore::restore_peer(const PeerChange& peer) {
   a.port = peer.port;
   a.seeder = peer.seeder;
   a.source = peer.source;
-  const bool recording = recording_.exchange(false);
-  std::vector<SelectedPeer> none;
-  auto outcome = announce(a, peer.seen, peer.expires_at - peer.seen, {0, 0}, none);
-  recording_.store(recording);
-  return outcome.status == AnnounceOutcome::Status::ok && outcome.stored;
+  Shard& shard = shard_of(peer.info_hash);
+  std::lock_guard lock(shard.mutex);
+  auto it = shard.torrents.find(peer.info_hash);
+  if (it == shard.torrents.end()) {
+    std::uint64_t limit = max_torrents_.load(std::memory_order_relaxed);
+    if (limit != 0 && torrent_count_.load(std::memory_order_relaxed) >= limit) return false;
+    it = shard.torrents.try_emplace(peer.info_hash).first;
+    torrent_count_.fetch_add(1, std::memory_order_relaxed);
+  }
+  Torrent& t = it->second;
+  // A restore can run while announces are served (the database came back after the start):
+  // a peer in memory announced after the database saw it and stays as it is. Nothing is
+  // recorded: the database holds the peer already.
+  const std::uint32_t max_peers = max_peers_per_torrent_.load(std::memory_order_relaxed);
+  bool kept = true;
+  if (peer.address.is_v4()) {
+    if (t.v4.find(peer.address.v4(), peer.port) < 0) {
+      kept = update_peer(t, t.v4, a, *shard.classifier, shard.levels, peer.expires_at, max_peers);
+    }
+  } else {
+    if (!t.v6) t.v6 = std::make_unique<PeerList<Ipv6Bytes>>();
+    if (t.v6->find(peer.address.bytes(), peer.port) < 0) {
+      kept = update_peer(t, *t.v6, a, *shard.classifier, shard.levels, peer.expires_at, max_peers);
+    }
+    if (t.v6->empty()) t.v6.reset();
+  }
+  if (t.peer_count() == 0 && t.downloaded == 0) {
+    shard.torrents.erase(it);
+    torrent_count_.fetch_sub(1, std::memory_order_relaxed);
+  }
+  return kept;
 }
 
 void SwarmStore::restore_completed(const InfoHash& info_hash, std::uint32_t completed) {

@@ -8,6 +8,8 @@
 #include <memory>
 #include <mutex>
 #include <span>
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/ids.hpp"
@@ -39,6 +41,9 @@ struct PeerAnnounce {
   bool seeder = false;
   AnnounceEvent event = AnnounceEvent::none;
   std::uint8_t source = Source::local;
+  // A forwarded announce's origin ("http://host:port/path", no query): recorded with the
+  // torrent's change for the database. Valid during the call only.
+  std::string_view origin_url;
 };
 
 struct SelectOptions {
@@ -75,6 +80,7 @@ struct TorrentChange {
   InfoHash info_hash;
   std::uint32_t completed_delta = 0;  // completions since the last change was taken
   Seconds seen = 0;
+  std::string origin_url;  // the latest forwarded announce's origin; empty: none since
 };
 
 struct StoreLimits {
@@ -156,8 +162,9 @@ class SwarmStore {
   void set_track_new_torrents(bool on) { track_new_.store(on); }
   void take_new_torrents(std::vector<InfoHash>& out);
 
-  // Restore at start: puts a stored peer back without recording it. Returns false when a
-  // limit kept it out.
+  // Restore (at start, or when the database comes back later): puts a stored peer back
+  // without recording it, unless the peer is in memory already (it announced since, and
+  // what it said is newer). Returns false when a limit kept it out.
   bool restore_peer(const PeerChange& peer);
   // Adds stored completions to a torrent that is in memory (after its peers were restored).
   void restore_completed(const InfoHash& info_hash, std::uint32_t completed);
@@ -216,6 +223,7 @@ class SwarmStore {
   struct PendingTorrent {
     std::uint32_t completed_delta = 0;
     Seconds seen = 0;
+    std::string origin_url;
   };
   struct Shard {
     mutable std::mutex mutex;
