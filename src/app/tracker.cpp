@@ -219,6 +219,7 @@ int run_tracker(const std::string& config_path) {
         e.what());
     database.reset();
   }
+  const bool database_missing = database == nullptr;
   std::atomic<std::shared_ptr<const net::Classifier>> current_classifier{classifier};
   storage::WriteBehind write_behind(
       store, std::move(database), config.database, {[&router] { return router.now(); }, wall_now},
@@ -235,7 +236,7 @@ int run_tracker(const std::string& config_path) {
         }
         return row;
       });
-  if (!database) write_behind.restore_when_available(create_schema);
+  if (database_missing) write_behind.restore_when_available(create_schema);
   write_behind.start();
   neighbors::Poller poller(store, [&router] { return router.now(); });
   poller.start(config.neighbors);

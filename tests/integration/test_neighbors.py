@@ -137,7 +137,7 @@ def test_refusals_and_malformed_answers_do_not_back_the_neighbour_off(make_track
         t.announce(ih, peer_id(n), 7000 + n, source="127.1.0.1", numwant=0)
     wait_for(lambda: all(fake.hashes_asked().count(ih) >= 4 for ih in torrents), timeout=12,
              what="every torrent asked for in four rounds")
-    assert t.logs().count("neighbour 'picky'") == 1, t.logs()
+    assert t.logs().count("[warning] neighbour 'picky'") == 1, t.logs()
     status, _, body = t.get("/metrics")
     assert status == 200
     assert 'btrt_neighbor_backed_off{neighbor="picky"} 0' in body.decode(), body.decode()
