@@ -25,6 +25,44 @@ foreach(script IN LISTS btrt_upgrade_scripts)
 endforeach()
 install(FILES ${PROJECT_SOURCE_DIR}/README.md DESTINATION ${CMAKE_INSTALL_DOCDIR})
 
+# Manual pages, gzipped as Debian and Fedora ship them. btrt.conf(5) is generated from the
+# configuration reference of docs/operations.md (see packaging/man/btrt_conf5.py), so that
+# it has every key the reference has, and the reference is tested against the loader.
+# The distribution's interpreter (standard library only), not one a user's PATH puts first.
+if(NOT DEFINED Python3_EXECUTABLE AND EXISTS /usr/bin/python3)
+  set(Python3_EXECUTABLE /usr/bin/python3)
+endif()
+find_package(Python3 3.8 REQUIRED COMPONENTS Interpreter)
+set(BTRT_MAN_OUT ${BTRT_PACKAGING_OUT}/man)
+configure_file(${CMAKE_CURRENT_LIST_DIR}/man/btrt.8.in ${BTRT_MAN_OUT}/btrt.8 @ONLY)
+add_custom_command(
+  OUTPUT ${BTRT_MAN_OUT}/btrt.conf.5
+  COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_LIST_DIR}/man/btrt_conf5.py
+          --source ${PROJECT_SOURCE_DIR}/docs/operations.md --version ${PROJECT_VERSION}
+          --output ${BTRT_MAN_OUT}/btrt.conf.5
+  DEPENDS ${CMAKE_CURRENT_LIST_DIR}/man/btrt_conf5.py ${PROJECT_SOURCE_DIR}/docs/operations.md
+  COMMENT "Generating btrt.conf(5) from docs/operations.md"
+  VERBATIM)
+set(btrt_man_pages)
+foreach(page btrt.8 btrt.conf.5)
+  # -n: no name or time stamp in the archive, so that builds are reproducible.
+  add_custom_command(
+    OUTPUT ${BTRT_MAN_OUT}/${page}.gz
+    COMMAND sh -c "gzip -9 -n -c \"$1\" > \"$1.gz\"" sh ${BTRT_MAN_OUT}/${page}
+    DEPENDS ${BTRT_MAN_OUT}/${page}
+    VERBATIM)
+  list(APPEND btrt_man_pages ${BTRT_MAN_OUT}/${page}.gz)
+endforeach()
+add_custom_target(btrt_man ALL DEPENDS ${btrt_man_pages})
+install(FILES ${BTRT_MAN_OUT}/btrt.8.gz DESTINATION ${CMAKE_INSTALL_MANDIR}/man8)
+install(FILES ${BTRT_MAN_OUT}/btrt.conf.5.gz DESTINATION ${CMAKE_INSTALL_MANDIR}/man5)
+install(FILES ${CMAKE_CURRENT_LIST_DIR}/bash-completion/btrt
+        DESTINATION ${CMAKE_INSTALL_DATADIR}/bash-completion/completions)
+# Monitoring: Prometheus rules and a Grafana dashboard, to copy and adapt.
+install(FILES ${CMAKE_CURRENT_LIST_DIR}/prometheus/btrt-alerts.yml
+              ${CMAKE_CURRENT_LIST_DIR}/grafana/btrt.json
+        DESTINATION ${CMAKE_INSTALL_DOCDIR}/examples)
+
 configure_file(${CMAKE_CURRENT_LIST_DIR}/btrt.service.in ${BTRT_PACKAGING_OUT}/btrt.service @ONLY)
 install(FILES ${BTRT_PACKAGING_OUT}/btrt.service DESTINATION ${BTRT_UNIT_DIR})
 install(DIRECTORY DESTINATION ${BTRT_LOG_DIR})
@@ -107,6 +145,8 @@ set(CPACK_RPM_EXCLUDE_FROM_AUTO_FILELIST_ADDITION
     ${CMAKE_INSTALL_FULL_SBINDIR} ${CMAKE_INSTALL_PREFIX}/lib/systemd ${BTRT_FULL_UNIT_DIR}
     ${CMAKE_INSTALL_FULL_LOCALSTATEDIR} ${CMAKE_INSTALL_FULL_LOCALSTATEDIR}/log
     ${CMAKE_INSTALL_FULL_LOCALSTATEDIR}/lib ${CMAKE_INSTALL_PREFIX}/share/doc ${BTRT_LOG_DIR}
-    ${BTRT_STATE_DIR})
+    ${BTRT_STATE_DIR} ${CMAKE_INSTALL_FULL_MANDIR} ${CMAKE_INSTALL_FULL_MANDIR}/man5
+    ${CMAKE_INSTALL_FULL_MANDIR}/man8 ${CMAKE_INSTALL_FULL_DATADIR}/bash-completion
+    ${CMAKE_INSTALL_FULL_DATADIR}/bash-completion/completions)
 
 include(CPack)

@@ -16,6 +16,9 @@ packages=(
   curl procps iproute2 mariadb-server mariadb-client
   # the /stats page test renders it in a headless browser
   chromium
+  # Prometheus (and promtool): the alert rules' unit tests and the scrape test
+  # (tests/integration/test_prometheus.py), which starts its own server
+  prometheus
   # packages: rpmbuild for CPack's .rpm, systemd-analyze to verify the unit
   rpm systemd
 )
@@ -24,12 +27,18 @@ missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-if [ ${#missing[@]} -eq 0 ]; then
-  exit 0
-fi
-
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+if [ ${#missing[@]} -ne 0 ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# The prometheus package enables and starts a system-wide server on :9090; the tests start
+# their own on a free port, so the package's service is kept off.
+if [ -d /run/systemd/system ] && systemctl is-enabled --quiet prometheus 2>/dev/null; then
+  $SUDO systemctl disable --now prometheus || true
+elif [ -x /etc/init.d/prometheus ] && [ ! -d /run/systemd/system ]; then
+  $SUDO /etc/init.d/prometheus stop >/dev/null 2>&1 || true
+fi

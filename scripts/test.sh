@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what is needed, builds, and runs every test:
 #   1. unit tests, black-box tests and end-to-end tests with real BitTorrent clients
-#      against the release build;
+#      against the release build (a real Prometheus scrapes btrt in tests/integration), and
+#      promtool's check and unit tests of the alert rules;
 #   2. the packages: the .deb built from the release tree, installed, checked and purged;
 #      the .rpm built and inspected (needs root; skipped otherwise);
 #   3. unit and black-box tests again under AddressSanitizer + UndefinedBehaviorSanitizer
@@ -31,6 +32,9 @@ step "unit tests (release)"
 ctest --test-dir build --output-on-failure -j2
 step "black-box tests (release)"
 BTRT_BIN=build/src/btrt BTRT_ARTIFACTS=build/test-artifacts $PY -m pytest -q -p no:cacheprovider tests/integration
+step "alert rules: promtool check and unit tests"
+promtool check rules packaging/prometheus/btrt-alerts.yml
+(cd packaging/prometheus && promtool test rules btrt-alerts.test.yml)
 step "end-to-end tests with real clients (release)"
 BTRT_BIN=build/src/btrt $PY -m pytest -q -p no:cacheprovider tests/e2e
 step "packages (release)"

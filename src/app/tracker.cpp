@@ -183,7 +183,8 @@ int run_tracker(const std::string& config_path) {
 
   auto classifier = make_classifier(config);
   core::SwarmStore store(classifier,
-                         {config.tracker.max_torrents, config.tracker.max_peers_per_torrent});
+                         {config.tracker.max_torrents, config.tracker.max_peers_per_torrent,
+                          core::learned_limit(config.tracker.numwant_max)});
   http::Router router(store, config);
 
   http::ServerOptions options;
@@ -243,6 +244,7 @@ int run_tracker(const std::string& config_path) {
   forwarding::Forwarder forwarder(
       store, [&router] { return router.now(); }, config.forwarding,
       config.tracker.announce_interval);
+  forwarder.limit_answers(config.tracker.min_interval, config.tracker.numwant_max);
   forwarder.start();
   router.set_forwarder(&forwarder);
 
@@ -321,6 +323,7 @@ int run_tracker(const std::string& config_path) {
         current_classifier.store(next_classifier);
         router.apply(next.tracker);
         forwarder.apply(next.forwarding, next.tracker.announce_interval);
+        forwarder.limit_answers(next.tracker.min_interval, next.tracker.numwant_max);
         poller.reconfigure(next.neighbors);
         hashlist_timer.apply(next.hashlist);
         spdlog::info("configuration reloaded (server and database settings apply at restart)");

@@ -12,12 +12,14 @@
 namespace btrt::core {
 
 // The peers of one address family of one torrent, in one flat array kept sorted by bucket:
-// bucket = level * 2 + (leecher ? 1 : 0). A level is thus one contiguous range, and its
-// leechers a contiguous tail of it, so selection never scans the swarm. Inserting or
-// removing moves at most one record per bucket above the one touched.
+// bucket = level * 4 + (learned ? 2 : 0) + (leecher ? 1 : 0). A level is thus one contiguous
+// range, its announced peers (source `local`) a contiguous head of it and its learned ones
+// (neighbours, origins) the tail, each with its leechers last, so selection never scans the
+// swarm. Inserting or removing moves at most one record per bucket above the one touched.
 //
 // Small swarms find a peer by a linear scan of the array; larger ones keep a hash index
-// from endpoint to position, built when the swarm grows past kIndexFrom.
+// from endpoint to position, and one from (address, peer id) to the position of an announced
+// peer (a client that comes back on a new port), built when the swarm grows past kIndexFrom.
 template <typename Address>
 class PeerList {
  public:
@@ -27,18 +29,25 @@ class PeerList {
 
   std::size_t size() const { return records_.size(); }
   bool empty() const { return records_.empty(); }
+  bool indexed() const { return index_ != nullptr; }
   const Record& operator[](std::size_t i) const { return records_[i]; }
   Record& operator[](std::size_t i) { return records_[i]; }
 
+  static bool learned(const Record& r) { return r.source() != Source::local; }
   static unsigned bucket_of(const Record& r, const Levels& levels) {
-    return levels[r.group] * 2u + (r.seeder() ? 0u : 1u);
+    return levels[r.group] * 4u + (learned(r) ? 2u : 0u) + (r.seeder() ? 0u : 1u);
+  }
+  // First bucket of a level's announced (learned = false) or learned peers; the next
+  // bucket holds their leechers.
+  static unsigned first_bucket(std::size_t level, bool learned) {
+    return static_cast<unsigned>(level * 4 + (learned ? 2 : 0));
   }
 
   // Position of the peer at address:port, or -1.
   std::ptrdiff_t find(const Address& address, std::uint16_t port) const {
     if (index_) {
-      auto it = index_->find(Key{address, port});
-      return it == index_->end() ? -1 : static_cast<std::ptrdiff_t>(it->second);
+      auto it = index_->endpoints.find(Key{address, port});
+      return it == index_->endpoints.end() ? -1 : static_cast<std::ptrdiff_t>(it->second);
     }
     for (std::size_t i = 0; i < records_.size(); ++i) {
       if (records_[i].port == port && records_[i].address == address) {
@@ -46,6 +55,31 @@ class PeerList {
       }
     }
     return -1;
+  }
+
+  // Position of an announced peer with this address and peer id (on any port), or -1.
+  std::ptrdiff_t find_client(const Address& address, const PeerId& peer_id) const {
+    if (index_) {
+      auto it = index_->clients.find(ClientKey{address, peer_id});
+      return it == index_->clients.end() ? -1 : static_cast<std::ptrdiff_t>(it->second);
+    }
+    for (std::size_t i = 0; i < records_.size(); ++i) {
+      const Record& r = records_[i];
+      if (r.peer_id == peer_id && r.address == address && !learned(r)) {
+        return static_cast<std::ptrdiff_t>(i);
+      }
+    }
+    return -1;
+  }
+
+  // Learned peers in levels [0, level_count): O(levels x log n).
+  std::size_t count_learned(const Levels& levels, std::size_t level_count) const {
+    std::size_t n = 0;
+    for (std::size_t level = 0; level < level_count; ++level) {
+      auto [b, e] = range(first_bucket(level, true), first_bucket(level, true) + 1, levels);
+      n += e - b;
+    }
+    return n;
   }
 
   // [begin, end) of the records whose bucket is in [first_bucket, last_bucket].
@@ -70,15 +104,28 @@ class PeerList {
     }
     records_[hole] = record;
     if (index_) {
-      (*index_)[Key{record.address, record.port}] = static_cast<std::uint32_t>(hole);
+      note(hole);
     } else if (records_.size() >= kIndexFrom) {
       build_index();
     }
     return hole;
   }
 
+  // Replaces the record at `position` (endpoint, bucket or peer id may change); returns its
+  // new position.
+  std::size_t replace(std::size_t position, const Record& record, const Levels& levels) {
+    const Record& old = records_[position];
+    if (old.address == record.address && old.port == record.port && old.peer_id == record.peer_id &&
+        learned(old) == learned(record) && bucket_of(old, levels) == bucket_of(record, levels)) {
+      records_[position] = record;
+      return position;
+    }
+    erase(position, levels);
+    return insert(record, levels);
+  }
+
   void erase(std::size_t position, const Levels& levels) {
-    if (index_) index_->erase(Key{records_[position].address, records_[position].port});
+    if (index_) forget(position);
     std::size_t hole = position;
     // The last record of the hole's bucket fills the hole; then each following bucket
     // gives its last record to the hole left at the end of the bucket before it.
@@ -119,7 +166,10 @@ class PeerList {
 
   std::size_t memory_bytes() const {
     std::size_t bytes = records_.capacity() * sizeof(Record);
-    if (index_) bytes += sizeof(*index_) + index_->capacity() * (sizeof(Key) + 4 + 1);
+    if (index_) {
+      bytes += sizeof(*index_) + index_->endpoints.capacity() * (sizeof(Key) + 4 + 1) +
+               index_->clients.capacity() * (sizeof(ClientKey) + 4 + 1);
+    }
     return bytes;
   }
 
@@ -135,6 +185,19 @@ class PeerList {
       return H::combine(std::move(h), k.address, k.port);
     }
   };
+  struct ClientKey {
+    Address address;
+    PeerId peer_id;
+    friend bool operator==(const ClientKey&, const ClientKey&) = default;
+    template <typename H>
+    friend H AbslHashValue(H h, const ClientKey& k) {
+      return H::combine(std::move(h), k.address, k.peer_id);
+    }
+  };
+  struct Index {
+    absl::flat_hash_map<Key, std::uint32_t> endpoints;
+    absl::flat_hash_map<ClientKey, std::uint32_t> clients;  // announced peers only
+  };
 
   std::size_t lower(unsigned bucket, const Levels& levels, std::size_t end) const {
     auto it =
@@ -149,16 +212,29 @@ class PeerList {
   void move(std::size_t from, std::size_t to) {
     if (from == to) return;
     records_[to] = records_[from];
-    if (index_)
-      (*index_)[Key{records_[to].address, records_[to].port}] = static_cast<std::uint32_t>(to);
+    if (index_) note(to);
+  }
+
+  // Index entries of the record at `position` point at it.
+  void note(std::size_t position) {
+    const Record& r = records_[position];
+    const auto at = static_cast<std::uint32_t>(position);
+    index_->endpoints[Key{r.address, r.port}] = at;
+    if (!learned(r)) index_->clients[ClientKey{r.address, r.peer_id}] = at;
+  }
+  void forget(std::size_t position) {
+    const Record& r = records_[position];
+    index_->endpoints.erase(Key{r.address, r.port});
+    if (!learned(r)) {
+      auto it = index_->clients.find(ClientKey{r.address, r.peer_id});
+      if (it != index_->clients.end() && it->second == position) index_->clients.erase(it);
+    }
   }
 
   void build_index() {
-    index_ = std::make_unique<absl::flat_hash_map<Key, std::uint32_t>>();
-    index_->reserve(records_.size());
-    for (std::size_t i = 0; i < records_.size(); ++i) {
-      index_->emplace(Key{records_[i].address, records_[i].port}, static_cast<std::uint32_t>(i));
-    }
+    index_ = std::make_unique<Index>();
+    index_->endpoints.reserve(records_.size());
+    for (std::size_t i = 0; i < records_.size(); ++i) note(i);
   }
   void rebuild_index() {
     if (records_.size() >= kIndexFrom) {
@@ -181,7 +257,7 @@ class PeerList {
   }
 
   std::vector<Record> records_;
-  std::unique_ptr<absl::flat_hash_map<Key, std::uint32_t>> index_;
+  std::unique_ptr<Index> index_;
 };
 
 }  // namespace btrt::core

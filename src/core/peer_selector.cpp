@@ -41,30 +41,34 @@ void select_peers(const Torrent& torrent, const std::uint8_t (&levels)[256],
   const std::size_t numwant = options.numwant;
   for (std::size_t level = 0; level < level_count && out.size() < numwant; ++level) {
     if (options.locality_cutoff > 0 && out.size() >= options.locality_cutoff) break;
-    const auto last_bucket = static_cast<unsigned>(level * 2 + 1);
-    const auto first_bucket = requester.seeder ? last_bucket : last_bucket - 1;
-    auto [b4, e4] = torrent.v4.range(first_bucket, last_bucket, levels);
-    std::size_t b6 = 0, e6 = 0;
-    if (torrent.v6) std::tie(b6, e6) = torrent.v6->range(first_bucket, last_bucket, levels);
-    const std::size_t n4 = e4 - b4;
-    const std::size_t n = n4 + (e6 - b6);
-    if (n == 0) continue;
+    // Announced peers first (known alive), then learned ones (hearsay), each in random order.
+    for (const bool learned : {false, true}) {
+      if (out.size() >= numwant) break;
+      const unsigned last_bucket = PeerList<std::uint32_t>::first_bucket(level, learned) + 1;
+      const unsigned first_bucket = requester.seeder ? last_bucket : last_bucket - 1;
+      auto [b4, e4] = torrent.v4.range(first_bucket, last_bucket, levels);
+      std::size_t b6 = 0, e6 = 0;
+      if (torrent.v6) std::tie(b6, e6) = torrent.v6->range(first_bucket, last_bucket, levels);
+      const std::size_t n4 = e4 - b4;
+      const std::size_t n = n4 + (e6 - b6);
+      if (n == 0) continue;
 
-    // Visit the level in a random order: a random start and a stride coprime with n.
-    std::size_t position = next_random() % n;
-    std::size_t stride = 1;
-    if (n > 2) {
-      stride = 1 + next_random() % (n - 1);
-      while (std::gcd(stride, n) != 1) stride = stride % (n - 1) + 1;
-    }
-    for (std::size_t visited = 0; visited < n && out.size() < numwant; ++visited) {
-      if (position < n4) {
-        take(torrent.v4[b4 + position], requester, now, out);
-      } else {
-        take((*torrent.v6)[b6 + position - n4], requester, now, out);
+      // Visit the range in a random order: a random start and a stride coprime with n.
+      std::size_t position = next_random() % n;
+      std::size_t stride = 1;
+      if (n > 2) {
+        stride = 1 + next_random() % (n - 1);
+        while (std::gcd(stride, n) != 1) stride = stride % (n - 1) + 1;
       }
-      position += stride;
-      if (position >= n) position -= n;
+      for (std::size_t visited = 0; visited < n && out.size() < numwant; ++visited) {
+        if (position < n4) {
+          take(torrent.v4[b4 + position], requester, now, out);
+        } else {
+          take((*torrent.v6)[b6 + position - n4], requester, now, out);
+        }
+        position += stride;
+        if (position >= n) position -= n;
+      }
     }
   }
 }

@@ -19,7 +19,8 @@ struct Requester {
   bool seeder = false;
 };
 
-// Fills `out` level by level (spec 5): peers of one level in random order, the locality
+// Fills `out` level by level (docs/design.md, "The swarm store"): inside a level the
+// announced peers in random order, then the learned ones in random order; the locality
 // cutoff checked before each next level, the whole cut at numwant. Costs O(numwant) plus
 // a binary search per level, whatever the swarm's size.
 void select_peers(const Torrent& torrent, const std::uint8_t (&levels)[256],

@@ -1,5 +1,9 @@
 #include "core/swarm_store.hpp"
 
+#include <algorithm>
+#include <limits>
+#include <optional>
+
 #include "core/peer_selector.hpp"
 
 namespace btrt::core {
@@ -28,14 +32,31 @@ void count_record(Torrent& t, const Record& r, int delta) {
 }
 
 // Registers, refreshes or (on `stopped`) removes the announcing peer in one family's list.
-// Returns false when the peer limit kept a new peer out.
+// Returns false when the peer limit kept a new peer out. `replaced_port` is set when the
+// announcing client was listed on another port (same address and peer id): that entry is
+// the one updated, so that a client is never listed twice.
 template <typename Address>
 bool update_peer(Torrent& t, PeerList<Address>& list, const PeerAnnounce& a,
                  const net::Classifier& classifier, const std::uint8_t (&levels)[256],
-                 Seconds expires_at, std::uint32_t max_peers) {
+                 Seconds expires_at, std::uint32_t max_peers,
+                 std::optional<std::uint16_t>& replaced_port) {
   using Record = PeerRecord<Address>;
   const Address address = address_of<Address>(a.address);
-  const std::ptrdiff_t found = list.find(address, a.port);
+  std::ptrdiff_t found = list.find(address, a.port);
+  if (found < 0 && a.source == Source::local) {
+    found = list.find_client(address, a.peer_id);
+    if (found >= 0) replaced_port = list[static_cast<std::size_t>(found)].port;
+  } else if (found >= 0 && a.source == Source::local &&
+             list[static_cast<std::size_t>(found)].peer_id != a.peer_id) {
+    // The client took a port another client of this address left: its old entry goes.
+    const std::ptrdiff_t old = list.find_client(address, a.peer_id);
+    if (old >= 0) {
+      replaced_port = list[static_cast<std::size_t>(old)].port;
+      count_record(t, list[static_cast<std::size_t>(old)], -1);
+      list.erase(static_cast<std::size_t>(old), levels);
+      found = list.find(address, a.port);
+    }
+  }
 
   if (a.event == AnnounceEvent::stopped) {
     if (found >= 0) {
@@ -48,6 +69,7 @@ bool update_peer(Torrent& t, PeerList<Address>& list, const PeerAnnounce& a,
   if (found >= 0) {
     Record r = list[static_cast<std::size_t>(found)];
     count_record(t, r, -1);
+    r.port = a.port;
     r.expires_at = expires_at;
     r.peer_id = a.peer_id;
     // A peer that announced itself stays `local` whatever a neighbour or origin says of it.
@@ -56,15 +78,11 @@ bool update_peer(Torrent& t, PeerList<Address>& list, const PeerAnnounce& a,
       r.flags |= Record::kCompleted;
       ++t.downloaded;
     }
-    if (r.seeder() != a.seeder) {  // another bucket: move it
-      list.erase(static_cast<std::size_t>(found), levels);
-      r.flags = static_cast<std::uint8_t>(a.seeder ? r.flags | Record::kSeeder
-                                                   : r.flags & ~Record::kSeeder);
-      list.insert(r, levels);
-    } else {
-      list[static_cast<std::size_t>(found)] = r;
-    }
+    r.flags = static_cast<std::uint8_t>(a.seeder ? r.flags | Record::kSeeder
+                                                 : r.flags & ~Record::kSeeder);
+    list.replace(static_cast<std::size_t>(found), r, levels);
     count_record(t, r, +1);
+    t.next_expiry = std::min(t.next_expiry, expires_at);
     return true;
   }
 
@@ -83,27 +101,31 @@ bool update_peer(Torrent& t, PeerList<Address>& list, const PeerAnnounce& a,
   r.peer_id = a.peer_id;
   list.insert(r, levels);
   count_record(t, r, +1);
+  t.next_expiry = std::min(t.next_expiry, expires_at);
   return true;
 }
 
 // Adds or refreshes peers another tracker listed; never touches a peer that announced
-// itself here. Returns how many were new.
+// itself here. A new peer takes one of `room` (learned peers the torrent may still get).
+// Returns how many were new.
 template <typename Address>
 std::size_t merge_foreign(Torrent& t, PeerList<Address>& list, const net::Endpoint& peer,
                           std::uint8_t source, const net::Classifier& classifier,
                           const std::uint8_t (&levels)[256], Seconds expires_at,
-                          std::uint32_t max_peers) {
+                          std::uint32_t max_peers, std::size_t& room) {
   using Record = PeerRecord<Address>;
   const Address address = address_of<Address>(peer.address);
   const std::ptrdiff_t found = list.find(address, peer.port);
   if (found >= 0) {
     Record& r = list[static_cast<std::size_t>(found)];
     if (r.source() != Source::local) {
-      r.set_source(source);
+      r.set_source(source);  // learned either way: the bucket stays
       r.expires_at = expires_at;
+      t.next_expiry = std::min(t.next_expiry, expires_at);
     }
     return 0;
   }
+  if (room == 0) return 0;
   if (max_peers != 0 && t.peer_count() >= max_peers) return 0;
   Record r{};
   r.address = address;
@@ -112,7 +134,55 @@ std::size_t merge_foreign(Torrent& t, PeerList<Address>& list, const net::Endpoi
   r.set_source(source);  // seeder or not is unknown: a leecher, handed to seeders too
   r.expires_at = expires_at;
   list.insert(r, levels);
+  t.next_expiry = std::min(t.next_expiry, expires_at);
+  --room;
   return 1;
+}
+
+// Drops the records expired at `now` from one family's list; returns how many went and
+// lowers `next` to the earliest expiry of those that stay.
+template <typename Address>
+std::size_t expire_list(Torrent& t, PeerList<Address>& list, Seconds now,
+                        const std::uint8_t (&levels)[256], Seconds& next) {
+  std::size_t expired = 0;
+  for (const auto& r : list.records()) {
+    if (r.expires_at <= now) {
+      ++expired;
+    } else {
+      next = std::min(next, r.expires_at);
+    }
+  }
+  if (expired == 0) return 0;
+  if (!list.indexed() || expired * 16 > list.size()) {
+    // Many, or a small array: one compaction (and one index rebuild).
+    list.erase_if([&](const auto& r) {
+      if (r.expires_at > now) return false;
+      count_record(t, r, -1);
+      return true;
+    });
+  } else {
+    // A few in a large swarm: each erase moves one record per bucket and keeps the index.
+    // Walking down, whatever an erase moves comes from positions already visited.
+    for (std::size_t i = list.size(); i-- > 0;) {
+      if (list[i].expires_at <= now) {
+        count_record(t, list[i], -1);
+        list.erase(i, levels);
+      }
+    }
+  }
+  return expired;
+}
+
+// Drops a torrent's expired peers and makes its counts exact again.
+std::size_t expire_torrent(Torrent& t, Seconds now, const std::uint8_t (&levels)[256]) {
+  Seconds next = std::numeric_limits<Seconds>::max();
+  std::size_t removed = expire_list(t, t.v4, now, levels, next);
+  if (t.v6) {
+    removed += expire_list(t, *t.v6, now, levels, next);
+    if (t.v6->empty()) t.v6.reset();
+  }
+  t.next_expiry = next;
+  return removed;
 }
 
 template <typename Address>
@@ -126,7 +196,9 @@ void regroup(PeerList<Address>& list, const net::Classifier& classifier,
 
 SwarmStore::SwarmStore(std::shared_ptr<const net::Classifier> classifier, StoreLimits limits,
                        std::size_t shards)
-    : max_torrents_(limits.max_torrents), max_peers_per_torrent_(limits.max_peers_per_torrent) {
+    : max_torrents_(limits.max_torrents),
+      max_peers_per_torrent_(limits.max_peers_per_torrent),
+      max_learned_per_torrent_(limits.max_learned_per_torrent) {
   shards_.reserve(shards);
   for (std::size_t i = 0; i < shards; ++i) {
     auto shard = std::make_unique<Shard>();
@@ -153,6 +225,32 @@ const SwarmStore::Shard& SwarmStore::shard_of(const InfoHash& info_hash) const {
   return const_cast<SwarmStore*>(this)->shard_of(info_hash);
 }
 
+void SwarmStore::drop(Shard& shard, TorrentIt it) {
+  if (it->second.downloaded != 0) shard.dormant[it->first] = it->second.downloaded;
+  shard.torrents.erase(it);
+  torrent_count_.fetch_sub(1, std::memory_order_relaxed);
+}
+
+std::uint32_t SwarmStore::dormant_downloaded(const Shard& shard, const InfoHash& info_hash) {
+  auto it = shard.dormant.find(info_hash);
+  return it == shard.dormant.end() ? 0 : it->second;
+}
+
+SwarmCounts SwarmStore::live_counts(const Torrent& t, Seconds now) {
+  if (now < t.next_expiry) return {t.seeders, t.leechers, t.downloaded};
+  // Some peer expired and the sweeper has not been here yet: count the live ones.
+  SwarmCounts c{0, 0, t.downloaded};
+  auto add = [&](const auto& records) {
+    for (const auto& r : records) {
+      if (r.expires_at > now && r.source() == Source::local)
+        ++(r.seeder() ? c.complete : c.incomplete);
+    }
+  };
+  add(t.v4.records());
+  if (t.v6) add(t.v6->records());
+  return c;
+}
+
 AnnounceOutcome SwarmStore::announce(const PeerAnnounce& peer, Seconds now, Seconds ttl,
                                      const SelectOptions& options, std::vector<SelectedPeer>& out) {
   AnnounceOutcome outcome;
@@ -161,7 +259,10 @@ AnnounceOutcome SwarmStore::announce(const PeerAnnounce& peer, Seconds now, Seco
 
   auto it = shard.torrents.find(peer.info_hash);
   if (it == shard.torrents.end()) {
-    if (peer.event == AnnounceEvent::stopped) return outcome;
+    if (peer.event == AnnounceEvent::stopped) {
+      outcome.counts.downloaded = dormant_downloaded(shard, peer.info_hash);
+      return outcome;
+    }
     std::uint64_t limit = max_torrents_.load(std::memory_order_relaxed);
     if (limit != 0 && torrent_count_.load(std::memory_order_relaxed) >= limit) {
       outcome.status = AnnounceOutcome::Status::torrent_limit;
@@ -169,6 +270,10 @@ AnnounceOutcome SwarmStore::announce(const PeerAnnounce& peer, Seconds now, Seco
     }
     it = shard.torrents.try_emplace(peer.info_hash).first;
     torrent_count_.fetch_add(1, std::memory_order_relaxed);
+    if (auto d = shard.dormant.find(peer.info_hash); d != shard.dormant.end()) {
+      it->second.downloaded = d->second;
+      shard.dormant.erase(d);
+    }
     if (peer.source == Source::local && track_new_.load(std::memory_order_relaxed)) {
       shard.new_torrents.push_back(peer.info_hash);
     }
@@ -177,20 +282,28 @@ AnnounceOutcome SwarmStore::announce(const PeerAnnounce& peer, Seconds now, Seco
   const std::uint32_t downloaded_before = t.downloaded;
   const std::uint32_t max_peers = max_peers_per_torrent_.load(std::memory_order_relaxed);
   const Seconds expires_at = now + ttl;
+  std::optional<std::uint16_t> replaced_port;
   if (peer.address.is_v4()) {
-    outcome.stored =
-        update_peer(t, t.v4, peer, *shard.classifier, shard.levels, expires_at, max_peers);
+    outcome.stored = update_peer(t, t.v4, peer, *shard.classifier, shard.levels, expires_at,
+                                 max_peers, replaced_port);
   } else {
     if (!t.v6) t.v6 = std::make_unique<PeerList<Ipv6Bytes>>();
-    outcome.stored =
-        update_peer(t, *t.v6, peer, *shard.classifier, shard.levels, expires_at, max_peers);
+    outcome.stored = update_peer(t, *t.v6, peer, *shard.classifier, shard.levels, expires_at,
+                                 max_peers, replaced_port);
   }
+  if (now >= t.next_expiry) expire_torrent(t, now, shard.levels);
 
   if (recording_.load(std::memory_order_relaxed) && outcome.stored) {
     const bool removed = peer.event == AnnounceEvent::stopped;
     shard.pending_peers[PendingKey{peer.info_hash, peer.address, peer.port}] =
         PeerChange{peer.info_hash, peer.address, peer.port, removed,   peer.seeder,
                    peer.source,    peer.peer_id, now,       expires_at};
+    if (replaced_port) {
+      // The client's old entry goes from the database too, or a restart would bring it back.
+      shard.pending_peers[PendingKey{peer.info_hash, peer.address, *replaced_port}] =
+          PeerChange{peer.info_hash, peer.address, *replaced_port, true, peer.seeder, peer.source,
+                     peer.peer_id,   now,          expires_at};
+    }
     auto& pending = shard.pending_torrents[peer.info_hash];
     pending.completed_delta += t.downloaded - downloaded_before;
     pending.seen = now;
@@ -202,10 +315,7 @@ AnnounceOutcome SwarmStore::announce(const PeerAnnounce& peer, Seconds now, Seco
     select_peers(t, shard.levels, shard.classifier->level_count(), who, options, now, out);
   }
   outcome.counts = {t.seeders, t.leechers, t.downloaded};
-  if (t.peer_count() == 0 && t.downloaded == 0) {
-    shard.torrents.erase(it);
-    torrent_count_.fetch_sub(1, std::memory_order_relaxed);
-  }
+  if (t.peer_count() == 0) drop(shard, it);
   return outcome;
 }
 
@@ -214,21 +324,21 @@ SwarmCounts SwarmStore::select(const PeerAnnounce& peer, Seconds now, const Sele
   const Shard& shard = shard_of(peer.info_hash);
   std::lock_guard lock(shard.mutex);
   auto it = shard.torrents.find(peer.info_hash);
-  if (it == shard.torrents.end()) return {};
+  if (it == shard.torrents.end()) return {0, 0, dormant_downloaded(shard, peer.info_hash)};
   const Torrent& t = it->second;
   if (options.numwant > 0) {
     Requester who{peer.peer_id, peer.address, peer.port, peer.seeder};
     select_peers(t, shard.levels, shard.classifier->level_count(), who, options, now, out);
   }
-  return {t.seeders, t.leechers, t.downloaded};
+  return live_counts(t, now);
 }
 
-SwarmCounts SwarmStore::counts(const InfoHash& info_hash) const {
+SwarmCounts SwarmStore::counts(const InfoHash& info_hash, Seconds now) const {
   const Shard& shard = shard_of(info_hash);
   std::lock_guard lock(shard.mutex);
   auto it = shard.torrents.find(info_hash);
-  if (it == shard.torrents.end()) return {};
-  return {it->second.seeders, it->second.leechers, it->second.downloaded};
+  if (it == shard.torrents.end()) return {0, 0, dormant_downloaded(shard, info_hash)};
+  return live_counts(it->second, now);
 }
 
 std::size_t SwarmStore::expire_shard(std::size_t index, Seconds now) {
@@ -237,20 +347,9 @@ std::size_t SwarmStore::expire_shard(std::size_t index, Seconds now) {
   std::size_t removed = 0;
   for (auto it = shard.torrents.begin(); it != shard.torrents.end();) {
     Torrent& t = it->second;
-    auto expired = [&](const auto& r) {
-      if (r.expires_at > now) return false;
-      count_record(t, r, -1);
-      return true;
-    };
-    removed += t.v4.erase_if(expired);
-    if (t.v6) {
-      removed += t.v6->erase_if(expired);
-      if (t.v6->empty()) t.v6.reset();
-    }
-    // An empty torrent goes; its completed count lives on in the database (persistence).
+    if (now >= t.next_expiry) removed += expire_torrent(t, now, shard.levels);
     if (t.peer_count() == 0) {
-      shard.torrents.erase(it++);
-      torrent_count_.fetch_sub(1, std::memory_order_relaxed);
+      drop(shard, it++);
     } else {
       ++it;
     }
@@ -291,36 +390,46 @@ bool SwarmStore::restore_peer(const PeerChange& peer) {
     if (limit != 0 && torrent_count_.load(std::memory_order_relaxed) >= limit) return false;
     it = shard.torrents.try_emplace(peer.info_hash).first;
     torrent_count_.fetch_add(1, std::memory_order_relaxed);
+    if (auto d = shard.dormant.find(peer.info_hash); d != shard.dormant.end()) {
+      it->second.downloaded = d->second;
+      shard.dormant.erase(d);
+    }
   }
   Torrent& t = it->second;
   // A restore can run while announces are served (the database came back after the start):
-  // a peer in memory announced after the database saw it and stays as it is. Nothing is
-  // recorded: the database holds the peer already.
+  // a peer in memory — the same endpoint, or the same client on another port — announced
+  // after the database saw it and stays as it is. Nothing is recorded: the database holds
+  // the peer already.
   const std::uint32_t max_peers = max_peers_per_torrent_.load(std::memory_order_relaxed);
-  bool kept = true;
+  auto restore_into = [&](auto& list, const auto& address) {
+    if (list.find(address, peer.port) >= 0) return true;
+    if (peer.source == Source::local && list.find_client(address, peer.peer_id) >= 0) return true;
+    std::optional<std::uint16_t> replaced_port;
+    return update_peer(t, list, a, *shard.classifier, shard.levels, peer.expires_at, max_peers,
+                       replaced_port);
+  };
+  bool kept;
   if (peer.address.is_v4()) {
-    if (t.v4.find(peer.address.v4(), peer.port) < 0) {
-      kept = update_peer(t, t.v4, a, *shard.classifier, shard.levels, peer.expires_at, max_peers);
-    }
+    kept = restore_into(t.v4, peer.address.v4());
   } else {
     if (!t.v6) t.v6 = std::make_unique<PeerList<Ipv6Bytes>>();
-    if (t.v6->find(peer.address.bytes(), peer.port) < 0) {
-      kept = update_peer(t, *t.v6, a, *shard.classifier, shard.levels, peer.expires_at, max_peers);
-    }
+    kept = restore_into(*t.v6, peer.address.bytes());
     if (t.v6->empty()) t.v6.reset();
   }
-  if (t.peer_count() == 0 && t.downloaded == 0) {
-    shard.torrents.erase(it);
-    torrent_count_.fetch_sub(1, std::memory_order_relaxed);
-  }
+  if (t.peer_count() == 0) drop(shard, it);
   return kept;
 }
 
 void SwarmStore::restore_completed(const InfoHash& info_hash, std::uint32_t completed) {
+  if (completed == 0) return;
   Shard& shard = shard_of(info_hash);
   std::lock_guard lock(shard.mutex);
   auto it = shard.torrents.find(info_hash);
-  if (it != shard.torrents.end()) it->second.downloaded += completed;
+  if (it != shard.torrents.end()) {
+    it->second.downloaded += completed;
+  } else {
+    shard.dormant[info_hash] += completed;
+  }
 }
 
 std::size_t SwarmStore::add_foreign_peers(const InfoHash& info_hash,
@@ -331,18 +440,33 @@ std::size_t SwarmStore::add_foreign_peers(const InfoHash& info_hash,
   auto it = shard.torrents.find(info_hash);
   if (it == shard.torrents.end()) return 0;
   Torrent& t = it->second;
+  // Expired learned peers make room first.
+  if (now >= t.next_expiry) expire_torrent(t, now, shard.levels);
+  if (t.peer_count() == 0) {
+    drop(shard, it);
+    return 0;
+  }
   const std::uint32_t max_peers = max_peers_per_torrent_.load(std::memory_order_relaxed);
+  const std::uint32_t max_learned = max_learned_per_torrent_.load(std::memory_order_relaxed);
+  std::size_t room = std::numeric_limits<std::size_t>::max();
+  if (max_learned != 0) {
+    const std::size_t level_count = shard.classifier->level_count();
+    std::size_t learned = t.v4.count_learned(shard.levels, level_count);
+    if (t.v6) learned += t.v6->count_learned(shard.levels, level_count);
+    room = learned < max_learned ? max_learned - learned : 0;
+  }
   std::size_t added = 0;
   for (const auto& peer : peers) {
     if (peer.address.is_v4()) {
       added += merge_foreign(t, t.v4, peer, source, *shard.classifier, shard.levels, now + ttl,
-                             max_peers);
+                             max_peers, room);
     } else {
       if (!t.v6) t.v6 = std::make_unique<PeerList<Ipv6Bytes>>();
       added += merge_foreign(t, *t.v6, peer, source, *shard.classifier, shard.levels, now + ttl,
-                             max_peers);
+                             max_peers, room);
     }
   }
+  if (t.v6 && t.v6->empty()) t.v6.reset();
   return added;
 }
 
@@ -391,6 +515,7 @@ void SwarmStore::set_classifier(std::shared_ptr<const net::Classifier> classifie
 void SwarmStore::set_limits(StoreLimits limits) {
   max_torrents_.store(limits.max_torrents);
   max_peers_per_torrent_.store(limits.max_peers_per_torrent);
+  max_learned_per_torrent_.store(limits.max_learned_per_torrent);
 }
 
 StoreTotals SwarmStore::totals() const {
@@ -399,8 +524,10 @@ StoreTotals SwarmStore::totals() const {
     std::lock_guard lock(shard->mutex);
     totals.peers_by_group.resize(shard->classifier->group_count(), 0);
     totals.torrents += shard->torrents.size();
+    totals.dormant_torrents += shard->dormant.size();
     totals.memory_bytes +=
-        shard->torrents.capacity() * (sizeof(std::pair<const InfoHash, Torrent>) + 1);
+        shard->torrents.capacity() * (sizeof(std::pair<const InfoHash, Torrent>) + 1) +
+        shard->dormant.capacity() * (sizeof(std::pair<const InfoHash, std::uint32_t>) + 1);
     for (const auto& [hash, t] : shard->torrents) {
       totals.peers += t.peer_count();
       totals.seeders += t.seeders;

@@ -2,9 +2,11 @@
 
 #include <absl/container/flat_hash_map.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <mutex>
 #include <span>
@@ -26,6 +28,9 @@ struct Torrent {
   std::uint32_t downloaded = 0;
   std::uint32_t seeders = 0;   // of source `local`
   std::uint32_t leechers = 0;  // of source `local`
+  // No record expires before this (a lower bound): until then the counts above are exact
+  // and nothing needs sweeping.
+  Seconds next_expiry = std::numeric_limits<Seconds>::max();
 
   std::size_t peer_count() const { return v4.size() + (v6 ? v6->size() : 0); }
 };
@@ -84,9 +89,19 @@ struct TorrentChange {
 };
 
 struct StoreLimits {
-  std::uint64_t max_torrents = 0;           // 0 = no limit
-  std::uint32_t max_peers_per_torrent = 0;  // 0 = no limit
+  std::uint64_t max_torrents = 0;             // 0 = no limit
+  std::uint32_t max_peers_per_torrent = 0;    // 0 = no limit
+  std::uint32_t max_learned_per_torrent = 0;  // neighbours' and origins' peers; 0 = no limit
 };
+
+// Learned peers kept per torrent: this many times tracker.numwant_max (docs/operations.md).
+// Enough for a few full answers of every source, while an origin that lists 100,000 peers
+// cannot grow a torrent without bound.
+inline constexpr std::uint32_t kLearnedPerNumwant = 5;
+inline std::uint32_t learned_limit(std::uint32_t numwant_max) {
+  return static_cast<std::uint32_t>(std::min<std::uint64_t>(
+      std::uint64_t{kLearnedPerNumwant} * numwant_max, std::numeric_limits<std::uint32_t>::max()));
+}
 
 struct StoreTotals {
   std::uint64_t torrents = 0;
@@ -94,6 +109,7 @@ struct StoreTotals {
   std::uint64_t seeders = 0;
   std::vector<std::uint64_t> peers_by_group;  // indexed by GroupId, `other` last
   std::size_t memory_bytes = 0;               // peer arrays, indexes and torrent tables
+  std::uint64_t dormant_torrents = 0;         // not in memory, completed count kept
 };
 
 // Stored peers counted by group and source (the service pages' figures).
@@ -127,10 +143,12 @@ class SwarmStore {
   SwarmCounts select(const PeerAnnounce& peer, Seconds now, const SelectOptions& options,
                      std::vector<SelectedPeer>& out) const;
 
-  SwarmCounts counts(const InfoHash& info_hash) const;
+  // Counts without the peers expired at `now` (also those the sweeper has not reached yet).
+  SwarmCounts counts(const InfoHash& info_hash, Seconds now) const;
 
   // Drops expired peers (and emptied torrents) of one shard; call it for each shard in
-  // turn so that no sweep stops the world.
+  // turn so that no sweep stops the world. A torrent dropped keeps its completed count
+  // (in a small table of torrents not in memory) for when it comes back.
   std::size_t expire_shard(std::size_t shard, Seconds now);
   std::size_t shard_count() const { return shards_.size(); }
 
@@ -150,7 +168,8 @@ class SwarmStore {
 
   // Peers another tracker listed (a neighbour, an origin): added with `source` and kept for
   // `ttl` unless listed again; a peer that announced itself here is left as it is. Only for
-  // a torrent in memory. Returns how many were new.
+  // a torrent in memory, and only while it holds fewer than max_learned_per_torrent learned
+  // peers (those already known are refreshed in any case). Returns how many were new.
   std::size_t add_foreign_peers(const InfoHash& info_hash, std::span<const net::Endpoint> peers,
                                 std::uint8_t source, Seconds now, Seconds ttl);
   // Drops every peer learned from `source` (a neighbour removed from the configuration).
@@ -166,16 +185,16 @@ class SwarmStore {
   // without recording it, unless the peer is in memory already (it announced since, and
   // what it said is newer). Returns false when a limit kept it out.
   bool restore_peer(const PeerChange& peer);
-  // Adds stored completions to a torrent that is in memory (after its peers were restored).
+  // Adds stored completions to a torrent, in memory or not (then kept for when it comes).
   void restore_completed(const InfoHash& info_hash, std::uint32_t completed);
 
-  // Calls f(info_hash, counts) for every torrent, one shard locked at a time.
+  // Calls f(info_hash, counts at `now`) for every torrent in memory, one shard locked at a
+  // time.
   template <typename F>
-  void for_each_torrent(F&& f) const {
+  void for_each_torrent(Seconds now, F&& f) const {
     for (const auto& shard : shards_) {
       std::lock_guard lock(shard->mutex);
-      for (const auto& [hash, t] : shard->torrents)
-        f(hash, SwarmCounts{t.seeders, t.leechers, t.downloaded});
+      for (const auto& [hash, t] : shard->torrents) f(hash, live_counts(t, now));
     }
   }
 
@@ -225,23 +244,31 @@ class SwarmStore {
     Seconds seen = 0;
     std::string origin_url;
   };
+  static SwarmCounts live_counts(const Torrent& t, Seconds now);
+
   struct Shard {
     mutable std::mutex mutex;
     absl::flat_hash_map<PendingKey, PeerChange> pending_peers;
     absl::flat_hash_map<InfoHash, PendingTorrent> pending_torrents;
     std::vector<InfoHash> new_torrents;
     absl::flat_hash_map<InfoHash, Torrent> torrents;
+    // Completed counts of torrents dropped from memory (no peer left), until they return.
+    absl::flat_hash_map<InfoHash, std::uint32_t> dormant;
     std::shared_ptr<const net::Classifier> classifier;
     std::uint8_t levels[256] = {};
   };
   Shard& shard_of(const InfoHash& info_hash);
   const Shard& shard_of(const InfoHash& info_hash) const;
   static void set_levels(Shard& shard);
+  using TorrentIt = absl::flat_hash_map<InfoHash, Torrent>::iterator;
+  void drop(Shard& shard, TorrentIt it);
+  static std::uint32_t dormant_downloaded(const Shard& shard, const InfoHash& info_hash);
 
   std::vector<std::unique_ptr<Shard>> shards_;
   std::atomic<std::uint64_t> torrent_count_{0};
   std::atomic<std::uint64_t> max_torrents_;
   std::atomic<std::uint32_t> max_peers_per_torrent_;
+  std::atomic<std::uint32_t> max_learned_per_torrent_;
   std::atomic<bool> recording_{false};
   std::atomic<bool> track_new_{false};
 };

@@ -31,6 +31,8 @@ constexpr std::chrono::seconds kCacheSweepEvery{60};
 struct Forwarder::Flight {
   std::string key;
   std::string origin;
+  std::string url;  // as sent: whose query a failure reason or warning answers
+  net::IpAddress subscriber;
   core::InfoHash info_hash;
   std::vector<Done> waiting;
   SteadyClock::time_point sent;
@@ -101,6 +103,13 @@ void Forwarder::apply(const config::Forwarding& settings, std::uint32_t default_
   });
 }
 
+void Forwarder::limit_answers(std::uint32_t min_interval, std::uint32_t max_peers) {
+  asio::post(io_, [this, min_interval, max_peers] {
+    settings_.min_interval = min_interval;
+    settings_.max_peers = max_peers;
+  });
+}
+
 Forwarder::Lookup Forwarder::lookup(std::string_view origin, const core::InfoHash& info_hash,
                                     bool event, core::Seconds now) const {
   Lookup out;
@@ -149,6 +158,7 @@ void Forwarder::send(UpstreamAnnounce request, Done done) {
     }
     if (auto it = flights_.find(key); it != flights_.end()) {
       counters.add(Counters::upstream_merged);
+      if (request.url != it->second->url) done = for_another_query(request, std::move(done));
       it->second->waiting.push_back(std::move(done));
       return;
     }
@@ -157,6 +167,8 @@ void Forwarder::send(UpstreamAnnounce request, Done done) {
 
   auto flight = std::make_shared<Flight>();
   flight->origin = request.origin;
+  flight->url = request.url;
+  flight->subscriber = request.subscriber;
   flight->info_hash = request.info_hash;
   flight->waiting.push_back(std::move(done));
   flight->sent = SteadyClock::now();
@@ -191,7 +203,9 @@ void Forwarder::answered(const std::shared_ptr<Flight>& flight, const std::strin
   const bool refused =
       error == http::ClientError::destination_refused || error == http::ClientError::bad_url;
   std::string why;
-  protocol::TrackerAnswer answer;
+  OriginAnswer answer;
+  const AnswerLimits limits{settings_.default_interval, settings_.min_interval,
+                            settings_.max_peers, settings_.allowed_destinations};
   if (refused) {
     counters.add(Counters::upstream_refused);
     if (spdlog::should_log(spdlog::level::debug)) {
@@ -199,7 +213,7 @@ void Forwarder::answered(const std::shared_ptr<Flight>& flight, const std::strin
     }
   } else if (error != http::ClientError::none) {
     why = http::to_string(error);
-  } else if (const char* bad = protocol::parse_tracker_answer(body, answer)) {
+  } else if (const char* bad = read_origin_answer(body, flight->subscriber, limits, answer)) {
     why = std::string("unusable answer: ") + bad;
   } else if (answer.failure_reason) {
     counters.add(Counters::upstream_failure_reason);
@@ -210,18 +224,12 @@ void Forwarder::answered(const std::shared_ptr<Flight>& flight, const std::strin
     counters.add(Counters::upstream_ok);
     server.consecutive_failures = 0;
     const core::Seconds now = now_();
-    OriginInfo info;
-    info.interval = answer.interval.value_or(0);
-    if (info.interval == 0) info.interval = settings_.default_interval;
-    info.min_interval = answer.min_interval.value_or(0);
-    info.complete = answer.complete.value_or(0);
-    info.incomplete = answer.incomplete.value_or(0);
-    info.warning = std::move(answer.warning);
     store_.add_foreign_peers(flight->info_hash, answer.peers, core::Source::external, now,
-                             2 * info.interval);
-    cache_.store(flight->origin, flight->info_hash, info, now);
+                             2 * answer.info.interval);
+    cache_.store(flight->origin, flight->info_hash, answer.info, now);
     outcome.kind = UpstreamOutcome::Kind::answered;
-    outcome.info = std::move(info);
+    outcome.info = answer.info;
+    outcome.warning = std::move(answer.warning);
   }
   const bool failure = outcome.kind == UpstreamOutcome::Kind::unavailable && !refused;
   if (failure) {
@@ -255,6 +263,22 @@ void Forwarder::finish(const std::shared_ptr<Flight>& flight, const UpstreamOutc
   }
   for (auto& done : flight->waiting) done(outcome);
   flight->waiting.clear();
+}
+
+Forwarder::Done Forwarder::for_another_query(const UpstreamAnnounce& request, Done done) {
+  return [this, origin = request.origin, info_hash = request.info_hash,
+          done = std::move(done)](const UpstreamOutcome& outcome) {
+    if (outcome.kind == UpstreamOutcome::Kind::failure_reason) {
+      // Another subscriber's passkey or account was refused, not this one's.
+      UpstreamOutcome known;
+      if (auto entry = cache_.find(origin, info_hash)) known.info = entry->info;
+      return done(known);
+    }
+    if (outcome.warning.empty()) return done(outcome);
+    UpstreamOutcome shared = outcome;
+    shared.warning.clear();
+    done(shared);
+  };
 }
 
 void Forwarder::failed(Server& server, const std::string& server_name, const std::string& why) {

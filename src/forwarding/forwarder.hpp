@@ -25,8 +25,9 @@ struct UpstreamAnnounce {
   std::string origin;  // "http://host:port/path"
   std::string url;     // what is sent: origin, '?', the subscriber's query (+ ip=)
   core::InfoHash info_hash;
-  bool event = false;      // started, completed or stopped: never merged, always sent
-  std::string user_agent;  // the subscriber's, passed on (private trackers check it)
+  bool event = false;         // started, completed or stopped: never merged, always sent
+  std::string user_agent;     // the subscriber's, passed on (private trackers check it)
+  net::IpAddress subscriber;  // never taken as a peer from the origin's answer
 };
 
 // What became of it.
@@ -38,6 +39,9 @@ struct UpstreamOutcome {
   } kind = Kind::unavailable;
   std::optional<OriginInfo> info;  // answered: the new one; unavailable: the cached one
   std::string failure_reason;
+  // The origin's warning message. It and a failure reason answer the query that was sent:
+  // a subscriber merged into the request with another query gets neither.
+  std::string warning;
 };
 
 // Passes forwarded announces to their origins (spec 6.3) on its own thread, with one
@@ -58,6 +62,9 @@ class Forwarder {
   void stop();
   // Takes reloaded settings (SIGHUP). Thread-safe.
   void apply(const config::Forwarding& settings, std::uint32_t default_interval);
+  // The tracker settings an origin's answer is held to (min_interval, numwant_max).
+  // Thread-safe; call it before start() and on every reload.
+  void limit_answers(std::uint32_t min_interval, std::uint32_t max_peers);
 
   bool enabled() const { return enabled_.load(std::memory_order_relaxed); }
   bool pass_client_ip() const { return pass_client_ip_.load(std::memory_order_relaxed); }
@@ -94,6 +101,7 @@ class Forwarder {
   void finish(const std::shared_ptr<Flight>& flight, const UpstreamOutcome& outcome);
   void failed(Server& server, const std::string& server_name, const std::string& why);
   void schedule_expiry();
+  Done for_another_query(const UpstreamAnnounce& request, Done done);
 
   core::SwarmStore& store_;
   const Clock now_;
@@ -107,6 +115,8 @@ class Forwarder {
     std::chrono::milliseconds timeout{5000};
     std::size_t max_concurrent = 512;
     std::uint32_t default_interval = 1800;
+    std::uint32_t min_interval = 900;
+    std::uint32_t max_peers = 200;
     std::vector<net::Cidr> allowed_destinations;
   } settings_;
   boost::asio::io_context io_{1};

@@ -12,17 +12,9 @@
 
 #include "core/ids.hpp"
 #include "core/peer.hpp"
+#include "forwarding/origin_answer.hpp"
 
 namespace btrt::forwarding {
-
-// What an origin last said about a torrent, besides its peers (those live in the store).
-struct OriginInfo {
-  std::uint32_t interval = 0;  // the origin's own, never 0 once stored
-  std::uint32_t min_interval = 0;
-  std::uint32_t complete = 0;
-  std::uint32_t incomplete = 0;
-  std::string warning;
-};
 
 // The last answer of each (origin, torrent) and when it came, shared by the worker threads
 // (they look up) and the forwarder thread (it stores). Sharded by info-hash; a lookup takes

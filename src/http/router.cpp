@@ -127,7 +127,7 @@ void Router::apply(const config::Tracker& t) {
   settings_.locality_cutoff.store(t.locality_cutoff);
   settings_.max_scrape_hashes.store(t.max_scrape_hashes);
   settings_.full_scrape.store(t.full_scrape);
-  store_.set_limits({t.max_torrents, t.max_peers_per_torrent});
+  store_.set_limits({t.max_torrents, t.max_peers_per_torrent, core::learned_limit(t.numwant_max)});
 }
 
 core::Seconds Router::now() const {
@@ -219,7 +219,7 @@ core::SelectOptions Router::select_options(const protocol::AnnounceRequest& pars
 
 void Router::answer(const protocol::AnnounceRequest& parsed, const core::SwarmCounts& counts,
                     std::span<const core::SelectedPeer> peers, const forwarding::OriginInfo* origin,
-                    Response& response) const {
+                    Response& response, std::string_view warning) const {
   auto& counters = metrics::Counters::global();
   for (const auto& p : peers) counters.returned(p.group);
   protocol::AnnounceAnswer a;
@@ -233,8 +233,8 @@ void Router::answer(const protocol::AnnounceRequest& parsed, const core::SwarmCo
     a.min_interval = std::min(std::max(origin->min_interval, a.min_interval), a.interval);
     a.complete = std::max(a.complete, origin->complete);
     a.incomplete = std::max(a.incomplete, origin->incomplete);
-    a.warning = origin->warning;
   }
+  a.warning = warning;
   a.peers = peers;
   a.compact = parsed.compact;
   a.no_peer_id = parsed.no_peer_id;
@@ -326,6 +326,7 @@ void Router::forwarded(const Request& request, std::string_view url, Response& r
   upstream.info_hash = parsed.info_hash;
   upstream.event = is_event(parsed.event);
   upstream.user_agent = request.user_agent;
+  upstream.subscriber = peer.address;
   auto pending = response.defer();
   forwarder_->ask(std::move(upstream), [this, pending, parsed, peer,
                                         options](const forwarding::UpstreamOutcome& result) {
@@ -337,11 +338,11 @@ void Router::forwarded(const Request& request, std::string_view url, Response& r
       selected.clear();
       core::SwarmCounts counts;
       if (peer.event == core::AnnounceEvent::stopped) {
-        counts = store_.counts(peer.info_hash);
+        counts = store_.counts(peer.info_hash, now());
       } else {
         counts = store_.select(peer, now(), options, selected);
       }
-      answer(parsed, counts, selected, result.info ? &*result.info : nullptr, r);
+      answer(parsed, counts, selected, result.info ? &*result.info : nullptr, r, result.warning);
     });
   });
 }
@@ -363,12 +364,12 @@ void Router::scrape(std::string_view query, Response& response) {
       counters.add(metrics::Counters::scrape_without_hash);
       return failure(response, "scrape needs info_hash (full scrape is disabled)");
     }
-    store_.for_each_torrent([&](const core::InfoHash& hash, const core::SwarmCounts& c) {
+    store_.for_each_torrent(now(), [&](const core::InfoHash& hash, const core::SwarmCounts& c) {
       entries.push_back({hash, c.complete, c.incomplete, c.downloaded});
     });
   } else {
     for (const auto& hash : hashes) {
-      auto c = store_.counts(hash);
+      auto c = store_.counts(hash, now());
       entries.push_back({hash, c.complete, c.incomplete, c.downloaded});
     }
   }

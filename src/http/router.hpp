@@ -41,7 +41,7 @@ class Router : public Handler {
   void route_local(const Request& request, std::string_view target, Response& response);
   void answer(const protocol::AnnounceRequest& parsed, const core::SwarmCounts& counts,
               std::span<const core::SelectedPeer> peers, const forwarding::OriginInfo* origin,
-              Response& response) const;
+              Response& response, std::string_view warning = {}) const;
   core::SelectOptions select_options(const protocol::AnnounceRequest& parsed) const;
   bool trusted(const net::IpAddress& address) const;
 

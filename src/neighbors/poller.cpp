@@ -202,7 +202,7 @@ void Poller::tick() {
 }
 
 void Poller::send(const std::shared_ptr<Neighbor>& n, const core::InfoHash& info_hash) {
-  auto counts = store_.counts(info_hash);
+  auto counts = store_.counts(info_hash, now_());
   if (counts.complete + counts.incomplete == 0) return;  // no live local peer any more
 
   std::string encoded;

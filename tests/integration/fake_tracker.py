@@ -32,6 +32,7 @@ class FakeTracker:
         self.peers = []     # [(ip, port)] answered in compact form
         self.mode = "peers"  # peers | garbage | failure | hang | reset | oversize
         self.extra = {}      # more keys for the answer (interval, peers6, warning message...)
+        self.answer_for = None  # callable(path) -> more keys for this request's answer, or None
         self.delay = 0.0
         self.in_flight = 0
         self.max_in_flight = 0
@@ -68,6 +69,8 @@ class FakeTracker:
                         answer = {"interval": 1800, "complete": 0, "incomplete": len(tracker.peers),
                                   "peers": compact(tracker.peers)}
                         answer.update(tracker.extra)
+                        if tracker.answer_for:
+                            answer.update(tracker.answer_for(self.path) or {})
                         if tracker.mode == "oversize":
                             answer["padding"] = b"x" * (1 << 20)
                         body = bencode(answer)

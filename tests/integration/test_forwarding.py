@@ -10,11 +10,16 @@ import pytest
 from btrt_harness import (GROUPS, announce_query, bdecode, compact_peers, info_hash, peer_id,
                           raw_request, wait_for)
 
+# An origin's loopback peers are dropped (unusable): the peers origins list here live in
+# 10.1/16 (local), 10.2/16 (partner) and 203.0.113/24 (other).
+ORIGIN_GROUPS = GROUPS.replace('["127.1.0.0/16"]', '["127.1.0.0/16", "10.1.0.0/16"]') \
+    .replace('["127.2.0.0/16"]', '["127.2.0.0/16", "10.2.0.0/16"]')
+
 
 def config(forwarding="  allowed_destinations: [\"127.0.0.0/8\"]\n", tracker=""):
     return ("server:\n  listen: [\"127.0.0.1:%PORT%\"]\n  threads: 2\n"
             "  trusted_sources: [\"127.0.0.1/32\"]\n"
-            "forwarding:\n  timeout: 2\n" + forwarding + tracker + GROUPS)
+            "forwarding:\n  timeout: 2\n" + forwarding + tracker + ORIGIN_GROUPS)
 
 
 def request(t, target, host, subscriber="127.1.0.5", headers=None, source=None, timeout=10):
@@ -52,8 +57,8 @@ def test_origin_gets_the_query_unchanged_and_local_peers_come_first(make_tracker
     # Peers btrt knows itself: two local subscribers.
     for n in (1, 2):
         t.announce(ih, peer_id(100 + n), 6000 + n, headers={"X-Forwarded-For": f"127.1.0.{n}"})
-    fake.peers = ([(f"127.3.0.{n}", 7000 + n) for n in range(1, 41)] +
-                  [(f"127.2.0.{n}", 8000 + n) for n in range(1, 4)] + [("127.1.0.9", 9009)])
+    fake.peers = ([(f"203.0.113.{n}", 7000 + n) for n in range(1, 41)] +
+                  [(f"10.2.0.{n}", 8000 + n) for n in range(1, 4)] + [("10.1.0.9", 9009)])
     fake.extra = {"interval": 1234, "complete": 50, "incomplete": 60}
     query = announce_query(ih, peer_id(7), 5555, numwant=20, event="started") + \
         "&passkey=Ab%2Fc%2B%3D&z=%7E"
@@ -64,10 +69,12 @@ def test_origin_gets_the_query_unchanged_and_local_peers_come_first(make_tracker
     peers = compact_peers(answer)
     assert len(peers) == 20
     groups = [p[0].rsplit(".", 2)[0] for p in peers]
-    # 3 local (2 announced here, 1 from the origin), then 3 partner, then the rest.
-    assert sorted(peers[:3]) == [("127.1.0.1", 6001), ("127.1.0.2", 6002), ("127.1.0.9", 9009)]
-    assert groups[3:6] == ["127.2"] * 3
-    assert set(groups[6:]) == {"127.3"}
+    # 3 local (the 2 announced here first, then 1 from the origin), then 3 partner, then the
+    # rest.
+    assert sorted(peers[:2]) == [("127.1.0.1", 6001), ("127.1.0.2", 6002)]
+    assert peers[2] == ("10.1.0.9", 9009)
+    assert groups[3:6] == ["10.2"] * 3
+    assert set(groups[6:]) == {"203.0"}
     assert answer[b"interval"] == 1234
     assert answer[b"complete"] == 50 and answer[b"incomplete"] == 60
 
@@ -101,10 +108,10 @@ def test_origin_peers_are_kept_for_later_announces(make_tracker, fakes):
     fake = fakes()
     t = make_tracker(config())
     ih = info_hash(4)
-    fake.peers = [("127.3.3.3", 3333)]
+    fake.peers = [("203.0.113.3", 3333)]
     explicit(t, fake.url(), announce_query(ih, peer_id(1), 5001, event="started"))
     plain = t.announce(ih, peer_id(2), 5002, headers={"X-Forwarded-For": "127.1.4.5"})
-    assert ("127.3.3.3", 3333) in compact_peers(plain)
+    assert ("203.0.113.3", 3333) in compact_peers(plain)
     assert plain[b"incomplete"] == 2  # origin peers are not counted as btrt's own
 
 
@@ -112,11 +119,12 @@ def test_origin_peers6_and_dictionary_lists_are_understood(make_tracker, fakes):
     fake = fakes()
     t = make_tracker(config())
     ih = info_hash(5)
-    fake.extra = {"peers": [{"ip": "127.2.9.9", "port": 2999, "peer id": b"x" * 20}],
-                  "peers6": b"\x00" * 15 + b"\x01" + (4444).to_bytes(2, "big")}
+    v6 = b"\x20\x01\x0d\xb8" + b"\x00" * 11 + b"\x01" + (4444).to_bytes(2, "big")  # 2001:db8::1
+    fake.extra = {"peers": [{"ip": "10.2.9.9", "port": 2999, "peer id": b"x" * 20}],
+                  "peers6": v6}
     answer = explicit(t, fake.url(), announce_query(ih, peer_id(1), 5001, event="started"))
-    assert compact_peers(answer) == [("127.2.9.9", 2999)]
-    assert answer[b"peers6"] == b"\x00" * 15 + b"\x01" + (4444).to_bytes(2, "big")
+    assert compact_peers(answer) == [("10.2.9.9", 2999)]
+    assert answer[b"peers6"] == v6
 
 
 def test_untrusted_sources_never_make_btrt_contact_anything(make_tracker, fakes):
@@ -188,7 +196,8 @@ def test_when_needed_asks_once_per_origin_interval_but_always_for_events(make_tr
 
 def test_origin_interval_decides_freshness(make_tracker, fakes):
     fake = fakes()
-    t = make_tracker(config())
+    # An origin's interval is never taken below tracker.min_interval.
+    t = make_tracker(config(tracker="tracker:\n  min_interval: 1\n"))
     ih = info_hash(10)
     fake.extra = {"interval": 1}
     explicit(t, fake.url(), announce_query(ih, peer_id(1), 5001))
@@ -211,7 +220,7 @@ def test_ten_concurrent_announces_make_one_upstream_request(make_tracker, fakes)
     fake = fakes()
     t = make_tracker(config())
     fake.delay = 0.5
-    fake.peers = [("127.3.0.1", 3001)]
+    fake.peers = [("203.0.113.1", 3001)]
     ih = info_hash(12)
     with concurrent.futures.ThreadPoolExecutor(10) as pool:
         answers = list(pool.map(
@@ -219,7 +228,7 @@ def test_ten_concurrent_announces_make_one_upstream_request(make_tracker, fakes)
                                subscriber=f"127.1.1.{n}"), range(1, 11)))
     assert fake.count() == 1
     for a in answers:
-        assert ("127.3.0.1", 3001) in compact_peers(a)
+        assert ("203.0.113.1", 3001) in compact_peers(a)
 
 
 def test_origin_failure_reason_is_relayed_verbatim(make_tracker, fakes):

@@ -9,6 +9,7 @@ import grp
 import os
 import pwd
 import re
+import shutil
 import signal
 import subprocess
 from pathlib import Path
@@ -115,6 +116,43 @@ def test_layout_user_and_directories(deb):
     assert conffiles == ["/etc/btrt/local_cidrs.conf", "/etc/btrt/neighboring_cidrs.conf"]
 
 
+# Manual pages, completion and monitoring examples, where Debian and Fedora put them.
+OPERATOR_KIT = ("/usr/share/man/man8/btrt.8.gz", "/usr/share/man/man5/btrt.conf.5.gz",
+                "/usr/share/bash-completion/completions/btrt",
+                "/usr/share/doc/btrt/examples/btrt-alerts.yml",
+                "/usr/share/doc/btrt/examples/btrt.json")
+
+
+def test_manual_pages_completion_and_monitoring_examples(deb):
+    listed = run("dpkg", "-L", "btrt").stdout.split()
+    for path in OPERATOR_KIT:
+        assert path in listed and Path(path).is_file(), path
+    # man finds the installed pages by name and renders them without a warning.
+    env = {**os.environ, "MANWIDTH": "80", "MANPAGER": "cat", "PAGER": "cat"}
+    for section, page, words in (("8", "btrt", ("check-config", "SIGHUP", "EXIT STATUS")),
+                                 ("5", "btrt.conf", ("server.listen", "hashlist.min_seeders"))):
+        assert run("man", "-w", section, page, env=env).stdout.strip() == \
+            f"/usr/share/man/man{section}/{page}.{section}.gz"
+        r = run("man", "--warnings", section, page, env=env)
+        assert r.stderr == "", r.stderr
+        for word in words:
+            assert word in r.stdout, (page, word)
+    # The completion loads in bash and completes the commands.
+    r = run("bash", "--norc", "-c", "source /usr/share/bash-completion/completions/btrt; "
+            "COMP_WORDS=(btrt db ''); COMP_CWORD=2; _btrt btrt '' db; echo ${COMPREPLY[*]}")
+    assert r.stdout.split() == ["init", "upgrade"], r.stdout + r.stderr
+    rules = Path("/usr/share/doc/btrt/examples/btrt-alerts.yml")
+    r = run("promtool", "check", "rules", rules, check=False) if shutil.which("promtool") else None
+    assert r is None or r.returncode == 0, r.stdout + r.stderr
+
+
+def test_no_logrotate_configuration(deb):
+    # btrt switches and removes its own log files (logging.* in btrt.conf(5)).
+    listed = run("dpkg", "-L", "btrt").stdout.split()
+    assert not [p for p in listed if "logrotate" in p], listed
+    assert "logrotate" not in UNIT.read_text()
+
+
 def test_installed_binary_checks_the_default_configuration(deb):
     r = run("/usr/sbin/btrt", "check-config", "-c", CONF / "btrt.conf.default")
     assert r.stdout.strip() == "OK"
@@ -196,9 +234,14 @@ def test_rpm_lists_files_dependencies_and_scripts(rpm):
     files = run("rpm", "-qpl", rpm).stdout.split()
     for path in ("/usr/sbin/btrt", "/usr/lib/systemd/system/btrt.service",
                  "/etc/btrt/btrt.conf.default", "/etc/btrt/btrt.db_creation.sql",
-                 "/etc/btrt/local_cidrs.conf", "/var/lib/btrt", "/var/log/btrt"):
+                 "/etc/btrt/local_cidrs.conf", "/var/lib/btrt", "/var/log/btrt",
+                 *OPERATOR_KIT):
         assert path in files, path
-    assert "/usr/sbin" not in files  # owned by the distribution
+    # owned by the distribution
+    for path in ("/usr/sbin", "/usr/share/man/man8", "/usr/share/man/man5",
+                 "/usr/share/bash-completion/completions"):
+        assert path not in files, path
+    assert not [p for p in files if "logrotate" in p], files
 
     requires = run("rpm", "-qpR", rpm).stdout
     for dep in ("libsoci_core.so.4.0()(64bit)", "libyaml-cpp.so.0.7()(64bit)",

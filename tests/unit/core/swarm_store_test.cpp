@@ -137,14 +137,14 @@ TEST_F(Fixture, StoppedRemovesThePeerAndAnswersNothing) {
   auto outcome = announce("10.1.0.1", 1, false, AnnounceEvent::stopped, {50, 0}, 100, &out);
   EXPECT_TRUE(out.empty());
   EXPECT_EQ(outcome.counts.incomplete, 1u);
-  EXPECT_EQ(store.counts(hash(1)).incomplete, 1u);
+  EXPECT_EQ(store.counts(hash(1), 100).incomplete, 1u);
 }
 
 TEST_F(Fixture, CompletedCountsOncePerPeer) {
   announce("10.1.0.1", 1, false, AnnounceEvent::started);
   announce("10.1.0.1", 1, true, AnnounceEvent::completed);
   announce("10.1.0.1", 1, true, AnnounceEvent::completed);
-  auto c = store.counts(hash(1));
+  auto c = store.counts(hash(1), 100);
   EXPECT_EQ(c.downloaded, 1u);
   EXPECT_EQ(c.complete, 1u);
   EXPECT_EQ(c.incomplete, 0u);
@@ -152,13 +152,15 @@ TEST_F(Fixture, CompletedCountsOncePerPeer) {
 
 TEST_F(Fixture, ExpiredPeersAreNotHandedOutAndAreSwept) {
   announce("10.1.0.1", 1, false, AnnounceEvent::none, {50, 0}, 100);
+  announce("10.1.0.3", 3, false, AnnounceEvent::none, {50, 0}, 100, nullptr, 2);
   std::vector<SelectedPeer> out;
   announce("10.1.0.2", 2, false, AnnounceEvent::none, {50, 0}, 161, &out);  // ttl 60
   EXPECT_TRUE(out.empty());
+  EXPECT_EQ(store.totals().peers, 2u);  // the announce dropped its torrent's expired peer
   std::size_t removed = 0;
   for (std::size_t s = 0; s < store.shard_count(); ++s) removed += store.expire_shard(s, 161);
-  EXPECT_EQ(removed, 1u);
-  EXPECT_EQ(store.counts(hash(1)).incomplete, 1u);
+  EXPECT_EQ(removed, 1u);  // the other torrent's, by the sweeper
+  EXPECT_EQ(store.counts(hash(1), 161).incomplete, 1u);
   for (std::size_t s = 0; s < store.shard_count(); ++s) store.expire_shard(s, 1000);
   EXPECT_EQ(store.totals().torrents, 0u);
 }
@@ -192,7 +194,7 @@ TEST_F(Fixture, PeerLimitKeepsNewPeersOutButAnswersThem) {
   announce("10.1.0.2", 2);
   auto outcome = announce("10.1.0.3", 3);
   EXPECT_FALSE(outcome.stored);
-  EXPECT_EQ(store.counts(hash(1)).incomplete, 2u);
+  EXPECT_EQ(store.counts(hash(1), 100).incomplete, 2u);
 }
 
 TEST_F(Fixture, TorrentLimitRefusesNewTorrents) {
@@ -221,11 +223,11 @@ TEST_F(Fixture, ForeignPeersRankByAddressAndAreNotCounted) {
   EXPECT_EQ(group_of(out[0]), "local");  // the neighbour's peers in the local group come first
   EXPECT_EQ(group_of(out[1]), "local");
   EXPECT_EQ(out[2].port, 1);
-  auto counts = store.counts(hash(1));
+  auto counts = store.counts(hash(1), 100);
   EXPECT_EQ(counts.incomplete, 2u);  // the two that announced here, not the learned ones
   // A learned peer that then announces itself becomes local and is counted.
   announce("10.1.0.7", 7);
-  EXPECT_EQ(store.counts(hash(1)).incomplete, 3u);
+  EXPECT_EQ(store.counts(hash(1), 100).incomplete, 3u);
 }
 
 TEST_F(Fixture, CensusCountsPeersByGroupAndSource) {
@@ -292,7 +294,176 @@ TEST_F(Fixture, ActiveAndNewTorrents) {
   EXPECT_EQ(active[0], hash(1));
 }
 
-// Random operations against a plain model: the bucketed array and its index stay exact.
+TEST_F(Fixture, AnnouncedPeersRankBeforeLearnedOnesInALevel) {
+  announce("10.1.0.1", 1, true);  // the one real local seeder
+  announce("10.9.0.1", 2);        // an `other` peer that announced
+  std::vector<net::Endpoint> fake;
+  for (std::uint32_t i = 0; i < 300; ++i) {
+    fake.push_back({net::IpAddress::from_v4(0x0A010000u + 2 + i), 6881});  // 10.1.x.y: local
+  }
+  store.add_foreign_peers(hash(1), fake, Source::external, 100, 60);
+  for (int round = 0; round < 50; ++round) {
+    auto out = ask("10.2.0.9", static_cast<std::uint16_t>(100 + round), {5, 0});
+    ASSERT_EQ(out.size(), 5u);
+    EXPECT_EQ(out[0].port, 1) << round;  // announced first, whatever the learned ones
+    for (int i = 1; i < 5; ++i) EXPECT_EQ(out[i].port, 6881);
+  }
+  // Learned peers of a better level still come before announced ones of a worse level (the
+  // 50 askers above are partner peers now).
+  auto out = ask("10.2.0.9", 99, {400, 0});
+  ASSERT_EQ(out.size(), 352u);
+  for (std::size_t i = 0; i < 301; ++i) EXPECT_EQ(group_of(out[i]), "local");
+  EXPECT_EQ(out.back().port, 2);
+  // Seeders get only leechers: the learned ones, the seeder left out.
+  auto seeders = ask("10.2.0.8", 98, {3, 0}, true);
+  ASSERT_EQ(seeders.size(), 3u);
+  for (auto& p : seeders) EXPECT_EQ(p.port, 6881);
+}
+
+TEST_F(Fixture, LearnedPeersPerTorrentAreBounded) {
+  store.set_limits({0, 0, 10});
+  announce("10.1.0.1", 1);
+  std::vector<net::Endpoint> many;
+  for (std::uint32_t i = 0; i < 100; ++i) {
+    many.push_back({net::IpAddress::from_v4(0x0A090000u + i), 7000});
+  }
+  EXPECT_EQ(store.add_foreign_peers(hash(1), many, Source::external, 100, 60), 10u);
+  EXPECT_EQ(store.add_foreign_peers(hash(1), many, Source::neighbor(0), 100, 60), 0u);
+  EXPECT_EQ(store.totals().peers, 11u);
+  // Listed again, the known ones live on (until 210 now); once they expired, others come.
+  EXPECT_EQ(store.add_foreign_peers(hash(1), many, Source::external, 150, 60), 0u);
+  announce("10.1.0.1", 1, false, AnnounceEvent::none, {50, 0}, 200);
+  std::vector<net::Endpoint> later(many.begin() + 50, many.end());
+  EXPECT_EQ(store.add_foreign_peers(hash(1), later, Source::external, 209, 60), 0u);
+  EXPECT_EQ(store.add_foreign_peers(hash(1), later, Source::external, 211, 60), 10u);
+  EXPECT_EQ(store.totals().peers, 11u);
+}
+
+TEST_F(Fixture, SameClientOnANewPortReplacesItsEntry) {
+  store.set_recording(true);
+  PeerAnnounce a;
+  a.info_hash = hash(1);
+  a.peer_id = id_of(77);
+  a.address = ip("10.1.0.1");
+  a.port = 1000;
+  a.event = AnnounceEvent::completed;
+  a.seeder = true;
+  std::vector<SelectedPeer> out;
+  store.announce(a, 100, 60, {50, 0}, out);
+  a.port = 2000;
+  a.event = AnnounceEvent::none;
+  auto outcome = store.announce(a, 110, 60, {50, 0}, out);
+  EXPECT_EQ(outcome.counts.complete, 1u);
+  EXPECT_EQ(outcome.counts.downloaded, 1u);
+  EXPECT_EQ(store.totals().peers, 1u);
+  auto others = ask("10.1.0.2", 5, {50, 0});
+  ASSERT_EQ(others.size(), 1u);
+  EXPECT_EQ(others[0].port, 2000);
+  // Another client behind the same address (another peer id) is another peer.
+  announce("10.1.0.1", 3000);
+  EXPECT_EQ(store.totals().peers, 3u);
+
+  std::vector<PeerChange> peers;
+  std::vector<TorrentChange> torrents;
+  for (std::size_t s = 0; s < store.shard_count(); ++s) store.take_changes(s, peers, torrents);
+  std::map<std::uint16_t, bool> removed;
+  for (auto& c : peers) removed[c.port] = c.removed;
+  EXPECT_TRUE(removed.at(1000));  // the old entry goes from the database too
+  EXPECT_FALSE(removed.at(2000));
+}
+
+TEST_F(Fixture, SameClientOnAPortAnotherClientLeft) {
+  announce("10.1.0.1", 1);  // peer id of 1
+  announce("10.1.0.1", 2);  // peer id of 2
+  PeerAnnounce a;
+  a.info_hash = hash(1);
+  a.peer_id = id_of(1);  // the first client, now on the second one's port
+  a.address = ip("10.1.0.1");
+  a.port = 2;
+  std::vector<SelectedPeer> out;
+  auto outcome = store.announce(a, 100, 60, {0, 0}, out);
+  EXPECT_EQ(outcome.counts.incomplete, 1u);
+  EXPECT_EQ(store.totals().peers, 1u);
+}
+
+TEST_F(Fixture, SameClientOnANewPortInALargeSwarm) {
+  for (std::uint16_t i = 0; i < 100; ++i) announce("10.9.0.1", static_cast<std::uint16_t>(100 + i));
+  PeerAnnounce a;
+  a.info_hash = hash(1);
+  a.peer_id = id_of(150);  // the client announced on port 150
+  a.address = ip("10.9.0.1");
+  a.port = 4000;
+  std::vector<SelectedPeer> out;
+  auto outcome = store.announce(a, 100, 60, {0, 0}, out);
+  EXPECT_EQ(outcome.counts.incomplete, 100u);
+  EXPECT_EQ(store.totals().peers, 100u);
+  a.event = AnnounceEvent::stopped;
+  store.announce(a, 100, 60, {0, 0}, out);
+  EXPECT_EQ(store.totals().peers, 99u);
+}
+
+TEST_F(Fixture, ExpiredPeersAreNeverCountedEvenBeforeTheSweep) {
+  announce("10.1.0.1", 1, true, AnnounceEvent::none, {50, 0}, 100);  // until 160
+  announce("10.1.0.2", 2, false, AnnounceEvent::none, {50, 0}, 100);
+  EXPECT_EQ(store.counts(hash(1), 159).complete, 1u);
+  auto c = store.counts(hash(1), 160);
+  EXPECT_EQ(c.complete, 0u);
+  EXPECT_EQ(c.incomplete, 0u);
+  std::vector<SelectedPeer> out;
+  auto outcome = announce("10.1.0.3", 3, false, AnnounceEvent::none, {50, 0}, 161, &out);
+  EXPECT_EQ(outcome.counts.complete, 0u);
+  EXPECT_EQ(outcome.counts.incomplete, 1u);
+  EXPECT_TRUE(out.empty());
+  std::size_t seen = 0;
+  store.for_each_torrent(161, [&](const InfoHash&, const SwarmCounts& counts) {
+    EXPECT_EQ(counts.incomplete, 1u);
+    ++seen;
+  });
+  EXPECT_EQ(seen, 1u);
+}
+
+TEST_F(Fixture, ExpiryInALargeIndexedSwarmKeepsTheIndexExact) {
+  for (std::uint16_t i = 0; i < 200; ++i) {
+    announce("10.1.0.1", static_cast<std::uint16_t>(100 + i), i % 3 == 0, AnnounceEvent::none,
+             {0, 0}, i < 5 ? 50 : 100);  // five expire at 110
+  }
+  auto outcome = announce("10.1.0.2", 9, false, AnnounceEvent::none, {0, 0}, 120);
+  EXPECT_EQ(outcome.counts.complete + outcome.counts.incomplete, 196u);
+  EXPECT_EQ(store.totals().peers, 196u);
+  for (std::uint16_t i = 0; i < 200; ++i) {
+    std::vector<SelectedPeer> out;
+    auto again = announce("10.1.0.1", static_cast<std::uint16_t>(100 + i), i % 3 == 0,
+                          AnnounceEvent::none, {0, 0}, 121);
+    EXPECT_TRUE(again.stored);
+  }
+  EXPECT_EQ(store.totals().peers, 201u);
+}
+
+TEST_F(Fixture, DownloadedOutlivesTheLastPeer) {
+  announce("10.1.0.1", 1, true, AnnounceEvent::completed);
+  auto stopped = announce("10.1.0.1", 1, true, AnnounceEvent::stopped);
+  EXPECT_EQ(stopped.counts.downloaded, 1u);
+  EXPECT_EQ(store.totals().torrents, 0u);  // out of memory, its count kept
+  EXPECT_EQ(store.counts(hash(1), 100).downloaded, 1u);
+  auto back = announce("10.1.0.2", 2, true, AnnounceEvent::completed);
+  EXPECT_EQ(back.counts.downloaded, 2u);
+  // Dropped by the sweeper this time.
+  for (std::size_t s = 0; s < store.shard_count(); ++s) store.expire_shard(s, 1000);
+  EXPECT_EQ(store.totals().torrents, 0u);
+  EXPECT_EQ(store.counts(hash(1), 1000).downloaded, 2u);
+  // A restart restores counts of torrents without peers as well.
+  SwarmStore restarted{groups(), {}, 4};
+  restarted.restore_completed(hash(3), 5);
+  EXPECT_EQ(restarted.counts(hash(3), 0).downloaded, 5u);
+  std::vector<SelectedPeer> out;
+  PeerAnnounce a;
+  a.info_hash = hash(3);
+  a.peer_id = id_of(1);
+  a.address = ip("10.1.0.1");
+  a.port = 1;
+  EXPECT_EQ(restarted.announce(a, 0, 60, {0, 0}, out).counts.downloaded, 5u);
+}
+
 TEST_F(Fixture, RestoreLeavesPeersInMemoryAsTheyAreAndRecordsNothing) {
   // A late restore (the database came back after the start) runs beside announces.
   store.set_recording(true);
@@ -311,7 +482,7 @@ TEST_F(Fixture, RestoreLeavesPeersInMemoryAsTheyAreAndRecordsNothing) {
   EXPECT_TRUE(store.restore_peer(stored));
   stored.address = ip("10.1.0.2");  // only in the database
   EXPECT_TRUE(store.restore_peer(stored));
-  auto counts = store.counts(hash(1));
+  auto counts = store.counts(hash(1), 100);
   EXPECT_EQ(counts.complete, 1u);
   EXPECT_EQ(counts.incomplete, 1u);
   taken.clear();
@@ -342,27 +513,40 @@ TEST_F(Fixture, ForwardedAnnounceRecordsItsOriginWithTheTorrentChange) {
   EXPECT_EQ(torrents[0].origin_url, origin);
 }
 
+// Random operations against a plain model: the bucketed array and its indexes stay exact.
 TEST(PeerList, MatchesAModelUnderRandomOperations) {
   std::uint8_t levels[256] = {};
   for (int g = 0; g < 256; ++g) levels[g] = static_cast<std::uint8_t>(g % 4);
   PeerList<std::uint32_t> list;
   std::map<std::pair<std::uint32_t, std::uint16_t>, PeerV4> model;
   std::mt19937 rng(42);
+  auto random_record = [&](std::uint32_t address, std::uint16_t port) {
+    PeerV4 r{};
+    r.address = address;
+    r.port = port;
+    r.group = static_cast<std::uint8_t>(rng() % 8);
+    r.flags = rng() % 2 ? PeerV4::kSeeder : 0;
+    r.set_source(rng() % 3 == 0 ? Source::external : Source::local);
+    // Unique per endpoint, as the store keeps it (one entry per client and address).
+    r.peer_id = id_of(address * 8 + port);
+    return r;
+  };
   for (int step = 0; step < 20000; ++step) {
     auto address = static_cast<std::uint32_t>(rng() % 50);
     auto port = static_cast<std::uint16_t>(rng() % 4);
     auto found = list.find(address, port);
     auto key = std::make_pair(address, port);
     ASSERT_EQ(found >= 0, model.count(key) == 1) << step;
-    if (found >= 0 && rng() % 2) {
+    const auto op = static_cast<unsigned>(rng() % 3);
+    if (found >= 0 && op == 0) {
       list.erase(static_cast<std::size_t>(found), levels);
       model.erase(key);
+    } else if (found >= 0 && op == 1) {
+      PeerV4 r = random_record(address, port);
+      list.replace(static_cast<std::size_t>(found), r, levels);
+      model[key] = r;
     } else if (found < 0) {
-      PeerV4 r{};
-      r.address = address;
-      r.port = port;
-      r.group = static_cast<std::uint8_t>(rng() % 8);
-      r.flags = rng() % 2 ? PeerV4::kSeeder : 0;
+      PeerV4 r = random_record(address, port);
       list.insert(r, levels);
       model[key] = r;
     }
@@ -370,6 +554,20 @@ TEST(PeerList, MatchesAModelUnderRandomOperations) {
     for (std::size_t i = 1; i < list.size(); ++i) {
       ASSERT_LE(PeerList<std::uint32_t>::bucket_of(list[i - 1], levels),
                 PeerList<std::uint32_t>::bucket_of(list[i], levels));
+    }
+    // An announced peer is found by address and peer id.
+    const PeerId id = id_of(static_cast<std::uint32_t>(address * 8 + rng() % 4));
+    auto client = list.find_client(address, id);
+    bool any = false;
+    for (auto& [k, r] : model) {
+      if (k.first == address && r.peer_id == id && r.source() == Source::local) any = true;
+    }
+    ASSERT_EQ(client >= 0, any) << step;
+    if (client >= 0) {
+      const auto& r = list[static_cast<std::size_t>(client)];
+      ASSERT_EQ(r.address, address);
+      ASSERT_EQ(r.peer_id, id);
+      ASSERT_EQ(r.source(), Source::local);
     }
   }
   for (auto& [key, r] : model) {

@@ -40,13 +40,13 @@ TEST(OriginCache, NewerAnswerReplaces) {
   OriginInfo second;
   second.interval = 30;
   second.incomplete = 5;
-  second.warning = "w";
+  second.min_interval = 15;
   cache.store("http://a/", hash(3), second, 20);
   auto entry = cache.find("http://a/", hash(3));
   ASSERT_TRUE(entry);
   EXPECT_EQ(entry->fetched, 20u);
   EXPECT_EQ(entry->info.incomplete, 5u);
-  EXPECT_EQ(entry->info.warning, "w");
+  EXPECT_EQ(entry->info.min_interval, 15u);
 }
 
 }  // namespace
