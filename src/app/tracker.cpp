@@ -144,33 +144,13 @@ std::int64_t wall_now() {
 // Puts the unexpired peers and their torrents' completion counts back into the store.
 void restore(storage::Database& database, core::SwarmStore& store, core::Seconds now) {
   const auto started = std::chrono::steady_clock::now();
-  const std::int64_t wall = wall_now();
-  std::size_t peers = 0;
-  std::size_t refused = 0;
-  database.load_peers(wall, [&](const storage::PeerRow& row) {
-    core::PeerChange peer;
-    peer.info_hash = row.info_hash;
-    peer.address = row.address;
-    peer.port = row.port;
-    peer.peer_id = row.peer_id;
-    peer.seeder = row.seeder;
-    peer.source = row.source;
-    peer.seen = now;
-    peer.expires_at = now + static_cast<core::Seconds>(row.expires_at - wall);
-    if (store.restore_peer(peer)) {
-      ++peers;
-    } else {
-      ++refused;
-    }
-  });
-  database.load_completed([&](const core::InfoHash& hash, std::uint64_t completed) {
-    store.restore_completed(hash, static_cast<std::uint32_t>(completed));
-  });
+  auto result = storage::restore_swarm(database, store, now, wall_now());
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  spdlog::info("restored {} peers in {} torrents from {} in {:.2f} s{}", peers,
-               store.totals().torrents, database.describe(), seconds,
-               refused ? fmt::format(" ({} kept out by limits)", refused) : std::string());
+  spdlog::info(
+      "restored {} peers in {} torrents from {} in {:.2f} s{}", result.peers,
+      store.totals().torrents, database.describe(), seconds,
+      result.refused ? fmt::format(" ({} kept out by limits)", result.refused) : std::string());
 }
 
 int run_tracker(const std::string& config_path) {
@@ -222,16 +202,28 @@ int run_tracker(const std::string& config_path) {
   spdlog::info("btrt {} starting", BTRT_VERSION);
   log_summary(config, *classifier);
 
+  const bool create_schema = config.database.kind == config::Database::Kind::sqlite;
   std::unique_ptr<storage::Database> database;
   try {
     database = storage::Database::connect(config.database);
-    storage::prepare_for_run(*database, config.database.kind == config::Database::Kind::sqlite);
+    storage::prepare_for_run(*database, create_schema);
     restore(*database, store, router.now());
-  } catch (const storage::DatabaseError& e) {
+  } catch (const storage::SchemaError& e) {
+    // Reachable, but an operator's step is missing: serving would write nowhere for good.
     spdlog::critical("{}", e.what());
     log::shutdown();
     return kRuntimeFailure;
+  } catch (const storage::DatabaseError& e) {
+    // A maintenance window of the database must not take local retracking away: serve from
+    // an empty swarm and let the write-behind restore and merge once it is there.
+    spdlog::error(
+        "database not available at start, serving from an empty swarm; it is retried, and "
+        "what it holds is restored (merged with what is announced meanwhile) once it is "
+        "there: {}",
+        e.what());
+    database.reset();
   }
+  const bool database_missing = database == nullptr;
   std::atomic<std::shared_ptr<const net::Classifier>> current_classifier{classifier};
   storage::WriteBehind write_behind(
       store, std::move(database), config.database, {[&router] { return router.now(); }, wall_now},
@@ -248,6 +240,7 @@ int run_tracker(const std::string& config_path) {
         }
         return row;
       });
+  if (database_missing) write_behind.restore_when_available(create_schema);
   write_behind.start();
   neighbors::Poller poller(store, [&router] { return router.now(); });
   poller.start(config.neighbors);

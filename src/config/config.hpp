@@ -46,6 +46,7 @@ struct Logging {
   std::string path = "/var/log/btrt";
   LogLevel level = LogLevel::info;
   std::uint32_t switch_time = 3600;  // seconds after local midnight ("01:00:00")
+  std::uint32_t keep_days = 30;  // dated log files older than this go at the switch; 0 = all kept
 };
 
 struct Database {

@@ -223,7 +223,7 @@ constexpr std::string_view kTrackerKeys[] = {
     "announce_interval", "min_interval",         "peer_expiry",       "numwant_default",
     "numwant_max",       "locality_cutoff",      "max_scrape_hashes", "full_scrape",
     "max_torrents",      "max_peers_per_torrent"};
-constexpr std::string_view kLoggingKeys[] = {"path", "level", "switch_time"};
+constexpr std::string_view kLoggingKeys[] = {"path", "level", "switch_time", "keep_days"};
 constexpr std::string_view kDatabaseKeys[] = {"url",    "user",           "password",
                                               "schema", "flush_interval", "max_pending"};
 constexpr std::string_view kGroupKeys[] = {"name", "priority", "cidr_file", "cidr_list"};
@@ -667,6 +667,8 @@ class Loader {
         } else {
           fail(e.line, path + ": expected HH:MM:SS (00:00:00 to 23:59:59), got " + quote(text));
         }
+      } else if (e.key == "keep_days") {
+        set_u32(e, path, 0, 100000, l.keep_days);
       }
     }
   }

@@ -307,6 +307,7 @@ AnnounceOutcome SwarmStore::announce(const PeerAnnounce& peer, Seconds now, Seco
     auto& pending = shard.pending_torrents[peer.info_hash];
     pending.completed_delta += t.downloaded - downloaded_before;
     pending.seen = now;
+    if (!peer.origin_url.empty()) pending.origin_url.assign(peer.origin_url);
   }
 
   if (peer.event != AnnounceEvent::stopped && options.numwant > 0) {
@@ -368,7 +369,8 @@ void SwarmStore::take_changes(std::size_t index, std::vector<PeerChange>& peers,
   }
   for (auto& [key, change] : pending_peers) peers.push_back(change);
   for (auto& [hash, pending] : pending_torrents) {
-    torrents.push_back({hash, pending.completed_delta, pending.seen});
+    torrents.push_back(
+        {hash, pending.completed_delta, pending.seen, std::move(pending.origin_url)});
   }
 }
 
@@ -380,11 +382,42 @@ bool SwarmStore::restore_peer(const PeerChange& peer) {
   a.port = peer.port;
   a.seeder = peer.seeder;
   a.source = peer.source;
-  const bool recording = recording_.exchange(false);
-  std::vector<SelectedPeer> none;
-  auto outcome = announce(a, peer.seen, peer.expires_at - peer.seen, {0, 0}, none);
-  recording_.store(recording);
-  return outcome.status == AnnounceOutcome::Status::ok && outcome.stored;
+  Shard& shard = shard_of(peer.info_hash);
+  std::lock_guard lock(shard.mutex);
+  auto it = shard.torrents.find(peer.info_hash);
+  if (it == shard.torrents.end()) {
+    std::uint64_t limit = max_torrents_.load(std::memory_order_relaxed);
+    if (limit != 0 && torrent_count_.load(std::memory_order_relaxed) >= limit) return false;
+    it = shard.torrents.try_emplace(peer.info_hash).first;
+    torrent_count_.fetch_add(1, std::memory_order_relaxed);
+    if (auto d = shard.dormant.find(peer.info_hash); d != shard.dormant.end()) {
+      it->second.downloaded = d->second;
+      shard.dormant.erase(d);
+    }
+  }
+  Torrent& t = it->second;
+  // A restore can run while announces are served (the database came back after the start):
+  // a peer in memory — the same endpoint, or the same client on another port — announced
+  // after the database saw it and stays as it is. Nothing is recorded: the database holds
+  // the peer already.
+  const std::uint32_t max_peers = max_peers_per_torrent_.load(std::memory_order_relaxed);
+  auto restore_into = [&](auto& list, const auto& address) {
+    if (list.find(address, peer.port) >= 0) return true;
+    if (peer.source == Source::local && list.find_client(address, peer.peer_id) >= 0) return true;
+    std::optional<std::uint16_t> replaced_port;
+    return update_peer(t, list, a, *shard.classifier, shard.levels, peer.expires_at, max_peers,
+                       replaced_port);
+  };
+  bool kept;
+  if (peer.address.is_v4()) {
+    kept = restore_into(t.v4, peer.address.v4());
+  } else {
+    if (!t.v6) t.v6 = std::make_unique<PeerList<Ipv6Bytes>>();
+    kept = restore_into(*t.v6, peer.address.bytes());
+    if (t.v6->empty()) t.v6.reset();
+  }
+  if (t.peer_count() == 0) drop(shard, it);
+  return kept;
 }
 
 void SwarmStore::restore_completed(const InfoHash& info_hash, std::uint32_t completed) {

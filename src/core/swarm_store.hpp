@@ -10,6 +10,8 @@
 #include <memory>
 #include <mutex>
 #include <span>
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/ids.hpp"
@@ -44,6 +46,9 @@ struct PeerAnnounce {
   bool seeder = false;
   AnnounceEvent event = AnnounceEvent::none;
   std::uint8_t source = Source::local;
+  // A forwarded announce's origin ("http://host:port/path", no query): recorded with the
+  // torrent's change for the database. Valid during the call only.
+  std::string_view origin_url;
 };
 
 struct SelectOptions {
@@ -80,6 +85,7 @@ struct TorrentChange {
   InfoHash info_hash;
   std::uint32_t completed_delta = 0;  // completions since the last change was taken
   Seconds seen = 0;
+  std::string origin_url;  // the latest forwarded announce's origin; empty: none since
 };
 
 struct StoreLimits {
@@ -175,8 +181,9 @@ class SwarmStore {
   void set_track_new_torrents(bool on) { track_new_.store(on); }
   void take_new_torrents(std::vector<InfoHash>& out);
 
-  // Restore at start: puts a stored peer back without recording it. Returns false when a
-  // limit kept it out.
+  // Restore (at start, or when the database comes back later): puts a stored peer back
+  // without recording it, unless the peer is in memory already (it announced since, and
+  // what it said is newer). Returns false when a limit kept it out.
   bool restore_peer(const PeerChange& peer);
   // Adds stored completions to a torrent, in memory or not (then kept for when it comes).
   void restore_completed(const InfoHash& info_hash, std::uint32_t completed);
@@ -235,6 +242,7 @@ class SwarmStore {
   struct PendingTorrent {
     std::uint32_t completed_delta = 0;
     Seconds seen = 0;
+    std::string origin_url;
   };
   static SwarmCounts live_counts(const Torrent& t, Seconds now);
 

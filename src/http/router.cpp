@@ -308,8 +308,10 @@ void Router::forwarded(const Request& request, std::string_view url, Response& r
   if (lookup.ask) now_options.numwant = 0;
   thread_local std::vector<core::SelectedPeer> peers;
   peers.clear();
+  core::PeerAnnounce registered = peer;
+  registered.origin_url = origin->origin;  // stored with the torrent (torrents.origin_url)
   auto outcome =
-      store_.announce(peer, now(), settings_.peer_expiry.load(kRelaxed), now_options, peers);
+      store_.announce(registered, now(), settings_.peer_expiry.load(kRelaxed), now_options, peers);
   if (outcome.status == core::AnnounceOutcome::Status::torrent_limit) {
     return refuse(response, Counters::forwarded_torrent_limit, kTrackerFull);
   }

@@ -37,8 +37,16 @@ struct Poller::Neighbor {
   std::uint32_t in_flight = 0;
   core::Seconds backoff = 0;  // 0: healthy
   core::Seconds backed_off_until = 0;
+  // Requests carry the round they were sent in; a back-off step starts a new round. Failures
+  // of requests sent before the last step belong to a round already counted: 32 requests
+  // timing out together are one failure of the neighbour, not 32.
+  std::uint64_t round = 0;
   core::Seconds last_error_log = 0;
   std::uint64_t errors_since_log = 0;
+  // The neighbour's refusals of single torrents and malformed answers: logged apart, at
+  // most once a minute, so that they never hide a transport failure's report.
+  core::Seconds last_refusal_log = 0;
+  std::uint64_t refusals_since_log = 0;
   Status status;
 };
 
@@ -209,43 +217,61 @@ void Poller::send(const std::shared_ptr<Neighbor>& n, const core::InfoHash& info
   request.timeout = std::chrono::seconds(n->config.timeout);
   ++n->in_flight;
   const auto t0 = std::chrono::steady_clock::now();
-  client_->get(std::move(request),
-               [this, n, info_hash, t0](http::ClientError error, http::ClientResponse response) {
-                 --n->in_flight;
-                 if (!n->alive) return;
-                 const std::chrono::duration<double> took = std::chrono::steady_clock::now() - t0;
-                 metrics::Latency::observe(metrics::Latency::neighbor, took.count());
-                 if (error != http::ClientError::none) {
-                   std::string why = http::to_string(error);
-                   if (response.status != 0)
-                     why += " (HTTP " + std::to_string(response.status) + ")";
-                   return failed(*n, why);
-                 }
-                 protocol::TrackerAnswer answer;
-                 if (const char* why = protocol::parse_tracker_answer(response.body, answer)) {
-                   return failed(*n, std::string("malformed answer: ") + why);
-                 }
-                 if (answer.failure_reason)
-                   return failed(*n, "failure reason: " + *answer.failure_reason);
-                 const core::Seconds now = now_();
-                 n->status.peers_learned += store_.add_foreign_peers(
-                     info_hash, answer.peers, n->source, now, n->config.peers_expiry_interval);
-                 ++n->status.requests_ok;
-                 metrics::Counters::global().add(metrics::Counters::neighbor_ok);
-                 if (n->backoff != 0) {
-                   spdlog::info("neighbour '{}' answers again", n->config.name);
-                   n->backoff = 0;
-                 }
-               });
+  const std::uint64_t round = n->round;
+  client_->get(std::move(request), [this, n, info_hash, t0, round](http::ClientError error,
+                                                                   http::ClientResponse response) {
+    --n->in_flight;
+    if (!n->alive) return;
+    const std::chrono::duration<double> took = std::chrono::steady_clock::now() - t0;
+    metrics::Latency::observe(metrics::Latency::neighbor, took.count());
+    if (error != http::ClientError::none) {
+      std::string why = http::to_string(error);
+      if (response.status != 0) why += " (HTTP " + std::to_string(response.status) + ")";
+      return failed(*n, why, round);
+    }
+    // The neighbour answered: whatever it says about this torrent (it may not know it), it
+    // is reachable, so nothing here backs it off.
+    protocol::TrackerAnswer answer;
+    if (const char* why = protocol::parse_tracker_answer(response.body, answer)) {
+      return refused(*n, std::string("malformed answer: ") + why);
+    }
+    if (answer.failure_reason) return refused(*n, "failure reason: " + *answer.failure_reason);
+    const core::Seconds now = now_();
+    n->status.peers_learned += store_.add_foreign_peers(info_hash, answer.peers, n->source, now,
+                                                        n->config.peers_expiry_interval);
+    ++n->status.requests_ok;
+    metrics::Counters::global().add(metrics::Counters::neighbor_ok);
+    if (n->backoff != 0 && round == n->round) {
+      spdlog::info("neighbour '{}' answers again", n->config.name);
+      n->backoff = 0;
+    }
+  });
 }
 
-void Poller::failed(Neighbor& n, const std::string& why) {
+void Poller::refused(Neighbor& n, const std::string& why) {
   ++n.status.requests_failed;
   n.status.last_error = why;
   metrics::Counters::global().add(metrics::Counters::neighbor_failed);
   const core::Seconds now = now_();
-  n.backoff = n.backoff == 0 ? 1 : std::min<core::Seconds>(n.backoff * 2, kMaxBackoff);
-  n.backed_off_until = now + n.backoff;
+  ++n.refusals_since_log;
+  if (n.last_refusal_log == 0 || now >= n.last_refusal_log + kErrorLogEvery) {
+    spdlog::warn("neighbour '{}': {} ({} such answers since the last report; ignored)",
+                 n.config.name, why, n.refusals_since_log);
+    n.last_refusal_log = now;
+    n.refusals_since_log = 0;
+  }
+}
+
+void Poller::failed(Neighbor& n, const std::string& why, std::uint64_t round) {
+  ++n.status.requests_failed;
+  n.status.last_error = why;
+  metrics::Counters::global().add(metrics::Counters::neighbor_failed);
+  const core::Seconds now = now_();
+  if (round == n.round) {
+    n.backoff = n.backoff == 0 ? 1 : std::min<core::Seconds>(n.backoff * 2, kMaxBackoff);
+    n.backed_off_until = now + n.backoff;
+    ++n.round;
+  }
   ++n.errors_since_log;
   if (n.last_error_log == 0 || now >= n.last_error_log + kErrorLogEvery) {
     spdlog::warn("neighbour '{}': {} ({} failures since the last report; retrying in {} s)",

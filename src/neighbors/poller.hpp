@@ -24,8 +24,10 @@ namespace btrt::neighbors {
 // torrent that has a live local peer, once per refresh_interval, spread evenly over the
 // interval, at most max_concurrent in flight per neighbour. A torrent new here is asked for
 // at once. Peers learned get source `neighbor:<name>` and live peers_expiry_interval unless
-// listed again. A failing neighbour is logged (rate-limited), counted and backed off; it
-// never delays an announce: all of this runs on the poller's own thread.
+// listed again. A neighbour that cannot be reached is logged (rate-limited), counted and
+// backed off, one step per round of requests (not per request); one that refuses a torrent
+// or answers garbage is logged (rate-limited) and counted, never backed off. Nothing here
+// delays an announce: all of this runs on the poller's own thread.
 class Poller {
  public:
   Poller(core::SwarmStore& store, std::function<core::Seconds()> now);
@@ -56,7 +58,10 @@ class Poller {
   void schedule_tick();
   void tick();
   void send(const std::shared_ptr<Neighbor>& neighbor, const core::InfoHash& info_hash);
-  void failed(Neighbor& neighbor, const std::string& why);
+  // A transport failure (no connection, timeout, not HTTP 200) of a request sent in `round`.
+  void failed(Neighbor& neighbor, const std::string& why, std::uint64_t round);
+  // An answer without peers for one torrent: a failure reason or a malformed body.
+  void refused(Neighbor& neighbor, const std::string& why);
 
   core::SwarmStore& store_;
   const std::function<core::Seconds()> now_;

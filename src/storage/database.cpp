@@ -381,20 +381,48 @@ class SociDatabase final : public Database {
   void write_torrents(const std::vector<TorrentRow>& rows) {
     if (rows.empty()) return;
     std::deque<std::string> hashes;
+    std::deque<std::string> origins;
+    std::deque<soci::indicator> origin_set;
     std::deque<long long> values;
     multi_row(
-        rows, [](const TorrentRow& r) { return r.info_hash; }, 4,
-        "INSERT INTO torrents (info_hash, first_seen, last_seen, completed) VALUES ",
+        rows, [](const TorrentRow& r) { return r.info_hash; }, 5,
+        "INSERT INTO torrents (info_hash, first_seen, last_seen, completed, origin_url) VALUES ",
         mysql_ ? " ON DUPLICATE KEY UPDATE last_seen = VALUES(last_seen), "
-                 "completed = completed + VALUES(completed)"
+                 "completed = completed + VALUES(completed), "
+                 "origin_url = COALESCE(VALUES(origin_url), origin_url)"
                : " ON CONFLICT(info_hash) DO UPDATE SET last_seen = excluded.last_seen, "
-                 "completed = torrents.completed + excluded.completed",
+                 "completed = torrents.completed + excluded.completed, "
+                 "origin_url = COALESCE(excluded.origin_url, torrents.origin_url)",
         [&](const TorrentRow& row, soci::statement& st) {
           st.exchange(soci::use(hashes.emplace_back(row.info_hash.hex())));
           st.exchange(soci::use(values.emplace_back(row.seen)));
           st.exchange(soci::use(values.emplace_back(row.seen)));
           st.exchange(soci::use(values.emplace_back(static_cast<long long>(row.completed_delta))));
+          auto& origin = origins.emplace_back(storable_origin(row.origin_url));
+          auto& set = origin_set.emplace_back(origin.empty() ? soci::i_null : soci::i_ok);
+          st.exchange(soci::use(origin, set));
         });
+  }
+
+  // The URL came from a subscriber's request: only printable ASCII goes into the column
+  // (MySQL refuses invalid UTF-8 in a text column, and one refused row would fail every
+  // flush), the rest percent-encoded, cut at the column's 2,048 characters.
+  static std::string storable_origin(std::string_view url) {
+    constexpr std::size_t kMax = 2048;
+    static constexpr char kHex[] = "0123456789ABCDEF";
+    std::string out;
+    for (unsigned char c : url) {
+      if (c > 0x20 && c < 0x7f) {
+        if (out.size() + 1 > kMax) break;
+        out += static_cast<char>(c);
+      } else {
+        if (out.size() + 3 > kMax) break;
+        out += '%';
+        out += kHex[c >> 4];
+        out += kHex[c & 15];
+      }
+    }
+    return out;
   }
 
   void write_peers(const std::vector<PeerRow>& rows) {
@@ -476,19 +504,19 @@ void prepare_for_run(Database& database, bool create_if_empty) {
     version = database.schema_version();
   }
   if (version == 0) {
-    throw DatabaseError(database.describe() +
-                        " holds no btrt schema: run `btrt db init` (or feed "
-                        "btrt.db_creation.sql to the mysql client)");
+    throw SchemaError(database.describe() +
+                      " holds no btrt schema: run `btrt db init` (or feed "
+                      "btrt.db_creation.sql to the mysql client)");
   }
   if (version < kSchemaVersion) {
-    throw DatabaseError(database.describe() + " has schema version " + std::to_string(version) +
-                        ", this btrt needs " + std::to_string(kSchemaVersion) +
-                        ": run `btrt db upgrade`");
+    throw SchemaError(database.describe() + " has schema version " + std::to_string(version) +
+                      ", this btrt needs " + std::to_string(kSchemaVersion) +
+                      ": run `btrt db upgrade`");
   }
   if (version > kSchemaVersion) {
-    throw DatabaseError(database.describe() + " has schema version " + std::to_string(version) +
-                        ", newer than this btrt knows (" + std::to_string(kSchemaVersion) +
-                        "): upgrade btrt");
+    throw SchemaError(database.describe() + " has schema version " + std::to_string(version) +
+                      ", newer than this btrt knows (" + std::to_string(kSchemaVersion) +
+                      "): upgrade btrt");
   }
 }
 

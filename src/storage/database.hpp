@@ -22,6 +22,13 @@ class DatabaseError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// The database answers but its schema is missing, older or newer than this build's: an
+// operator's step is needed (`btrt db init|upgrade`); retrying cannot mend it.
+class SchemaError : public DatabaseError {
+ public:
+  using DatabaseError::DatabaseError;
+};
+
 // Times here are wall-clock unix seconds.
 struct PeerRow {
   core::InfoHash info_hash;
@@ -44,6 +51,7 @@ struct TorrentRow {
   core::InfoHash info_hash;
   std::uint64_t completed_delta = 0;  // added to the stored count
   std::int64_t seen = 0;
+  std::string origin_url;  // a forwarded announce's origin; empty: keep the stored one
 };
 
 struct StatsRow {
@@ -100,7 +108,7 @@ class Database {
 
 // Checks that the database holds the schema this build needs before `btrt run` uses it.
 // An empty SQLite database gets the schema (the embedded default needs no set-up step);
-// anything else that is not current throws DatabaseError saying what to run.
+// anything else that is not current throws SchemaError saying what to run.
 void prepare_for_run(Database& database, bool create_if_empty);
 
 // `btrt db init`: creates the schema in an empty database; harmless on a current one.

@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <tuple>
 
 #include "metrics/histogram.hpp"
 
@@ -19,6 +20,40 @@ constexpr std::int64_t kHistorySpan = 24 * 3600;  // s of samples kept for /stat
 
 }  // namespace
 
+RestoreResult restore_swarm(Database& database, core::SwarmStore& store, core::Seconds now,
+                            std::int64_t wall_now,
+                            const std::function<bool(const PeerKeyRow&)>& skip) {
+  RestoreResult result;
+  database.load_peers(wall_now, [&](const PeerRow& row) {
+    if (skip && skip(PeerKeyRow{row.info_hash, row.address, row.port})) {
+      ++result.newer;
+      return;
+    }
+    core::PeerChange peer;
+    peer.info_hash = row.info_hash;
+    peer.address = row.address;
+    peer.port = row.port;
+    peer.peer_id = row.peer_id;
+    peer.seeder = row.seeder;
+    peer.source = row.source;
+    peer.seen = now;
+    peer.expires_at = now + static_cast<core::Seconds>(row.expires_at - wall_now);
+    if (store.restore_peer(peer)) {
+      ++result.peers;
+    } else {
+      ++result.refused;
+    }
+  });
+  std::vector<std::pair<core::InfoHash, std::uint64_t>> completed;
+  database.load_completed([&](const core::InfoHash& hash, std::uint64_t count) {
+    completed.emplace_back(hash, count);
+  });
+  for (const auto& [hash, count] : completed) {
+    store.restore_completed(hash, static_cast<std::uint32_t>(count));
+  }
+  return result;
+}
+
 WriteBehind::WriteBehind(core::SwarmStore& store, std::unique_ptr<Database> database,
                          config::Database config, Clock clock, StatsSource stats)
     : store_(store),
@@ -32,6 +67,13 @@ WriteBehind::WriteBehind(core::SwarmStore& store, std::unique_ptr<Database> data
 
 WriteBehind::~WriteBehind() {
   stop();
+}
+
+void WriteBehind::restore_when_available(bool create_schema) {
+  restore_pending_ = true;
+  create_schema_ = create_schema;
+  outage_.store(true);
+  outage_since_ = clock_.wall();
 }
 
 void WriteBehind::start() {
@@ -111,27 +153,41 @@ void WriteBehind::collect() {
       if (!inserted) {
         it->second.completed_delta += change.completed_delta;
         it->second.seen = std::max(it->second.seen, change.seen);
+        if (!change.origin_url.empty()) it->second.origin_url = change.origin_url;
       }
     }
   }
 
-  if (peers_.size() > config_.max_pending) {
-    // Over the bound (a long outage): drop the oldest peer updates; a peer that announces
-    // again is written then. Completion counts are never dropped.
-    std::vector<std::pair<core::Seconds, PeerKey>> by_age;
-    by_age.reserve(peers_.size());
-    for (const auto& [key, change] : peers_) by_age.emplace_back(change.seen, key);
-    const std::size_t excess = peers_.size() - config_.max_pending;
-    std::nth_element(by_age.begin(), by_age.begin() + static_cast<std::ptrdiff_t>(excess),
-                     by_age.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
-    for (std::size_t i = 0; i < excess; ++i) peers_.erase(by_age[i].second);
-    dropped_ += excess;
-    spdlog::warn(
-        "database: {} pending peer changes exceed database.max_pending ({}); dropped "
-        "the {} oldest ({} dropped in all)",
-        peers_.size() + excess, config_.max_pending, excess, dropped_.load());
-  }
+  // The bound is for an outage only: while the database is up every change is written at the
+  // next flush, whatever their number (a restart's first flush holds the whole swarm).
+  if (outage_.load() && peers_.size() > config_.max_pending) trim();
   pending_.store(peers_.size());
+}
+
+void WriteBehind::trim() {
+  // Drops peer updates first, oldest first: a peer that announces again is written then, one
+  // that does not expires. A removal goes only when removals alone exceed the bound (oldest
+  // first); dropping one before an update would bring a stopped peer back after a restart.
+  // Completion counts are never dropped.
+  std::vector<std::tuple<bool, core::Seconds, PeerKey>> order;  // updates sort first
+  order.reserve(peers_.size());
+  for (const auto& [key, change] : peers_) order.emplace_back(change.removed, change.seen, key);
+  const std::size_t excess = peers_.size() - config_.max_pending;
+  std::nth_element(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(excess), order.end(),
+                   [](const auto& a, const auto& b) {
+                     return std::tie(std::get<0>(a), std::get<1>(a)) <
+                            std::tie(std::get<0>(b), std::get<1>(b));
+                   });
+  std::size_t removals = 0;
+  for (std::size_t i = 0; i < excess; ++i) {
+    if (std::get<0>(order[i])) ++removals;
+    peers_.erase(std::get<2>(order[i]));
+  }
+  dropped_ += excess;
+  spdlog::warn(
+      "database: {} pending peer changes exceed database.max_pending ({}) during the outage; "
+      "dropped the {} oldest ({} of them removals; {} dropped in all)",
+      peers_.size() + excess, config_.max_pending, excess, removals, dropped_.load());
 }
 
 void WriteBehind::sample_stats(std::int64_t now, bool force) {
@@ -163,8 +219,27 @@ void WriteBehind::sample_stats(std::int64_t now, bool force) {
   if (stats_.size() > kMaxStatsRows) stats_.erase(stats_.begin());
 }
 
+void WriteBehind::restore_late() {
+  const auto started = std::chrono::steady_clock::now();
+  prepare_for_run(*database_, create_schema_);
+  // A peer with a pending change (announced or stopped during the outage) is newer than
+  // its stored row; collect() ran just before, so the pending map holds every such change.
+  auto result = restore_swarm(
+      *database_, store_, clock_.monotonic(), clock_.wall(), [this](const PeerKeyRow& key) {
+        return peers_.contains(PeerKey{key.info_hash, key.address, key.port});
+      });
+  restore_pending_ = false;
+  spdlog::info(
+      "restored {} peers from {} in {:.2f} s, merged with those announced since the start "
+      "({} newer in memory{})",
+      result.peers, database_->describe(),
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(),
+      result.newer,
+      result.refused ? fmt::format(", {} kept out by limits", result.refused) : std::string());
+}
+
 bool WriteBehind::flush() {
-  if (peers_.empty() && torrents_.empty() && stats_.empty()) return true;
+  if (peers_.empty() && torrents_.empty() && stats_.empty() && !restore_pending_) return true;
   const std::int64_t wall_now = clock_.wall();
   const core::Seconds mono_now = clock_.monotonic();
   auto to_wall = [&](core::Seconds t) {
@@ -175,7 +250,8 @@ bool WriteBehind::flush() {
   batch.now = wall_now;
   batch.purge_expired = wall_now - last_purge_ >= kPurgePeriod;
   for (const auto& [hash, change] : torrents_) {
-    batch.torrents.push_back({hash, change.completed_delta, to_wall(change.seen)});
+    batch.torrents.push_back(
+        {hash, change.completed_delta, to_wall(change.seen), change.origin_url});
   }
   for (const auto& [key, change] : peers_) {
     if (change.removed) {
@@ -191,8 +267,15 @@ bool WriteBehind::flush() {
   const auto started = std::chrono::steady_clock::now();
   try {
     if (!database_) database_ = Database::connect(config_);
+    if (restore_pending_) restore_late();
     database_->write(batch);
   } catch (const DatabaseError& e) {
+    const bool schema = dynamic_cast<const SchemaError*>(&e) != nullptr;
+    if (schema && !schema_reported_) {
+      // Reachable now, but the operator has a step to take; said once, retried meanwhile.
+      spdlog::error("database reachable but not usable, still serving from memory: {}", e.what());
+    }
+    schema_reported_ = schema;
     if (!outage_.exchange(true)) {
       outage_since_ = wall_now;
       spdlog::error("database unavailable, serving from memory and keeping changes: {}", e.what());

@@ -19,11 +19,26 @@
 
 namespace btrt::storage {
 
+struct RestoreResult {
+  std::size_t peers = 0;    // put back
+  std::size_t refused = 0;  // kept out by limits
+  std::size_t newer = 0;    // left as they are: they announced since, or stopped
+};
+
+// Puts the unexpired peers of the database and their torrents' completion counts back into
+// the store (prepare_for_run first). `skip` names peers whose newer change is pending (a
+// stop during an outage): they stay as memory has them. Completion counts are added only
+// after everything was read, so that a restore that fails half-way can simply be repeated.
+RestoreResult restore_swarm(Database& database, core::SwarmStore& store, core::Seconds now,
+                            std::int64_t wall_now,
+                            const std::function<bool(const PeerKeyRow&)>& skip = {});
+
 // Makes the in-memory swarm durable without ever making an announce wait: every
 // flush_interval it takes the changes the store recorded (coalesced per peer and per
 // torrent), and writes them in one batched transaction. While the database is away it
-// keeps them (peer updates bounded by max_pending, oldest dropped first; completion
-// counts never), logs the outage once and the recovery once, and retries with back-off.
+// keeps them (bounded by max_pending: peer updates dropped first, oldest first, removals
+// only when they alone exceed it; completion counts never), logs the outage once and the
+// recovery once, and retries with back-off. While the database is up nothing is dropped.
 class WriteBehind {
  public:
   struct Clock {
@@ -36,6 +51,12 @@ class WriteBehind {
   WriteBehind(core::SwarmStore& store, std::unique_ptr<Database> database, config::Database config,
               Clock clock, StatsSource stats);
   ~WriteBehind();
+
+  // When the database could not be used at start: the store serves from what is announced
+  // meanwhile; at the first successful connection the write-behind prepares the schema,
+  // restores the stored swarm into the store (merged: what memory holds is newer), then
+  // writes the pending changes. Call before start().
+  void restore_when_available(bool create_schema);
 
   void start();
   // Flushes what is pending (one attempt) and ends the thread.
@@ -51,7 +72,9 @@ class WriteBehind {
 
  private:
   void run();
+  void restore_late();
   void collect();
+  void trim();
   void sample_stats(std::int64_t now, bool force);
   bool flush();
 
@@ -89,6 +112,9 @@ class WriteBehind {
   StatsRow last_stats_;
   std::int64_t last_sample_ = 0;
   std::int64_t last_purge_ = 0;  // wall time of the last purge of expired peers
+  bool restore_pending_ = false;
+  bool create_schema_ = false;
+  bool schema_reported_ = false;
   std::atomic<bool> outage_{false};
   std::int64_t outage_since_ = 0;
   std::chrono::seconds backoff_{1};

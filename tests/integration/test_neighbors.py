@@ -1,12 +1,15 @@
 """Neighbours (adjacent retrackers) with the real binary and fake neighbours on loopback."""
 import signal
+import threading
 import time
 import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from btrt_harness import GROUPS as BTRT_GROUPS
 from btrt_harness import compact_peers, info_hash, peer_id, quote, wait_for
+from fake_tracker import bencode, compact
 
 GROUPS = BTRT_GROUPS + """tracker:
   locality_cutoff: 0
@@ -98,7 +101,7 @@ def test_torrents_without_live_local_peers_are_not_polled(make_tracker, fakes):
 
 
 @pytest.mark.parametrize("mode", ["hang", "garbage", "failure", "refused"])
-def test_failing_neighbour_never_slows_announces_and_is_backed_off(make_tracker, fakes, mode):
+def test_failing_neighbour_never_slows_announces(make_tracker, fakes, mode):
     fake = fakes()
     if mode == "refused":
         fake.close()  # nothing listens on its port any more
@@ -116,9 +119,102 @@ def test_failing_neighbour_never_slows_announces_and_is_backed_off(make_tracker,
         time.sleep(0.02)
     assert slowest < 0.5, f"an announce took {slowest:.2f} s"
     wait_for(lambda: "neighbour 'broken'" in t.logs(), timeout=10, what="the failure to be logged")
-    if mode != "refused":
+    if mode == "hang":
         # Back-off: far fewer requests than 5 torrents x 6 rounds would make.
         assert fake.count() < 20, fake.count()
+
+
+@pytest.mark.parametrize("mode", ["failure", "garbage"])
+def test_refusals_and_malformed_answers_do_not_back_the_neighbour_off(make_tracker, fakes, mode):
+    # The neighbour is reachable; it only says nothing useful about these torrents (it may not
+    # know them). Every torrent is still asked for once per refresh interval, and the log
+    # gets one line, not one per answer.
+    fake = fakes()
+    fake.mode = mode
+    t = make_tracker(GROUPS + "neighbors:\n" + neighbor("picky", fake, refresh=1, timeout=1))
+    torrents = [info_hash(400 + n) for n in range(5)]
+    for n, ih in enumerate(torrents):
+        t.announce(ih, peer_id(n), 7000 + n, source="127.1.0.1", numwant=0)
+    wait_for(lambda: all(fake.hashes_asked().count(ih) >= 4 for ih in torrents), timeout=12,
+             what="every torrent asked for in four rounds")
+    assert t.logs().count("[warning] neighbour 'picky'") == 1, t.logs()
+    status, _, body = t.get("/metrics")
+    assert status == 200
+    assert 'btrt_neighbor_backed_off{neighbor="picky"} 0' in body.decode(), body.decode()
+
+
+def test_one_torrent_refused_does_not_keep_the_peers_of_another_away(make_tracker):
+    # A neighbour that refuses one torrent and lists peers for another: the second is served
+    # in the same rounds, and the first is asked for again at the next refresh.
+    refused, known = info_hash(500), info_hash(501)
+    asked = []
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):
+            query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(self.path).query,
+                                                encoding="latin-1"))
+            ih = query["info_hash"].encode("latin-1")
+            asked.append(ih)
+            if ih == refused:
+                body = bencode({"failure reason": "unregistered torrent"})
+            else:
+                body = bencode({"interval": 1800, "peers": compact([("127.2.4.4", 6444)])})
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    try:
+        template = (f"http://127.0.0.1:{server.server_address[1]}/announce?info_hash={{info_hash}}"
+                    "&peer_id=-BT0001-000000000000&port=6882&uploaded=0&downloaded=0&left=1"
+                    "&compact=1")
+        t = make_tracker(GROUPS + f"""neighbors:
+  - name: "partner"
+    refresh_interval: 1
+    announce_request: "{template}"
+    timeout: 1
+    max_concurrent: 1
+""")
+        # The refused torrent first: with one request at a time, every later one follows it.
+        t.announce(refused, peer_id(1), 7001, source="127.1.0.1", numwant=0)
+        t.announce(known, peer_id(2), 7002, source="127.1.0.1", numwant=0)
+        wait_for(lambda: asked.count(refused) >= 3 and asked.count(known) >= 3, timeout=10,
+                 what="both torrents asked for in three rounds")
+        assert ("127.2.4.4", 6444) in compact_peers(
+            t.announce(known, peer_id(2), 7002, source="127.1.0.1"))
+        assert "unregistered torrent" in t.logs()
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+def test_simultaneous_timeouts_are_one_failure_not_the_maximum_back_off(make_tracker, fakes):
+    # 32 requests in flight time out together: one round failed, so the neighbour is backed
+    # off for a second or two, not for the maximum (minutes) as 32 failures in a row would.
+    fake = fakes()
+    fake.mode = "hang"
+    t = make_tracker(GROUPS + "neighbors:\n" + neighbor("slow", fake, refresh=2, timeout=1,
+                                                         max_concurrent=32))
+    torrents = [info_hash(600 + n) for n in range(32)]
+    for n, ih in enumerate(torrents):
+        t.announce(ih, peer_id(n), 7000 + n, source="127.1.0.1", numwant=0)
+    wait_for(lambda: fake.count() >= 32, timeout=10, what="32 requests in flight")
+    wait_for(lambda: "neighbour 'slow'" in t.logs(), timeout=10, what="the timeouts")
+    fake.peers = [("127.2.6.6", 6666)]
+    fake.mode = "peers"
+    wait_for(lambda: ("127.2.6.6", 6666) in compact_peers(
+        t.announce(torrents[0], peer_id(0), 7000, source="127.1.0.1")), timeout=15,
+        what="the neighbour asked again after a short back-off")
 
 
 def test_sighup_adds_and_removes_neighbours(make_tracker, fakes):

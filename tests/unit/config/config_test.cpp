@@ -203,6 +203,7 @@ TEST_F(ConfigTest, SeedProductConfigurationLoadsUnchanged) {
   EXPECT_EQ(c.logging.path, "/var/log/btrt");
   EXPECT_EQ(c.logging.level, LogLevel::info);
   EXPECT_EQ(c.logging.switch_time, 3600u);
+  EXPECT_EQ(c.logging.keep_days, 30u);
   EXPECT_EQ(c.database.url, "tcp://127.0.0.1:3306");
   EXPECT_EQ(c.database.kind, Database::Kind::mysql_tcp);
   EXPECT_EQ(c.database.location, "127.0.0.1:3306");
@@ -434,6 +435,7 @@ logging:
   path: /tmp/btrt-logs
   level: WARNING
   switch_time: "23:59:58"
+  keep_days: 7
 database:
   url: "unix:///run/mysqld/mysqld.sock"
   user: tracker
@@ -481,6 +483,7 @@ hashlist:
   EXPECT_EQ(c.logging.path, "/tmp/btrt-logs");
   EXPECT_EQ(c.logging.level, LogLevel::warning);
   EXPECT_EQ(c.logging.switch_time, 23u * 3600 + 59 * 60 + 58);
+  EXPECT_EQ(c.logging.keep_days, 7u);
   EXPECT_EQ(c.database.kind, Database::Kind::mysql_unix);
   EXPECT_EQ(c.database.location, "/run/mysqld/mysqld.sock");
   EXPECT_EQ(c.database.user, "tracker");
@@ -707,6 +710,8 @@ TEST_F(ConfigTest, LogLevelAndSwitchTime) {
   EXPECT_EQ(expect_valid("logging:\n  switch_time: 00:00:00\n").logging.switch_time, 0u);
   EXPECT_EQ(expect_valid("logging:\n  switch_time: '23:59:59'\n").logging.switch_time, 86399u);
   EXPECT_EQ(expect_valid("logging:\n  level: Diagnostic\n").logging.level, LogLevel::diagnostic);
+  EXPECT_EQ(expect_valid("logging:\n  keep_days: 0\n").logging.keep_days, 0u);
+  EXPECT_FALSE(load("logging:\n  keep_days: -1\n").errors.empty());
 }
 
 TEST_F(ConfigTest, LogLevelNames) {

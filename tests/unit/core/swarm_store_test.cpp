@@ -464,6 +464,55 @@ TEST_F(Fixture, DownloadedOutlivesTheLastPeer) {
   EXPECT_EQ(restarted.announce(a, 0, 60, {0, 0}, out).counts.downloaded, 5u);
 }
 
+TEST_F(Fixture, RestoreLeavesPeersInMemoryAsTheyAreAndRecordsNothing) {
+  // A late restore (the database came back after the start) runs beside announces.
+  store.set_recording(true);
+  announce("10.1.0.1", 6881, /*seeder=*/true);
+  std::vector<PeerChange> taken;
+  std::vector<TorrentChange> torrents;
+  for (std::size_t s = 0; s < store.shard_count(); ++s) store.take_changes(s, taken, torrents);
+  PeerChange stored;
+  stored.info_hash = hash(1);
+  stored.address = ip("10.1.0.1");
+  stored.port = 6881;
+  stored.peer_id = id_of(6881);
+  stored.seeder = false;  // older state: it became a seeder since
+  stored.seen = 50;
+  stored.expires_at = 110;
+  EXPECT_TRUE(store.restore_peer(stored));
+  stored.address = ip("10.1.0.2");  // only in the database
+  EXPECT_TRUE(store.restore_peer(stored));
+  auto counts = store.counts(hash(1), 100);
+  EXPECT_EQ(counts.complete, 1u);
+  EXPECT_EQ(counts.incomplete, 1u);
+  taken.clear();
+  torrents.clear();
+  for (std::size_t s = 0; s < store.shard_count(); ++s) store.take_changes(s, taken, torrents);
+  EXPECT_TRUE(taken.empty());
+  EXPECT_TRUE(torrents.empty());
+}
+
+TEST_F(Fixture, ForwardedAnnounceRecordsItsOriginWithTheTorrentChange) {
+  store.set_recording(true);
+  PeerAnnounce a;
+  a.info_hash = hash(2);
+  a.peer_id = id_of(1);
+  a.address = ip("10.1.0.1");
+  a.port = 6881;
+  const std::string origin = "http://tracker.example/announce";
+  a.origin_url = origin;
+  std::vector<SelectedPeer> out;
+  store.announce(a, 100, 60, {50, 0}, out);
+  a.origin_url = {};
+  a.address = ip("10.1.0.2");
+  store.announce(a, 101, 60, {50, 0}, out);  // a local announce later does not clear it
+  std::vector<PeerChange> peers;
+  std::vector<TorrentChange> torrents;
+  for (std::size_t s = 0; s < store.shard_count(); ++s) store.take_changes(s, peers, torrents);
+  ASSERT_EQ(torrents.size(), 1u);
+  EXPECT_EQ(torrents[0].origin_url, origin);
+}
+
 // Random operations against a plain model: the bucketed array and its indexes stay exact.
 TEST(PeerList, MatchesAModelUnderRandomOperations) {
   std::uint8_t levels[256] = {};

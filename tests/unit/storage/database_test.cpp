@@ -97,6 +97,31 @@ class DatabaseTest : public ::testing::TestWithParam<Backend> {
     return out;
   }
 
+  // The schema as first released, from tests/data.
+  void load_version_one() {
+    std::filesystem::path fixture =
+        std::filesystem::path(__FILE__).parent_path().parent_path().parent_path() / "data" /
+        (GetParam() == Backend::mysql ? "schema_v1_mysql.sql" : "schema_v1_sqlite.sql");
+    {
+      auto db = Database::connect(config_);  // creates the SQLite file
+    }
+    std::ifstream in(fixture);
+    std::string script((std::istreambuf_iterator<char>(in)), {});
+    ASSERT_FALSE(script.empty()) << fixture;
+    auto session = raw_session();
+    auto& sql = *session;
+    std::string statement;
+    std::istringstream lines(script);
+    for (std::string line; std::getline(lines, line);) {
+      if (line.rfind("--", 0) == 0) continue;
+      statement += line + "\n";
+      if (!line.empty() && line.back() == ';') {
+        sql << statement.substr(0, statement.rfind(';'));
+        statement.clear();
+      }
+    }
+  }
+
   config::Database config_;
   std::string name_;
   std::filesystem::path dir_;
@@ -172,7 +197,7 @@ TEST_P(DatabaseTest, CompletionCountsAccumulate) {
   for (std::uint64_t delta : {2u, 0u, 3u}) {
     Batch batch;
     batch.now = 1000;
-    batch.torrents = {{hash(1), delta, 1000}, {hash(2), 0, 1000}};
+    batch.torrents = {{hash(1), delta, 1000, {}}, {hash(2), 0, 1000, {}}};
     db->write(batch);
   }
   std::map<core::InfoHash, std::uint64_t> completed;
@@ -188,7 +213,7 @@ TEST_P(DatabaseTest, ManyRowsTakeSeveralStatements) {
   for (std::uint16_t i = 0; i < 1234; ++i) {
     batch.peers.push_back(peer(static_cast<std::uint8_t>(i % 7), "10.9.0.1",
                                static_cast<std::uint16_t>(1000 + i), 5000));
-    batch.torrents.push_back({hash(static_cast<std::uint8_t>(i)), 1, 1000});
+    batch.torrents.push_back({hash(static_cast<std::uint8_t>(i)), 1, 1000, {}});
   }
   db->write(batch);
   EXPECT_EQ(peers_after(*db, 0).size(), 1234u);
@@ -248,29 +273,7 @@ TEST_P(DatabaseTest, StatisticsSinceATime) {
 
 TEST_P(DatabaseTest, UpgradeBringsAVersionOneSchemaToTheCurrentOne) {
   const bool mysql = GetParam() == Backend::mysql;
-  std::filesystem::path fixture =
-      std::filesystem::path(__FILE__).parent_path().parent_path().parent_path() / "data" /
-      (mysql ? "schema_v1_mysql.sql" : "schema_v1_sqlite.sql");
-  {
-    auto db = Database::connect(config_);  // creates the SQLite file
-  }
-  std::ifstream in(fixture);
-  std::string script((std::istreambuf_iterator<char>(in)), {});
-  ASSERT_FALSE(script.empty()) << fixture;
-  {
-    auto session = raw_session();
-    auto& sql = *session;
-    std::string statement;
-    std::istringstream lines(script);
-    for (std::string line; std::getline(lines, line);) {
-      if (line.rfind("--", 0) == 0) continue;
-      statement += line + "\n";
-      if (!line.empty() && line.back() == ';') {
-        sql << statement.substr(0, statement.rfind(';'));
-        statement.clear();
-      }
-    }
-  }
+  load_version_one();
   auto db = Database::connect(config_);
   EXPECT_EQ(db->schema_version(), 1);
   try {
@@ -301,10 +304,56 @@ TEST_P(DatabaseTest, UpgradeBringsAVersionOneSchemaToTheCurrentOne) {
   EXPECT_EQ(indexes, 0);
 }
 
+TEST_P(DatabaseTest, AnInterruptedUpgradeCanBeRerun) {
+  // Schema DDL commits at once: an upgrade stopped after 003's DROP INDEX left the index
+  // gone and the version unchanged. Running the upgrade again must finish it.
+  load_version_one();
+  if (GetParam() == Backend::mysql) {
+    *raw_session() << "DROP INDEX peers_expires_at ON peers";
+  } else {
+    *raw_session() << "DROP INDEX peers_expires_at";
+  }
+  auto db = Database::connect(config_);
+  EXPECT_EQ(db->schema_version(), 1);
+  EXPECT_NE(upgrade_schema(*db).find("upgraded schema version 1 to 3"), std::string::npos);
+  EXPECT_NE(upgrade_schema(*db).find("is current"), std::string::npos);
+  EXPECT_NO_THROW(prepare_for_run(*db, false));
+}
+
+TEST_P(DatabaseTest, OriginUrlIsWrittenKeptAndMadeStorable) {
+  auto db = fresh();
+  auto write = [&](std::uint8_t torrent, std::string origin) {
+    Batch batch;
+    batch.now = 1000;
+    batch.torrents = {{hash(torrent), 0, 1000, std::move(origin)}};
+    db->write(batch);
+  };
+  auto stored = [&](std::uint8_t torrent) {
+    std::string url;
+    soci::indicator ind = soci::i_ok;
+    *raw_session() << "SELECT origin_url FROM torrents WHERE info_hash = '" + hash(torrent).hex() +
+                          "'",
+        soci::into(url, ind);
+    return ind == soci::i_null ? std::string("NULL") : url;
+  };
+  write(1, "");
+  EXPECT_EQ(stored(1), "NULL");  // a torrent never forwarded has none
+  write(1, "http://tracker.example/announce");
+  write(1, "");  // a local announce later keeps it
+  EXPECT_EQ(stored(1), "http://tracker.example/announce");
+  write(1, "http://other.example:8080/a");
+  EXPECT_EQ(stored(1), "http://other.example:8080/a");
+  // Bytes a subscriber may send that a text column refuses (invalid UTF-8), and length.
+  write(2, std::string("http://t.example/\xff\x80 x"));
+  EXPECT_EQ(stored(2), "http://t.example/%FF%80%20x");
+  write(3, "http://t.example/" + std::string(5000, 'a'));
+  EXPECT_EQ(stored(3).size(), 2048u);
+}
+
 TEST_P(DatabaseTest, NewerSchemaIsRefused) {
   auto db = fresh();
   *raw_session() << "INSERT INTO schema_version (version) VALUES (99)";
-  EXPECT_THROW(prepare_for_run(*db, true), DatabaseError);
+  EXPECT_THROW(prepare_for_run(*db, true), SchemaError);
 }
 
 TEST(DatabaseConnect, UnreachableServerIsAClearError) {
