@@ -260,6 +260,13 @@ AnnounceOutcome SwarmStore::announce(const PeerAnnounce& peer, Seconds now, Seco
   auto it = shard.torrents.find(peer.info_hash);
   if (it == shard.torrents.end()) {
     if (peer.event == AnnounceEvent::stopped) {
+      // Recorded all the same: the database may hold the peer although memory does not (a
+      // start without the database, a restore still to come), and it must not come back.
+      if (recording_.load(std::memory_order_relaxed)) {
+        shard.pending_peers[PendingKey{peer.info_hash, peer.address, peer.port}] =
+            PeerChange{peer.info_hash, peer.address, peer.port, true, peer.seeder,
+                       peer.source,    peer.peer_id, now,       now};
+      }
       outcome.counts.downloaded = dormant_downloaded(shard, peer.info_hash);
       return outcome;
     }

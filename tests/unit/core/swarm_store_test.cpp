@@ -577,5 +577,20 @@ TEST(PeerList, MatchesAModelUnderRandomOperations) {
   }
 }
 
+// A stop for a torrent memory does not hold is still written: the database may hold the peer
+// (btrt started without its database and has not restored yet), and it must not come back.
+TEST_F(Fixture, StopOfATorrentNotInMemoryIsRecorded) {
+  store.set_recording(true);
+  announce("10.1.0.1", 1000, false, AnnounceEvent::stopped);
+  EXPECT_EQ(store.totals().torrents, 0u);
+  std::vector<PeerChange> peers;
+  std::vector<TorrentChange> torrents;
+  for (std::size_t s = 0; s < store.shard_count(); ++s) store.take_changes(s, peers, torrents);
+  ASSERT_EQ(peers.size(), 1u);
+  EXPECT_TRUE(peers[0].removed);
+  EXPECT_EQ(peers[0].port, 1000);
+  EXPECT_TRUE(torrents.empty());
+}
+
 }  // namespace
 }  // namespace btrt::core
