@@ -13,6 +13,7 @@
 #include <cctype>
 #include <cerrno>
 #include <charconv>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <limits>
@@ -211,30 +212,6 @@ void parse_cidr_text(std::string_view text, const std::string& path, std::vector
   }
 }
 
-// ---------------------------------------------------------------------------------------
-// Keys allowed at each place
-
-constexpr std::string_view kSections[] = {"server",      "tracker",   "logging",    "database",
-                                          "peer_groups", "neighbors", "forwarding", "hashlist"};
-constexpr std::string_view kServerKeys[] = {
-    "listen",          "threads",         "hostnames",         "trusted_sources",
-    "max_connections", "request_timeout", "keepalive_timeout", "admin_allow"};
-constexpr std::string_view kTrackerKeys[] = {
-    "announce_interval", "min_interval",         "peer_expiry",       "numwant_default",
-    "numwant_max",       "locality_cutoff",      "max_scrape_hashes", "full_scrape",
-    "max_torrents",      "max_peers_per_torrent"};
-constexpr std::string_view kLoggingKeys[] = {"path", "level", "switch_time"};
-constexpr std::string_view kDatabaseKeys[] = {"url",    "user",           "password",
-                                              "schema", "flush_interval", "max_pending"};
-constexpr std::string_view kGroupKeys[] = {"name", "priority", "cidr_file", "cidr_list"};
-constexpr std::string_view kNeighborKeys[] = {
-    "name",    "refresh_interval", "peers_expiry_interval", "announce_request",
-    "timeout", "max_concurrent"};
-constexpr std::string_view kForwardingKeys[] = {
-    "enabled",    "mode", "timeout", "max_concurrent", "pass_client_ip", "allowed_destinations",
-    "dns_servers"};
-constexpr std::string_view kHashlistKeys[] = {"path", "interval", "groups", "min_seeders"};
-
 // Durations are seconds, at most a year: nobody means more, and it keeps time arithmetic
 // elsewhere far from overflow.
 constexpr std::uint64_t kMaxDuration = 365ull * 24 * 3600;
@@ -271,53 +248,139 @@ struct Entry {
   YAML::Node value;
 };
 
+// ---------------------------------------------------------------------------------------
+// The key tables: each key of a section is declared once, with what the loader needs to read
+// it and what the reference (docs/operations.md, btrt.conf(5)) says about it.
+
+class Loader;
+
+enum class Reload { sighup, restart };
+
+// How a key's value is read and its default shown. `custom` keys read with their `load`.
+enum class Kind { u32, duration, u64, boolean, text, names, cidrs, endpoints, custom };
+
+template <typename S>
+struct Key {
+  std::string_view name = {};
+  Kind kind = Kind::custom;
+  // Numbers: the range accepted; max 0 = the type's own limit (a year for durations).
+  std::uint64_t min = 0;
+  std::uint64_t max = 0;
+  // The field of S the key sets; the one of its kind (none for `custom` keys).
+  std::uint32_t S::*u32 = nullptr;
+  std::uint64_t S::*u64 = nullptr;
+  bool S::*flag = nullptr;
+  std::string S::*text = nullptr;
+  std::vector<std::string> S::*names = nullptr;
+  std::vector<net::Cidr> S::*cidrs = nullptr;
+  std::vector<net::Endpoint> S::*endpoints = nullptr;
+  // Reads the value instead of the kind's own reading (checks beyond type and range).
+  void (*load)(Loader& loader, const Entry& e, const std::string& path, S& out) = nullptr;
+  bool required = false;  // list items only: "missing 'name'" when left out
+  // The reference's type: for numbers appended to the range ("integer ≥ 1" + this).
+  std::string_view type = {};
+  // The default as the reference shows it; empty: taken from the field of a default S.
+  std::string_view shown_default = {};
+  std::string (*show)(const S& defaults) = nullptr;  // the default of a custom key
+  Reload reload = Reload::restart;
+  std::string_view doc = {};  // Markdown, one line
+};
+
+// The reference's text of a default: a value in backticks, as YAML would write it.
+std::string code(std::string_view yaml) {
+  return "`" + std::string(yaml) + "`";
+}
+
+std::string yaml_string(std::string_view s) {
+  return "\"" + std::string(s) + "\"";
+}
+
+template <typename T, typename F>
+std::string yaml_list(const std::vector<T>& items, F&& text) {
+  std::string out = "[";
+  for (const T& item : items) {
+    if (out.size() > 1) out += ", ";
+    out += yaml_string(text(item));
+  }
+  return out + "]";
+}
+
+template <typename S>
+std::string type_of(const Key<S>& key) {
+  std::string range;
+  switch (key.kind) {
+    case Kind::duration:
+      range = "duration ≥ " + std::to_string(key.min);
+      break;
+    case Kind::u32:
+    case Kind::u64:
+      range = key.max == 0 ? "integer ≥ " + std::to_string(key.min)
+                           : "integer " + std::to_string(key.min) + "–" + std::to_string(key.max);
+      break;
+    case Kind::boolean:
+      range = "boolean";
+      break;
+    default:
+      break;
+  }
+  return range + std::string(key.type);
+}
+
+template <typename S>
+std::string default_of(const Key<S>& key) {
+  static const S defaults{};
+  if (key.required) return "—";
+  if (!key.shown_default.empty()) return std::string(key.shown_default);
+  if (key.show) return key.show(defaults);
+  switch (key.kind) {
+    case Kind::u32:
+    case Kind::duration:
+      return code(std::to_string(defaults.*key.u32));
+    case Kind::u64:
+      return code(std::to_string(defaults.*key.u64));
+    case Kind::boolean:
+      return code(defaults.*key.flag ? "true" : "false");
+    case Kind::text:
+      return code(yaml_string(defaults.*key.text));
+    case Kind::names:
+      return code(yaml_list(defaults.*key.names, [](const std::string& s) { return s; }));
+    case Kind::cidrs:
+      return code(yaml_list(defaults.*key.cidrs, [](const net::Cidr& c) { return c.to_string(); }));
+    case Kind::endpoints:
+      return code(
+          yaml_list(defaults.*key.endpoints, [](const net::Endpoint& e) { return e.to_string(); }));
+    case Kind::custom:
+      break;
+  }
+  return "";
+}
+
+template <typename S>
+void describe_keys(std::span<const Key<S>> keys, std::string_view prefix,
+                   std::vector<KeyReference>& out) {
+  for (const Key<S>& key : keys) {
+    out.push_back(KeyReference{std::string(prefix) + std::string(key.name), type_of(key),
+                               default_of(key), key.reload == Reload::sighup ? "SIGHUP" : "restart",
+                               std::string(key.doc)});
+  }
+}
+
+template <typename S>
+std::vector<std::string_view> names_of(std::span<const Key<S>> keys) {
+  std::vector<std::string_view> out;
+  for (const Key<S>& key : keys) out.push_back(key.name);
+  return out;
+}
+
+// The tables' `load` functions and the sections use the loader's helpers: all public.
 class Loader {
  public:
   explicit Loader(std::string name) : name_(std::move(name)) {
     base_dir_ = fs::path(name_).parent_path();
   }
 
-  LoadResult run(std::string_view text) {
-    config_.file = name_;
-    if (!check_tabs(text)) return finish();
-    YAML::Node root;
-    try {
-      root = YAML::Load(std::string(text));
-    } catch (const YAML::Exception& e) {
-      int line = e.mark.is_null() ? 0 : e.mark.line + 1;
-      fail(line, "invalid YAML: " + e.msg + yaml_hint(text, line));
-      return finish();
-    }
-    if (root.IsNull()) return finish();  // empty, or only comments: all defaults
-    if (!root.IsMap()) {
-      fail(line_of(root, 1),
-           "expected a mapping of sections (server:, tracker:, ...), got " + describe(root));
-      return finish();
-    }
-    for (const Entry& section : entries(root, "", kSections)) {
-      if (section.key == "server") {
-        load_server(section);
-      } else if (section.key == "tracker") {
-        load_tracker(section);
-      } else if (section.key == "logging") {
-        load_logging(section);
-      } else if (section.key == "database") {
-        load_database(section);
-      } else if (section.key == "peer_groups") {
-        load_peer_groups(section);
-      } else if (section.key == "neighbors") {
-        load_neighbors(section);
-      } else if (section.key == "forwarding") {
-        load_forwarding(section);
-      } else if (section.key == "hashlist") {
-        load_hashlist(section);
-      }
-    }
-    cross_checks();
-    return finish();
-  }
+  LoadResult run(std::string_view text);  // below the tables
 
- private:
   struct Found {
     int order;  // the line of the configuration file the error belongs to
     Error error;
@@ -328,13 +391,11 @@ class Loader {
   Config config_;
   std::vector<Found> errors_;
 
-  // Lines of keys that cross-checks refer to (0 = not given).
-  int numwant_default_line_ = 0;
-  int numwant_max_line_ = 0;
-  int min_interval_line_ = 0;
-  int announce_interval_line_ = 0;
+  std::map<std::string, int> given_;  // key path -> line, of every key the file gives
   std::vector<std::pair<std::string, int>> hashlist_groups_;  // explicit, with lines
   std::map<std::string, int> group_lines_;                    // name -> line
+  std::map<std::string, int> neighbor_lines_;                 // name -> line
+  std::vector<net::Cidr> group_file_cidrs_;                   // of the peer group being read
 
   void fail(int line, std::string message) {
     errors_.push_back(Found{line, Error{name_, line, std::move(message)}});
@@ -552,125 +613,6 @@ class Loader {
     });
   }
 
-  // ---- sections
-
-  void load_server(const Entry& section) {
-    Server& s = config_.server;
-    for (const Entry& e : section_entries(section, kServerKeys)) {
-      std::string path = "server." + e.key;
-      if (e.key == "listen") {
-        s.listen.clear();
-        std::size_t errors_before = errors_.size();
-        for_each_item(e, path, [&](std::string_view text, int line) {
-          auto endpoint = net::Endpoint::parse(trim(text));
-          if (!endpoint) {
-            fail(line, path + ": " + quote(text) +
-                           " is not a listen address (expected a.b.c.d:port or [v6]:port)");
-          } else if (endpoint->port == 0) {
-            fail(line, path + ": " + quote(text) + ": port must be 1-65535");
-          } else if (std::find(s.listen.begin(), s.listen.end(), *endpoint) != s.listen.end()) {
-            fail(line, path + ": " + quote(text) + " is listed twice");
-          } else {
-            s.listen.push_back(*endpoint);
-          }
-        });
-        if (s.listen.empty() && errors_.size() == errors_before) {
-          fail(e.line, path + ": at least one listen address is required");
-        }
-      } else if (e.key == "threads") {
-        set_u32(e, path, 0, 1024, s.threads);
-      } else if (e.key == "hostnames") {
-        s.hostnames.clear();
-        for_each_item(e, path, [&](std::string_view text, int line) {
-          std::string name = lower(trim(text));
-          bool bad = name.empty() || std::any_of(name.begin(), name.end(), [](char c) {
-                       return is_space(c) || c == '/' || static_cast<unsigned char>(c) < 0x20;
-                     });
-          if (bad) {
-            fail(line, path + ": " + quote(text) + " is not a host name");
-          } else {
-            s.hostnames.push_back(std::move(name));
-          }
-        });
-      } else if (e.key == "trusted_sources") {
-        set_cidr_list(e, path, s.trusted_sources);
-      } else if (e.key == "max_connections") {
-        set_u32(e, path, 1, kMaxU32, s.max_connections);
-      } else if (e.key == "request_timeout") {
-        set_duration(e, path, 1, s.request_timeout);
-      } else if (e.key == "keepalive_timeout") {
-        set_duration(e, path, 1, s.keepalive_timeout);
-      } else if (e.key == "admin_allow") {
-        set_cidr_list(e, path, s.admin_allow);
-      }
-    }
-  }
-
-  void load_tracker(const Entry& section) {
-    Tracker& t = config_.tracker;
-    for (const Entry& e : section_entries(section, kTrackerKeys)) {
-      std::string path = "tracker." + e.key;
-      if (e.key == "announce_interval") {
-        announce_interval_line_ = e.line;
-        set_duration(e, path, 1, t.announce_interval);
-      } else if (e.key == "min_interval") {
-        min_interval_line_ = e.line;
-        set_duration(e, path, 1, t.min_interval);
-      } else if (e.key == "peer_expiry") {
-        set_duration(e, path, 1, t.peer_expiry);
-      } else if (e.key == "numwant_default") {
-        numwant_default_line_ = e.line;
-        set_u32(e, path, 0, kMaxU32, t.numwant_default);
-      } else if (e.key == "numwant_max") {
-        numwant_max_line_ = e.line;
-        set_u32(e, path, 1, kMaxU32, t.numwant_max);
-      } else if (e.key == "locality_cutoff") {
-        set_u32(e, path, 0, kMaxU32, t.locality_cutoff);
-      } else if (e.key == "max_scrape_hashes") {
-        set_u32(e, path, 1, kMaxU32, t.max_scrape_hashes);
-      } else if (e.key == "full_scrape") {
-        set_bool(e, path, t.full_scrape);
-      } else if (e.key == "max_torrents") {
-        set_u64(e, path, 0, kMaxU64, t.max_torrents);
-      } else if (e.key == "max_peers_per_torrent") {
-        set_u32(e, path, 0, kMaxU32, t.max_peers_per_torrent);
-      }
-    }
-  }
-
-  void load_logging(const Entry& section) {
-    Logging& l = config_.logging;
-    for (const Entry& e : section_entries(section, kLoggingKeys)) {
-      std::string path = "logging." + e.key;
-      std::string text;
-      if (e.key == "path") {
-        if (!get_string(e, path, text)) continue;
-        if (text.empty()) {
-          fail(e.line, path + ": must name a directory");
-        } else {
-          l.path = text;
-        }
-      } else if (e.key == "level") {
-        if (!get_string(e, path, text)) continue;
-        if (auto level = parse_log_level(trim(text))) {
-          l.level = *level;
-        } else {
-          fail(e.line, path +
-                           " must be one of critical, error, warning, info, diagnostic, debug, "
-                           "got " +
-                           quote(text));
-        }
-      } else if (e.key == "switch_time") {
-        if (!get_string(e, path, text)) continue;
-        if (auto seconds = parse_time_of_day(trim(text))) {
-          l.switch_time = *seconds;
-        } else {
-          fail(e.line, path + ": expected HH:MM:SS (00:00:00 to 23:59:59), got " + quote(text));
-        }
-      }
-    }
-  }
-
   static std::optional<std::uint32_t> parse_time_of_day(std::string_view text) {
     if (text.size() != 8 || text[2] != ':' || text[5] != ':') return std::nullopt;
     auto two = [&](std::size_t at) -> int {
@@ -684,33 +626,6 @@ class Loader {
     int s = two(6);
     if (h < 0 || h > 23 || m < 0 || m > 59 || s < 0 || s > 59) return std::nullopt;
     return static_cast<std::uint32_t>(h * 3600 + m * 60 + s);
-  }
-
-  void load_database(const Entry& section) {
-    Database& d = config_.database;
-    int url_line = section.line;
-    for (const Entry& e : section_entries(section, kDatabaseKeys)) {
-      std::string path = "database." + e.key;
-      if (e.key == "url") {
-        std::string text;
-        if (!get_string(e, path, text)) continue;
-        url_line = e.line;
-        set_database_url(trim(text), e.line, d);
-      } else if (e.key == "user") {
-        get_string(e, path, d.user);
-      } else if (e.key == "password") {
-        get_string(e, path, d.password);
-      } else if (e.key == "schema") {
-        get_string(e, path, d.schema);
-      } else if (e.key == "flush_interval") {
-        set_duration(e, path, 1, d.flush_interval);
-      } else if (e.key == "max_pending") {
-        set_u64(e, path, 0, kMaxU64, d.max_pending);
-      }
-    }
-    if (d.kind != Database::Kind::sqlite && trim(d.schema).empty()) {
-      fail(url_line, "database.schema: a MySQL database needs a schema name");
-    }
   }
 
   void set_database_url(std::string_view url, int line, Database& d) {
@@ -799,58 +714,6 @@ class Loader {
     }
   }
 
-  void load_peer_groups(const Entry& section) {
-    config_.peer_groups.clear();
-    group_lines_.clear();
-    for_each_mapping(
-        section, "peer groups", [&](const YAML::Node& node, const std::string& at, int line) {
-          PeerGroup group;
-          bool has_name = false;
-          bool has_priority = false;
-          std::vector<net::Cidr> from_file;
-          for (const Entry& e : entries(node, "peer_groups", kGroupKeys)) {
-            std::string path = at + "." + e.key;
-            if (e.key == "name") {
-              if (!get_string(e, path, group.name)) {
-                has_name = true;  // reported already
-                continue;
-              }
-              has_name = true;
-              if (trim(group.name).empty()) {
-                fail(e.line, path + ": must not be empty");
-              } else if (group.name == "other") {
-                fail(e.line, path +
-                                 ": 'other' is the implicit group of peers in no group; choose "
-                                 "another name");
-              } else if (auto [first, inserted] = group_lines_.emplace(group.name, e.line);
-                         !inserted) {
-                fail(e.line, path + ": duplicate peer group name " + quote(group.name) +
-                                 " (first at line " + std::to_string(first->second) + ")");
-              }
-            } else if (e.key == "priority") {
-              has_priority = true;
-              set_u32(e, path, 0, kMaxU32, group.priority);
-            } else if (e.key == "cidr_list") {
-              set_cidr_list(e, path, group.cidrs);
-            } else if (e.key == "cidr_file") {
-              std::string file;
-              if (!get_string(e, path, file) || trim(file).empty()) continue;
-              group.cidr_file = resolve(std::string(trim(file)));
-              load_group_file(group.cidr_file, e.line, from_file);
-            }
-          }
-          if (!has_name) fail(line, at + ": missing 'name'");
-          if (!has_priority) fail(line, at + ": missing 'priority'");
-          group.cidrs.insert(group.cidrs.end(), from_file.begin(), from_file.end());
-          config_.peer_groups.push_back(std::move(group));
-        });
-    if (config_.peer_groups.size() > net::kMaxGroups) {
-      fail(section.line, "peer_groups: " + std::to_string(config_.peer_groups.size()) +
-                             " groups; at most " + std::to_string(net::kMaxGroups) +
-                             " are allowed");
-    }
-  }
-
   std::string resolve(const std::string& file) const {
     fs::path p(file);
     if (p.is_absolute() || base_dir_.empty()) return file;
@@ -868,134 +731,95 @@ class Loader {
     for (Error& error : found) errors_.push_back(Found{line, std::move(error)});
   }
 
-  void load_neighbors(const Entry& section) {
-    config_.neighbors.clear();
-    std::map<std::string, int> names;
-    for_each_mapping(
-        section, "neighbors", [&](const YAML::Node& node, const std::string& at, int line) {
-          Neighbor n;
-          bool has_name = false;
-          bool has_request = false;
-          for (const Entry& e : entries(node, "neighbors", kNeighborKeys)) {
-            std::string path = at + "." + e.key;
-            if (e.key == "name") {
-              has_name = true;
-              if (!get_string(e, path, n.name)) continue;
-              if (trim(n.name).empty()) {
-                fail(e.line, path + ": must not be empty");
-              } else if (auto [first, inserted] = names.emplace(n.name, e.line); !inserted) {
-                fail(e.line, path + ": duplicate neighbor name " + quote(n.name) +
-                                 " (first at line " + std::to_string(first->second) + ")");
-              }
-            } else if (e.key == "announce_request") {
-              has_request = true;
-              if (!get_string(e, path, n.announce_request)) continue;
-              std::string_view url = trim(n.announce_request);
-              if (!url.starts_with("http://") || url.size() <= 7) {
-                fail(e.line, path + ": must be an http:// URL, got " + quote(url));
-              } else if (url.find("{info_hash}") == std::string_view::npos) {
-                fail(e.line, path + ": must contain {info_hash}, got " + quote(url));
-              }
-              n.announce_request = std::string(url);
-            } else if (e.key == "refresh_interval") {
-              set_duration(e, path, 1, n.refresh_interval);
-            } else if (e.key == "peers_expiry_interval") {
-              set_duration(e, path, 1, n.peers_expiry_interval);
-            } else if (e.key == "timeout") {
-              set_duration(e, path, 1, n.timeout);
-            } else if (e.key == "max_concurrent") {
-              set_u32(e, path, 1, kMaxU32, n.max_concurrent);
-            }
-          }
-          if (!has_name) fail(line, at + ": missing 'name'");
-          if (!has_request) fail(line, at + ": missing 'announce_request'");
-          config_.neighbors.push_back(std::move(n));
-        });
+  // ---- driven by the key tables
+
+  int given(const std::string& path) const {
+    auto it = given_.find(path);
+    return it == given_.end() ? 0 : it->second;
   }
 
-  void load_forwarding(const Entry& section) {
-    Forwarding& f = config_.forwarding;
-    for (const Entry& e : section_entries(section, kForwardingKeys)) {
-      std::string path = "forwarding." + e.key;
-      if (e.key == "enabled") {
-        set_bool(e, path, f.enabled);
-      } else if (e.key == "mode") {
-        std::string text;
-        if (!get_string(e, path, text)) continue;
-        std::string mode = lower(trim(text));
-        if (mode == "when_needed") {
-          f.mode = Forwarding::Mode::when_needed;
-        } else if (mode == "always") {
-          f.mode = Forwarding::Mode::always;
-        } else {
-          fail(e.line, path + ": must be when_needed or always, got " + quote(text));
-        }
-      } else if (e.key == "timeout") {
-        set_duration(e, path, 1, f.timeout);
-      } else if (e.key == "max_concurrent") {
-        set_u32(e, path, 1, kMaxU32, f.max_concurrent);
-      } else if (e.key == "pass_client_ip") {
-        set_bool(e, path, f.pass_client_ip);
-      } else if (e.key == "allowed_destinations") {
-        set_cidr_list(e, path, f.allowed_destinations);
-      } else if (e.key == "dns_servers") {
-        f.dns_servers.clear();
-        for_each_item(e, path, [&](std::string_view text, int line) {
-          const std::string_view item = trim(text);
-          auto endpoint = net::Endpoint::parse(item);
-          if (!endpoint) {
-            if (auto address = net::IpAddress::parse(item)) endpoint = net::Endpoint{*address, 53};
-          }
-          if (!endpoint) {
-            fail(line, path + ": " + quote(text) +
-                           " is not a DNS server address (expected a.b.c.d[:port], v6 or "
-                           "[v6]:port)");
-          } else if (endpoint->port == 0) {
-            fail(line, path + ": " + quote(text) + ": port must be 1-65535");
-          } else {
-            f.dns_servers.push_back(*endpoint);
-          }
-        });
-      }
+  // The keys of one mapping into `out`; `section` names it in messages ("server",
+  // "peer_groups"), `prefix` starts each key's path ("server.", "peer_groups[0].").
+  template <typename S>
+  void load_keys(const YAML::Node& map, std::string_view section, const std::string& prefix,
+                 std::span<const Key<S>> keys, S& out) {
+    for (const Entry& e : entries(map, section, names_of(keys))) {
+      const Key<S>& key =
+          *std::find_if(keys.begin(), keys.end(), [&](const Key<S>& k) { return k.name == e.key; });
+      std::string path = prefix + e.key;
+      given_[path] = e.line;
+      load_value(key, e, path, out);
     }
   }
 
-  void load_hashlist(const Entry& section) {
-    Hashlist& h = config_.hashlist;
-    for (const Entry& e : section_entries(section, kHashlistKeys)) {
-      std::string path = "hashlist." + e.key;
-      if (e.key == "path") {
-        std::string text;
-        if (!get_string(e, path, text)) continue;
-        if (trim(text).empty()) {
-          fail(e.line, path + ": must name a file");
-        } else {
-          h.path = text;
-        }
-      } else if (e.key == "interval") {
-        set_duration(e, path, 0, h.interval);
-      } else if (e.key == "groups") {
-        h.groups.clear();
-        hashlist_groups_.clear();
-        for_each_item(e, path, [&](std::string_view text, int line) {
-          h.groups.emplace_back(text);
-          hashlist_groups_.emplace_back(std::string(text), line);
-        });
-      } else if (e.key == "min_seeders") {
-        set_u32(e, path, 1, kMaxU32, h.min_seeders);
-      }
+  template <typename S>
+  void load_value(const Key<S>& key, const Entry& e, const std::string& path, S& out) {
+    if (key.load) return key.load(*this, e, path, out);
+    switch (key.kind) {
+      case Kind::u32:
+        return set_u32(e, path, key.min, key.max == 0 ? kMaxU32 : key.max, out.*key.u32);
+      case Kind::duration:
+        return set_duration(e, path, key.min, out.*key.u32);
+      case Kind::u64:
+        return set_u64(e, path, key.min, key.max == 0 ? kMaxU64 : key.max, out.*key.u64);
+      case Kind::boolean:
+        return set_bool(e, path, out.*key.flag);
+      case Kind::text:
+        get_string(e, path, out.*key.text);
+        return;
+      case Kind::cidrs:
+        return set_cidr_list(e, path, out.*key.cidrs);
+      case Kind::names:
+      case Kind::endpoints:
+      case Kind::custom:
+        break;  // these have a `load`
     }
+  }
+
+  // A section that is one mapping (server:, tracker:, ...).
+  template <typename S>
+  void load_section(const Entry& section, std::span<const Key<S>> keys, S& out) {
+    if (section.value.IsNull()) return;
+    if (!section.value.IsMap()) {
+      fail(section.line,
+           section.key + ": expected a mapping of keys, got " + describe(section.value));
+      return;
+    }
+    load_keys(section.value, section.key, section.key + ".", keys, out);
+  }
+
+  // A section that is a list of mappings (peer_groups:, neighbors:); `done(item, line)` sees
+  // each item once read.
+  template <typename S, typename F>
+  void load_list(const Entry& section, std::string_view what, std::span<const Key<S>> keys,
+                 std::vector<S>& out, F&& done) {
+    out.clear();
+    for_each_mapping(section, what, [&](const YAML::Node& node, const std::string& at, int line) {
+      S item;
+      load_keys(node, section.key, at + ".", keys, item);
+      for (const Key<S>& key : keys) {
+        if (key.required && !given(at + "." + std::string(key.name))) {
+          fail(line, at + ": missing '" + std::string(key.name) + "'");
+        }
+      }
+      done(item, line);
+      out.push_back(std::move(item));
+    });
   }
 
   void cross_checks() {
     const Tracker& t = config_.tracker;
-    if ((numwant_default_line_ || numwant_max_line_) && t.numwant_default > t.numwant_max) {
-      fail(numwant_default_line_ ? numwant_default_line_ : numwant_max_line_,
+    int numwant_default_line = given("tracker.numwant_default");
+    int numwant_max_line = given("tracker.numwant_max");
+    if ((numwant_default_line || numwant_max_line) && t.numwant_default > t.numwant_max) {
+      fail(numwant_default_line ? numwant_default_line : numwant_max_line,
            "tracker.numwant_default (" + std::to_string(t.numwant_default) +
                ") must not exceed tracker.numwant_max (" + std::to_string(t.numwant_max) + ")");
     }
-    if ((min_interval_line_ || announce_interval_line_) && t.min_interval > t.announce_interval) {
-      fail(min_interval_line_ ? min_interval_line_ : announce_interval_line_,
+    int min_interval_line = given("tracker.min_interval");
+    int announce_interval_line = given("tracker.announce_interval");
+    if ((min_interval_line || announce_interval_line) && t.min_interval > t.announce_interval) {
+      fail(min_interval_line ? min_interval_line : announce_interval_line,
            "tracker.min_interval (" + std::to_string(t.min_interval) +
                ") must not exceed tracker.announce_interval (" +
                std::to_string(t.announce_interval) + ")");
@@ -1008,7 +832,641 @@ class Loader {
   }
 };
 
+// ---------------------------------------------------------------------------------------
+// The tables
+
+// Listen addresses and DNS servers: endpoints, with their own wording.
+void load_listen(Loader& l, const Entry& e, const std::string& path, Server& s) {
+  s.listen.clear();
+  std::size_t errors_before = l.errors_.size();
+  l.for_each_item(e, path, [&](std::string_view text, int line) {
+    auto endpoint = net::Endpoint::parse(trim(text));
+    if (!endpoint) {
+      l.fail(line, path + ": " + quote(text) +
+                       " is not a listen address (expected a.b.c.d:port or [v6]:port)");
+    } else if (endpoint->port == 0) {
+      l.fail(line, path + ": " + quote(text) + ": port must be 1-65535");
+    } else if (std::find(s.listen.begin(), s.listen.end(), *endpoint) != s.listen.end()) {
+      l.fail(line, path + ": " + quote(text) + " is listed twice");
+    } else {
+      s.listen.push_back(*endpoint);
+    }
+  });
+  if (s.listen.empty() && l.errors_.size() == errors_before) {
+    l.fail(e.line, path + ": at least one listen address is required");
+  }
+}
+
+void load_hostnames(Loader& l, const Entry& e, const std::string& path, Server& s) {
+  s.hostnames.clear();
+  l.for_each_item(e, path, [&](std::string_view text, int line) {
+    std::string name = lower(trim(text));
+    bool bad = name.empty() || std::any_of(name.begin(), name.end(), [](char c) {
+                 return is_space(c) || c == '/' || static_cast<unsigned char>(c) < 0x20;
+               });
+    if (bad) {
+      l.fail(line, path + ": " + quote(text) + " is not a host name");
+    } else {
+      s.hostnames.push_back(std::move(name));
+    }
+  });
+}
+
+const Key<Server> kServerKeys[] = {
+    {.name = "listen",
+     .kind = Kind::endpoints,
+     .endpoints = &Server::listen,
+     .load = load_listen,
+     .type = "list of `\"a.b.c.d:port\"` / `\"[v6]:port\"`, at least one, no duplicates",
+     .doc = "HTTP listen addresses. An IPv6 address listens for IPv6 only: add `\"[::]:80\"` next "
+            "to `\"0.0.0.0:80\"` for both. Quote IPv6 addresses."},
+    {.name = "threads",
+     .kind = Kind::u32,
+     .max = 1024,
+     .u32 = &Server::threads,
+     .doc = "Worker threads; 0 = one per CPU core."},
+    {.name = "hostnames",
+     .kind = Kind::names,
+     .names = &Server::hostnames,
+     .load = load_hostnames,
+     .type = "list of host names",
+     .doc = "Host header values (any port, case-insensitive, trailing dot ignored) that mean "
+            "\"this tracker\". From a trusted source, a request whose Host is neither one of these "
+            "nor an IP literal equal to a listen address is a forwarded announce (see [DPI "
+            "integration](dpi-integration.md))."},
+    {.name = "trusted_sources",
+     .kind = Kind::cidrs,
+     .cidrs = &Server::trusted_sources,
+     .type = "CIDR list",
+     .doc = "The DPI boxes (or proxies): only these may send forwarded announces, and only from "
+            "these are `X-Forwarded-For`, `X-Real-IP` and `ip=`/`ipv4=`/`ipv6=` honoured. Never "
+            "put subscribers' networks here."},
+    {.name = "max_connections",
+     .kind = Kind::u32,
+     .min = 1,
+     .u32 = &Server::max_connections,
+     .doc = "Simultaneous client connections; beyond it a connection's request is read (at most 2 "
+            "s) and answered `503 too many connections`, then the connection is closed. Keep it "
+            "below the open-files limit."},
+    {.name = "request_timeout",
+     .kind = Kind::duration,
+     .min = 1,
+     .u32 = &Server::request_timeout,
+     .doc = "Seconds a client has to send a whole request."},
+    {.name = "keepalive_timeout",
+     .kind = Kind::duration,
+     .min = 1,
+     .u32 = &Server::keepalive_timeout,
+     .doc = "Seconds an idle keep-alive connection is kept open."},
+    {.name = "admin_allow",
+     .kind = Kind::cidrs,
+     .cidrs = &Server::admin_allow,
+     .type = "CIDR list",
+     .doc = "Who may read `/metrics` and `/stats`; everyone else gets 403. (`/health` is open to "
+            "all.)"},
+};
+
+const Key<Tracker> kTrackerKeys[] = {
+    {.name = "announce_interval",
+     .kind = Kind::duration,
+     .min = 1,
+     .u32 = &Tracker::announce_interval,
+     .reload = Reload::sighup,
+     .doc = "`interval` sent to clients."},
+    {.name = "min_interval",
+     .kind = Kind::duration,
+     .min = 1,
+     .u32 = &Tracker::min_interval,
+     .type = ", ≤ `announce_interval`",  // cross_checks()
+     .reload = Reload::sighup,
+     .doc = "`min interval` sent to clients; also the lowest `interval` of an origin tracker that "
+            "btrt uses (the highest is 86400 s), for the subscriber's answer and for how long the "
+            "origin's answer and peers are kept (see [Origin answers](#origin-answers))."},
+    {.name = "peer_expiry",
+     .kind = Kind::duration,
+     .min = 1,
+     .u32 = &Tracker::peer_expiry,
+     .reload = Reload::sighup,
+     .doc = "A local peer that has not announced for this long is dropped, and from then on never "
+            "counted in `complete`/`incomplete` (see [Counts](#counts))."},
+    {.name = "numwant_default",
+     .kind = Kind::u32,
+     .u32 = &Tracker::numwant_default,
+     .type = ", ≤ `numwant_max`",  // cross_checks()
+     .reload = Reload::sighup,
+     .doc = "Peers returned when the client does not send `numwant`."},
+    {.name = "numwant_max",
+     .kind = Kind::u32,
+     .min = 1,
+     .u32 = &Tracker::numwant_max,
+     .reload = Reload::sighup,
+     .doc = "Upper limit of a client's `numwant`. Also the most peers taken from one origin "
+            "answer, and a torrent keeps at most 5 × this many learned peers (neighbours' and "
+            "origins', together; see [Origin answers](#origin-answers))."},
+    {.name = "locality_cutoff",
+     .kind = Kind::u32,
+     .u32 = &Tracker::locality_cutoff,
+     .reload = Reload::sighup,
+     .doc = "Once an answer holds this many peers, no peers of a worse-ranked priority level are "
+            "added (see [locality cutoff](local-retracking.md#the-locality-cutoff)). 0 = never "
+            "leave peers out, only order them (the seed product's behaviour)."},
+    {.name = "max_scrape_hashes",
+     .kind = Kind::u32,
+     .min = 1,
+     .u32 = &Tracker::max_scrape_hashes,
+     .reload = Reload::sighup,
+     .doc = "`info_hash` parameters accepted in one `/scrape`."},
+    {.name = "full_scrape",
+     .kind = Kind::boolean,
+     .flag = &Tracker::full_scrape,
+     .reload = Reload::sighup,
+     .doc = "Allow `/scrape` without `info_hash` (every torrent)."},
+    {.name = "max_torrents",
+     .kind = Kind::u64,
+     .u64 = &Tracker::max_torrents,
+     .reload = Reload::sighup,
+     .doc = "Torrents tracked at most; 0 = no limit. When reached, announces for new torrents get "
+            "the failure reason \"tracker is full\"; known torrents keep working."},
+    {.name = "max_peers_per_torrent",
+     .kind = Kind::u32,
+     .u32 = &Tracker::max_peers_per_torrent,
+     .reload = Reload::sighup,
+     .doc = "Peers kept per torrent at most; 0 = no limit. A new peer of a full torrent is "
+            "answered but not stored."},
+};
+
+std::string show_time_of_day(std::uint32_t seconds) {
+  char text[16];
+  std::snprintf(text, sizeof text, "%02u:%02u:%02u", seconds / 3600, seconds / 60 % 60,
+                seconds % 60);
+  return text;
+}
+
+const Key<Logging> kLoggingKeys[] = {
+    {.name = "path",
+     .kind = Kind::text,
+     .text = &Logging::path,
+     .load =
+         [](Loader& l, const Entry& e, const std::string& path, Logging& out) {
+           std::string text;
+           if (!l.get_string(e, path, text)) return;
+           if (text.empty()) {
+             l.fail(e.line, path + ": must name a directory");
+           } else {
+             out.path = text;
+           }
+         },
+     .type = "directory",
+     .doc = "Directory of the log files (created if missing). Relative paths are relative to "
+            "btrt's working directory."},
+    {.name = "level",
+     .load =
+         [](Loader& l, const Entry& e, const std::string& path, Logging& out) {
+           std::string text;
+           if (!l.get_string(e, path, text)) return;
+           if (auto level = parse_log_level(trim(text))) {
+             out.level = *level;
+           } else {
+             l.fail(e.line, path +
+                                " must be one of critical, error, warning, info, diagnostic, "
+                                "debug, got " +
+                                quote(text));
+           }
+         },
+     .type = "`critical`, `error`, `warning`, `info`, `diagnostic`, `debug`",
+     .show = [](const Logging& d) { return code(yaml_string(to_string(d.level))); },
+     .reload = Reload::sighup,
+     .doc = "Least severe level written (see [Logs](#logs))."},
+    {.name = "switch_time",
+     .load =
+         [](Loader& l, const Entry& e, const std::string& path, Logging& out) {
+           std::string text;
+           if (!l.get_string(e, path, text)) return;
+           if (auto seconds = Loader::parse_time_of_day(trim(text))) {
+             out.switch_time = *seconds;
+           } else {
+             l.fail(e.line,
+                    path + ": expected HH:MM:SS (00:00:00 to 23:59:59), got " + quote(text));
+           }
+         },
+     .type = "`\"HH:MM:SS\"`",
+     .show = [](const Logging& d) { return code(yaml_string(show_time_of_day(d.switch_time))); },
+     .doc = "Local time of day at which a new log file begins."},
+    {.name = "keep_days",
+     .kind = Kind::u32,
+     .max = 100000,
+     .u32 = &Logging::keep_days,
+     .doc = "Days a dated log file is kept: older ones are deleted at the switch; 0 = keep all."},
+};
+
+const Key<Database> kDatabaseKeys[] = {
+    {.name = "url",
+     .kind = Kind::text,
+     .text = &Database::url,
+     .load =
+         [](Loader& l, const Entry& e, const std::string& path, Database& out) {
+           std::string text;
+           if (l.get_string(e, path, text)) l.set_database_url(trim(text), e.line, out);
+         },
+     .type = "`sqlite://PATH`, `tcp://HOST[:PORT]`, `unix:///PATH`",
+     .doc = "The database: embedded SQLite file (`sqlite:///var/lib/btrt/btrt.db` is the absolute "
+            "path `/var/lib/btrt/btrt.db`), or MySQL/MariaDB over TCP (port 3306 when left out; "
+            "IPv6 as `tcp://[::1]:3306`) or a Unix socket."},
+    {.name = "user",
+     .kind = Kind::text,
+     .text = &Database::user,
+     .type = "string",
+     .doc = "MySQL only: account name."},
+    {.name = "password",
+     .kind = Kind::text,
+     .text = &Database::password,
+     .type = "string",
+     .doc = "MySQL only: password. Keep `btrt.conf` mode 0640 `root:btrt`."},
+    {.name = "schema",
+     .kind = Kind::text,
+     .text = &Database::schema,
+     .type = "string, not empty for MySQL",  // checked by the section
+     .doc = "MySQL only: schema (database) name."},
+    {.name = "flush_interval",
+     .kind = Kind::duration,
+     .min = 1,
+     .u32 = &Database::flush_interval,
+     .doc = "Seconds between write-behind flushes; what a crash can lose."},
+    {.name = "max_pending",
+     .kind = Kind::u64,
+     .u64 = &Database::max_pending,
+     .doc = "Peer changes kept in memory while the database is unreachable; beyond it the oldest "
+            "peer updates are dropped (with a warning saying how many); completion counts are "
+            "never dropped."},
+};
+
+const Key<PeerGroup> kGroupKeys[] = {
+    {.name = "name",
+     .kind = Kind::text,
+     .text = &PeerGroup::name,
+     .load =
+         [](Loader& l, const Entry& e, const std::string& path, PeerGroup& out) {
+           if (!l.get_string(e, path, out.name)) return;
+           if (trim(out.name).empty()) {
+             l.fail(e.line, path + ": must not be empty");
+           } else if (out.name == "other") {
+             l.fail(e.line, path +
+                                ": 'other' is the implicit group of peers in no group; choose "
+                                "another name");
+           } else if (auto [first, inserted] = l.group_lines_.emplace(out.name, e.line);
+                      !inserted) {
+             l.fail(e.line, path + ": duplicate peer group name " + quote(out.name) +
+                                " (first at line " + std::to_string(first->second) + ")");
+           }
+         },
+     .required = true,
+     .type = "string, required, unique, not `other`",
+     .reload = Reload::sighup,
+     .doc = "Name of the group: shown in logs, `/metrics` (`group` label), `/stats`, and used by "
+            "`hashlist.groups`."},
+    {.name = "priority",
+     .kind = Kind::u32,
+     .u32 = &PeerGroup::priority,
+     .required = true,
+     .type = ", required",
+     .reload = Reload::sighup,
+     .doc = "Rank: 0 is the most preferred. Groups of equal priority form one level."},
+    {.name = "cidr_file",
+     .load =
+         [](Loader& l, const Entry& e, const std::string& path, PeerGroup& out) {
+           std::string file;
+           if (!l.get_string(e, path, file) || trim(file).empty()) return;
+           out.cidr_file = l.resolve(std::string(trim(file)));
+           l.load_group_file(out.cidr_file, e.line, l.group_file_cidrs_);
+         },
+     .type = "path",
+     .shown_default = "none",
+     .reload = Reload::sighup,
+     .doc = "File of prefixes: one prefix or bare address per line, IPv4 or IPv6, `#` starts a "
+            "comment, blank lines ignored. Must exist; every bad line is an error `FILE:LINE`. A "
+            "relative path is relative to the configuration file's directory. Re-read on every "
+            "SIGHUP."},
+    {.name = "cidr_list",
+     .kind = Kind::cidrs,
+     .cidrs = &PeerGroup::cidrs,
+     .type = "CIDR list",
+     .shown_default = "empty",
+     .reload = Reload::sighup,
+     .doc = "Prefixes given inline, in addition to the file's."},
+};
+
+const Key<Neighbor> kNeighborKeys[] = {
+    {.name = "name",
+     .kind = Kind::text,
+     .text = &Neighbor::name,
+     .load =
+         [](Loader& l, const Entry& e, const std::string& path, Neighbor& out) {
+           if (!l.get_string(e, path, out.name)) return;
+           if (trim(out.name).empty()) {
+             l.fail(e.line, path + ": must not be empty");
+           } else if (auto [first, inserted] = l.neighbor_lines_.emplace(out.name, e.line);
+                      !inserted) {
+             l.fail(e.line, path + ": duplicate neighbor name " + quote(out.name) +
+                                " (first at line " + std::to_string(first->second) + ")");
+           }
+         },
+     .required = true,
+     .type = "string, required, unique",
+     .reload = Reload::sighup,
+     .doc = "Name: peers learned get the source `neighbor:<name>` (metrics, `/stats`)."},
+    {.name = "refresh_interval",
+     .kind = Kind::duration,
+     .min = 1,
+     .u32 = &Neighbor::refresh_interval,
+     .reload = Reload::sighup,
+     .doc = "Seconds between two requests for one torrent; requests are spread evenly over it."},
+    {.name = "peers_expiry_interval",
+     .kind = Kind::duration,
+     .min = 1,
+     .u32 = &Neighbor::peers_expiry_interval,
+     .reload = Reload::sighup,
+     .doc =
+         "A peer learned from this neighbour is kept this long unless a later answer repeats it."},
+    {.name = "announce_request",
+     .kind = Kind::text,
+     .text = &Neighbor::announce_request,
+     .load =
+         [](Loader& l, const Entry& e, const std::string& path, Neighbor& out) {
+           if (!l.get_string(e, path, out.announce_request)) return;
+           std::string_view url = trim(out.announce_request);
+           if (!url.starts_with("http://") || url.size() <= 7) {
+             l.fail(e.line, path + ": must be an http:// URL, got " + quote(url));
+           } else if (url.find("{info_hash}") == std::string_view::npos) {
+             l.fail(e.line, path + ": must contain {info_hash}, got " + quote(url));
+           }
+           out.announce_request = std::string(url);
+         },
+     .required = true,
+     .type = "`http://` URL containing `{info_hash}`, required",
+     .reload = Reload::sighup,
+     .doc =
+         "Request template; `{info_hash}` is replaced by the percent-encoded 20-byte info-hash."},
+    {.name = "timeout",
+     .kind = Kind::duration,
+     .min = 1,
+     .u32 = &Neighbor::timeout,
+     .reload = Reload::sighup,
+     .doc = "Seconds to wait for one answer."},
+    {.name = "max_concurrent",
+     .kind = Kind::u32,
+     .min = 1,
+     .u32 = &Neighbor::max_concurrent,
+     .reload = Reload::sighup,
+     .doc = "Requests in flight to this neighbour at most."},
+};
+
+void load_dns_servers(Loader& l, const Entry& e, const std::string& path, Forwarding& f) {
+  f.dns_servers.clear();
+  l.for_each_item(e, path, [&](std::string_view text, int line) {
+    const std::string_view item = trim(text);
+    auto endpoint = net::Endpoint::parse(item);
+    if (!endpoint) {
+      if (auto address = net::IpAddress::parse(item)) endpoint = net::Endpoint{*address, 53};
+    }
+    if (!endpoint) {
+      l.fail(line, path + ": " + quote(text) +
+                       " is not a DNS server address (expected a.b.c.d[:port], v6 or "
+                       "[v6]:port)");
+    } else if (endpoint->port == 0) {
+      l.fail(line, path + ": " + quote(text) + ": port must be 1-65535");
+    } else {
+      f.dns_servers.push_back(*endpoint);
+    }
+  });
+}
+
+const Key<Forwarding> kForwardingKeys[] = {
+    {.name = "enabled",
+     .kind = Kind::boolean,
+     .flag = &Forwarding::enabled,
+     .reload = Reload::sighup,
+     .doc = "Ask origins at all. With `false`, forwarded announces are still accepted from trusted "
+            "sources and answered from what btrt knows, without contacting the origin."},
+    {.name = "mode",
+     .load =
+         [](Loader& l, const Entry& e, const std::string& path, Forwarding& out) {
+           std::string text;
+           if (!l.get_string(e, path, text)) return;
+           std::string mode = lower(trim(text));
+           if (mode == "when_needed") {
+             out.mode = Forwarding::Mode::when_needed;
+           } else if (mode == "always") {
+             out.mode = Forwarding::Mode::always;
+           } else {
+             l.fail(e.line, path + ": must be when_needed or always, got " + quote(text));
+           }
+         },
+     .type = "`when_needed` or `always`",
+     .show =
+         [](const Forwarding& d) {
+           return code(yaml_string(d.mode == Forwarding::Mode::always ? "always" : "when_needed"));
+         },
+     .reload = Reload::sighup,
+     .doc = "`when_needed`: ask the origin on `started`/`completed`/`stopped` and when btrt has no "
+            "answer of it for the torrent younger than the origin's own `interval`. `always`: "
+            "forward every announce."},
+    {.name = "timeout",
+     .kind = Kind::duration,
+     .min = 1,
+     .u32 = &Forwarding::timeout,
+     .reload = Reload::sighup,
+     .doc = "Seconds to wait for the origin, name resolution included, before answering the "
+            "subscriber without it."},
+    {.name = "max_concurrent",
+     .kind = Kind::u32,
+     .min = 1,
+     .u32 = &Forwarding::max_concurrent,
+     .reload = Reload::sighup,
+     .doc = "Upstream requests in flight, all origins together; beyond it subscribers are answered "
+            "without asking the origin. One origin (`host:port`), and one address it resolves to, "
+            "gets at most an eighth of them (at least 1), so that an origin that never answers "
+            "cannot take every slot."},
+    {.name = "pass_client_ip",
+     .kind = Kind::boolean,
+     .flag = &Forwarding::pass_client_ip,
+     .reload = Reload::sighup,
+     .doc = "Add `ip=<subscriber address>` to the upstream announce (replacing the subscriber's "
+            "own `ip`/`ipv4`/`ipv6`)."},
+    {.name = "allowed_destinations",
+     .kind = Kind::cidrs,
+     .cidrs = &Forwarding::allowed_destinations,
+     .type = "CIDR list",
+     .reload = Reload::sighup,
+     .doc = "Origins btrt may contact although their address is loopback, private, shared "
+            "(100.64/10), link-local, multicast, reserved or unspecified. Peers an origin lists at "
+            "loopback, multicast, broadcast or unspecified addresses are handed out only when they "
+            "are in this list too (an origin on btrt's own host, a test bed)."},
+    {.name = "dns_servers",
+     .kind = Kind::endpoints,
+     .endpoints = &Forwarding::dns_servers,
+     .load = load_dns_servers,
+     .type = "list of `a.b.c.d`, `a.b.c.d:port`, `[v6]:port`",
+     .doc = "DNS servers asked for origins' names; empty: those of `/etc/resolv.conf`. "
+            "`/etc/hosts` is read first either way; the search domains of `/etc/resolv.conf` are "
+            "not used (a tracker's host is a full name)."},
+};
+
+const Key<Hashlist> kHashlistKeys[] = {
+    {.name = "path",
+     .kind = Kind::text,
+     .text = &Hashlist::path,
+     .load =
+         [](Loader& l, const Entry& e, const std::string& path, Hashlist& out) {
+           std::string text;
+           if (!l.get_string(e, path, text)) return;
+           if (trim(text).empty()) {
+             l.fail(e.line, path + ": must name a file");
+           } else {
+             out.path = text;
+           }
+         },
+     .type = "file path",
+     .reload = Reload::sighup,
+     .doc = "File written, atomically. Its directory must be writable by btrt (and listed in the "
+            "unit's `ReadWritePaths`)."},
+    {.name = "interval",
+     .kind = Kind::duration,
+     .u32 = &Hashlist::interval,
+     .reload = Reload::sighup,
+     .doc = "Seconds between writes by `btrt run` (it also writes at start and at once after a "
+            "SIGHUP); 0 = `btrt run` never writes it, only `btrt hashlist` does."},
+    {.name = "groups",
+     .kind = Kind::names,
+     .names = &Hashlist::groups,
+     .load =
+         [](Loader& l, const Entry& e, const std::string& path, Hashlist& out) {
+           out.groups.clear();
+           l.hashlist_groups_.clear();
+           l.for_each_item(e, path, [&](std::string_view text, int line) {
+             out.groups.emplace_back(text);
+             l.hashlist_groups_.emplace_back(std::string(text), line);
+           });
+         },
+     .type = "list of peer group names",
+     .reload = Reload::sighup,
+     .doc = "Peer groups whose seeders make a torrent \"local\". A name given here explicitly must "
+            "be a configured peer group (else a configuration error); the default selects nothing "
+            "when no group of that name exists."},
+    {.name = "min_seeders",
+     .kind = Kind::u32,
+     .min = 1,
+     .u32 = &Hashlist::min_seeders,
+     .reload = Reload::sighup,
+     .doc = "Live seeders in those groups a torrent needs to be listed."},
+};
+
+// The sections, in the reference's order: how each is read and described.
+struct Section {
+  std::string_view name = {};
+  void (*load)(Loader& loader, const Entry& section);
+  void (*describe)(std::vector<KeyReference>& out);
+};
+
+const Section kSections[] = {
+    {"server",
+     [](Loader& l, const Entry& s) { l.load_section<Server>(s, kServerKeys, l.config_.server); },
+     [](std::vector<KeyReference>& out) { describe_keys<Server>(kServerKeys, "server.", out); }},
+    {"tracker",
+     [](Loader& l, const Entry& s) { l.load_section<Tracker>(s, kTrackerKeys, l.config_.tracker); },
+     [](std::vector<KeyReference>& out) { describe_keys<Tracker>(kTrackerKeys, "tracker.", out); }},
+    {"logging",
+     [](Loader& l, const Entry& s) { l.load_section<Logging>(s, kLoggingKeys, l.config_.logging); },
+     [](std::vector<KeyReference>& out) { describe_keys<Logging>(kLoggingKeys, "logging.", out); }},
+    {"database",
+     [](Loader& l, const Entry& s) {
+       Database& d = l.config_.database;
+       l.load_section<Database>(s, kDatabaseKeys, d);
+       if (d.kind != Database::Kind::sqlite && trim(d.schema).empty()) {
+         int url_line = l.given("database.url");
+         l.fail(url_line ? url_line : s.line,
+                "database.schema: a MySQL database needs a schema name");
+       }
+     },
+     [](std::vector<KeyReference>& out) {
+       describe_keys<Database>(kDatabaseKeys, "database.", out);
+     }},
+    {"peer_groups",
+     [](Loader& l, const Entry& s) {
+       l.group_lines_.clear();
+       l.load_list<PeerGroup>(s, "peer groups", kGroupKeys, l.config_.peer_groups,
+                              [&](PeerGroup& group, int) {
+                                group.cidrs.insert(group.cidrs.end(), l.group_file_cidrs_.begin(),
+                                                   l.group_file_cidrs_.end());
+                                l.group_file_cidrs_.clear();
+                              });
+       if (l.config_.peer_groups.size() > net::kMaxGroups) {
+         l.fail(s.line, "peer_groups: " + std::to_string(l.config_.peer_groups.size()) +
+                            " groups; at most " + std::to_string(net::kMaxGroups) + " are allowed");
+       }
+     },
+     [](std::vector<KeyReference>& out) {
+       describe_keys<PeerGroup>(kGroupKeys, "peer_groups[].", out);
+     }},
+    {"neighbors",
+     [](Loader& l, const Entry& s) {
+       l.neighbor_lines_.clear();
+       l.load_list<Neighbor>(s, "neighbors", kNeighborKeys, l.config_.neighbors,
+                             [](Neighbor&, int) {});
+     },
+     [](std::vector<KeyReference>& out) {
+       describe_keys<Neighbor>(kNeighborKeys, "neighbors[].", out);
+     }},
+    {"forwarding",
+     [](Loader& l, const Entry& s) {
+       l.load_section<Forwarding>(s, kForwardingKeys, l.config_.forwarding);
+     },
+     [](std::vector<KeyReference>& out) {
+       describe_keys<Forwarding>(kForwardingKeys, "forwarding.", out);
+     }},
+    {"hashlist",
+     [](Loader& l, const Entry& s) {
+       l.load_section<Hashlist>(s, kHashlistKeys, l.config_.hashlist);
+     },
+     [](std::vector<KeyReference>& out) {
+       describe_keys<Hashlist>(kHashlistKeys, "hashlist.", out);
+     }},
+};
+
+LoadResult Loader::run(std::string_view text) {
+  config_.file = name_;
+  if (!check_tabs(text)) return finish();
+  YAML::Node root;
+  try {
+    root = YAML::Load(std::string(text));
+  } catch (const YAML::Exception& e) {
+    int line = e.mark.is_null() ? 0 : e.mark.line + 1;
+    fail(line, "invalid YAML: " + e.msg + yaml_hint(text, line));
+    return finish();
+  }
+  if (root.IsNull()) return finish();  // empty, or only comments: all defaults
+  if (!root.IsMap()) {
+    fail(line_of(root, 1),
+         "expected a mapping of sections (server:, tracker:, ...), got " + describe(root));
+    return finish();
+  }
+  std::vector<std::string_view> names;
+  for (const Section& section : kSections) names.push_back(section.name);
+  for (const Entry& entry : entries(root, "", names)) {
+    for (const Section& section : kSections) {
+      if (section.name == entry.key) section.load(*this, entry);
+    }
+  }
+  cross_checks();
+  return finish();
+}
+
 }  // namespace
+
+std::vector<KeyReference> key_reference() {
+  std::vector<KeyReference> out;
+  for (const Section& section : kSections) section.describe(out);
+  return out;
+}
 
 LoadResult load_string(std::string_view text, const std::string& name) {
   return Loader(name).run(text);
