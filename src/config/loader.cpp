@@ -16,6 +16,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <limits>
 #include <map>
 #include <span>
@@ -255,18 +256,23 @@ struct Entry {
 class Loader;
 
 enum class Reload { sighup, restart };
+enum class Presence { optional, required };  // required: list items' "missing 'name'"
 
-// How a key's value is read and its default shown. `custom` keys read with their `load`.
+// How a key's value is read and its default shown. `custom` values read with their `load`.
 enum class Kind { u32, duration, u64, boolean, text, names, cidrs, endpoints, custom };
 
 template <typename S>
-struct Key {
-  std::string_view name = {};
+using LoadFn = void (*)(Loader& loader, const Entry& e, const std::string& path, S& out);
+template <typename S>
+using ShowFn = std::string (*)(const S& defaults);
+
+template <typename S>
+struct Value {
   Kind kind = Kind::custom;
   // Numbers: the range accepted; max 0 = the type's own limit (a year for durations).
   std::uint64_t min = 0;
   std::uint64_t max = 0;
-  // The field of S the key sets; the one of its kind (none for `custom` keys).
+  // The field of S the key sets, the one of its kind (none for `custom` values).
   std::uint32_t S::*u32 = nullptr;
   std::uint64_t S::*u64 = nullptr;
   bool S::*flag = nullptr;
@@ -274,17 +280,65 @@ struct Key {
   std::vector<std::string> S::*names = nullptr;
   std::vector<net::Cidr> S::*cidrs = nullptr;
   std::vector<net::Endpoint> S::*endpoints = nullptr;
-  // Reads the value instead of the kind's own reading (checks beyond type and range).
-  void (*load)(Loader& loader, const Entry& e, const std::string& path, S& out) = nullptr;
-  bool required = false;  // list items only: "missing 'name'" when left out
+  LoadFn<S> load = nullptr;  // reads the value instead of the kind's own reading
   // The reference's type: for numbers appended to the range ("integer ≥ 1" + this).
   std::string_view type = {};
-  // The default as the reference shows it; empty: taken from the field of a default S.
-  std::string_view shown_default = {};
-  std::string (*show)(const S& defaults) = nullptr;  // the default of a custom key
-  Reload reload = Reload::restart;
-  std::string_view doc = {};  // Markdown, one line
+  // The default as the reference shows it; by default taken from the field of a default S.
+  ShowFn<S> show = nullptr;
+  std::string_view shown = {};
 };
+
+template <typename S>
+struct Key {
+  std::string_view name;
+  Value<S> value;
+  Reload reload;
+  std::string_view doc;  // Markdown, one line
+  Presence presence = Presence::optional;
+};
+
+// The values, one function per kind (`more` adds to the reference's type).
+template <typename S>
+Value<S> integer(std::uint32_t S::*field, std::uint64_t min = 0, std::uint64_t max = 0,
+                 std::string_view more = {}) {
+  return {.kind = Kind::u32, .min = min, .max = max, .u32 = field, .type = more};
+}
+template <typename S>
+Value<S> integer(std::uint64_t S::*field) {
+  return {.kind = Kind::u64, .u64 = field};
+}
+template <typename S>
+Value<S> duration(std::uint32_t S::*field, std::uint64_t min, std::string_view more = {}) {
+  return {.kind = Kind::duration, .min = min, .u32 = field, .type = more};
+}
+template <typename S>
+Value<S> boolean(bool S::*field) {
+  return {.kind = Kind::boolean, .flag = field};
+}
+template <typename S>
+Value<S> text(std::string S::*field, std::string_view type,
+              std::type_identity_t<LoadFn<S>> load = nullptr) {
+  return {.kind = Kind::text, .text = field, .load = load, .type = type};
+}
+template <typename S>
+Value<S> list(std::vector<std::string> S::*field, std::string_view type,
+              std::type_identity_t<LoadFn<S>> load) {
+  return {.kind = Kind::names, .names = field, .load = load, .type = type};
+}
+template <typename S>
+Value<S> list(std::vector<net::Endpoint> S::*field, std::string_view type,
+              std::type_identity_t<LoadFn<S>> load) {
+  return {.kind = Kind::endpoints, .endpoints = field, .load = load, .type = type};
+}
+template <typename S>
+Value<S> cidr_list(std::vector<net::Cidr> S::*field, std::string_view shown = {}) {
+  return {.kind = Kind::cidrs, .cidrs = field, .type = "CIDR list", .shown = shown};
+}
+template <typename S>
+Value<S> custom(std::type_identity_t<LoadFn<S>> load, std::string_view type,
+                std::type_identity_t<ShowFn<S>> show) {
+  return {.load = load, .type = type, .show = show};
+}
 
 // The reference's text of a default: a value in backticks, as YAML would write it.
 std::string code(std::string_view yaml) {
@@ -306,16 +360,17 @@ std::string yaml_list(const std::vector<T>& items, F&& text) {
 }
 
 template <typename S>
-std::string type_of(const Key<S>& key) {
+std::string type_of(const Value<S>& value) {
   std::string range;
-  switch (key.kind) {
+  switch (value.kind) {
     case Kind::duration:
-      range = "duration ≥ " + std::to_string(key.min);
+      range = "duration ≥ " + std::to_string(value.min);
       break;
     case Kind::u32:
     case Kind::u64:
-      range = key.max == 0 ? "integer ≥ " + std::to_string(key.min)
-                           : "integer " + std::to_string(key.min) + "–" + std::to_string(key.max);
+      range = value.max == 0
+                  ? "integer ≥ " + std::to_string(value.min)
+                  : "integer " + std::to_string(value.min) + "–" + std::to_string(value.max);
       break;
     case Kind::boolean:
       range = "boolean";
@@ -323,32 +378,32 @@ std::string type_of(const Key<S>& key) {
     default:
       break;
   }
-  return range + std::string(key.type);
+  return range + std::string(value.type);
 }
 
 template <typename S>
-std::string default_of(const Key<S>& key) {
+std::string default_of(const Value<S>& value) {
   static const S defaults{};
-  if (key.required) return "—";
-  if (!key.shown_default.empty()) return std::string(key.shown_default);
-  if (key.show) return key.show(defaults);
-  switch (key.kind) {
+  if (!value.shown.empty()) return std::string(value.shown);
+  if (value.show) return value.show(defaults);
+  switch (value.kind) {
     case Kind::u32:
     case Kind::duration:
-      return code(std::to_string(defaults.*key.u32));
+      return code(std::to_string(defaults.*value.u32));
     case Kind::u64:
-      return code(std::to_string(defaults.*key.u64));
+      return code(std::to_string(defaults.*value.u64));
     case Kind::boolean:
-      return code(defaults.*key.flag ? "true" : "false");
+      return code(defaults.*value.flag ? "true" : "false");
     case Kind::text:
-      return code(yaml_string(defaults.*key.text));
+      return code(yaml_string(defaults.*value.text));
     case Kind::names:
-      return code(yaml_list(defaults.*key.names, [](const std::string& s) { return s; }));
+      return code(yaml_list(defaults.*value.names, [](const std::string& s) { return s; }));
     case Kind::cidrs:
-      return code(yaml_list(defaults.*key.cidrs, [](const net::Cidr& c) { return c.to_string(); }));
-    case Kind::endpoints:
       return code(
-          yaml_list(defaults.*key.endpoints, [](const net::Endpoint& e) { return e.to_string(); }));
+          yaml_list(defaults.*value.cidrs, [](const net::Cidr& c) { return c.to_string(); }));
+    case Kind::endpoints:
+      return code(yaml_list(defaults.*value.endpoints,
+                            [](const net::Endpoint& e) { return e.to_string(); }));
     case Kind::custom:
       break;
   }
@@ -359,8 +414,10 @@ template <typename S>
 void describe_keys(std::span<const Key<S>> keys, std::string_view prefix,
                    std::vector<KeyReference>& out) {
   for (const Key<S>& key : keys) {
-    out.push_back(KeyReference{std::string(prefix) + std::string(key.name), type_of(key),
-                               default_of(key), key.reload == Reload::sighup ? "SIGHUP" : "restart",
+    bool required = key.presence == Presence::required;
+    out.push_back(KeyReference{std::string(prefix) + std::string(key.name), type_of(key.value),
+                               required ? "—" : default_of(key.value),
+                               key.reload == Reload::sighup ? "SIGHUP" : "restart",
                                std::string(key.doc)});
   }
 }
@@ -483,18 +540,6 @@ class Loader {
       out.push_back(Entry{key, line, it->second});
     }
     return out;
-  }
-
-  // The entries of a section's value: a mapping, or nothing (all defaults).
-  std::vector<Entry> section_entries(const Entry& section,
-                                     std::span<const std::string_view> allowed) {
-    if (section.value.IsNull()) return {};
-    if (!section.value.IsMap()) {
-      fail(section.line,
-           section.key + ": expected a mapping of keys, got " + describe(section.value));
-      return {};
-    }
-    return entries(section.value, section.key, allowed);
   }
 
   // ---- scalar values
@@ -754,21 +799,22 @@ class Loader {
 
   template <typename S>
   void load_value(const Key<S>& key, const Entry& e, const std::string& path, S& out) {
-    if (key.load) return key.load(*this, e, path, out);
-    switch (key.kind) {
+    const Value<S>& value = key.value;
+    if (value.load) return value.load(*this, e, path, out);
+    switch (value.kind) {
       case Kind::u32:
-        return set_u32(e, path, key.min, key.max == 0 ? kMaxU32 : key.max, out.*key.u32);
+        return set_u32(e, path, value.min, value.max == 0 ? kMaxU32 : value.max, out.*value.u32);
       case Kind::duration:
-        return set_duration(e, path, key.min, out.*key.u32);
+        return set_duration(e, path, value.min, out.*value.u32);
       case Kind::u64:
-        return set_u64(e, path, key.min, key.max == 0 ? kMaxU64 : key.max, out.*key.u64);
+        return set_u64(e, path, value.min, value.max == 0 ? kMaxU64 : value.max, out.*value.u64);
       case Kind::boolean:
-        return set_bool(e, path, out.*key.flag);
+        return set_bool(e, path, out.*value.flag);
       case Kind::text:
-        get_string(e, path, out.*key.text);
+        get_string(e, path, out.*value.text);
         return;
       case Kind::cidrs:
-        return set_cidr_list(e, path, out.*key.cidrs);
+        return set_cidr_list(e, path, out.*value.cidrs);
       case Kind::names:
       case Kind::endpoints:
       case Kind::custom:
@@ -798,7 +844,7 @@ class Loader {
       S item;
       load_keys(node, section.key, at + ".", keys, item);
       for (const Key<S>& key : keys) {
-        if (key.required && !given(at + "." + std::string(key.name))) {
+        if (key.presence == Presence::required && !given(at + "." + std::string(key.name))) {
           fail(line, at + ": missing '" + std::string(key.name) + "'");
         }
       }
@@ -833,9 +879,8 @@ class Loader {
 };
 
 // ---------------------------------------------------------------------------------------
-// The tables
+// The tables, and the readers of the keys that check more than their type and range
 
-// Listen addresses and DNS servers: endpoints, with their own wording.
 void load_listen(Loader& l, const Entry& e, const std::string& path, Server& s) {
   s.listen.clear();
   std::size_t errors_before = l.errors_.size();
@@ -873,352 +918,248 @@ void load_hostnames(Loader& l, const Entry& e, const std::string& path, Server& 
 }
 
 const Key<Server> kServerKeys[] = {
-    {.name = "listen",
-     .kind = Kind::endpoints,
-     .endpoints = &Server::listen,
-     .load = load_listen,
-     .type = "list of `\"a.b.c.d:port\"` / `\"[v6]:port\"`, at least one, no duplicates",
-     .doc = "HTTP listen addresses. An IPv6 address listens for IPv6 only: add `\"[::]:80\"` next "
-            "to `\"0.0.0.0:80\"` for both. Quote IPv6 addresses."},
-    {.name = "threads",
-     .kind = Kind::u32,
-     .max = 1024,
-     .u32 = &Server::threads,
-     .doc = "Worker threads; 0 = one per CPU core."},
-    {.name = "hostnames",
-     .kind = Kind::names,
-     .names = &Server::hostnames,
-     .load = load_hostnames,
-     .type = "list of host names",
-     .doc = "Host header values (any port, case-insensitive, trailing dot ignored) that mean "
-            "\"this tracker\". From a trusted source, a request whose Host is neither one of these "
-            "nor an IP literal equal to a listen address is a forwarded announce (see [DPI "
-            "integration](dpi-integration.md))."},
-    {.name = "trusted_sources",
-     .kind = Kind::cidrs,
-     .cidrs = &Server::trusted_sources,
-     .type = "CIDR list",
-     .doc = "The DPI boxes (or proxies): only these may send forwarded announces, and only from "
-            "these are `X-Forwarded-For`, `X-Real-IP` and `ip=`/`ipv4=`/`ipv6=` honoured. Never "
-            "put subscribers' networks here."},
-    {.name = "max_connections",
-     .kind = Kind::u32,
-     .min = 1,
-     .u32 = &Server::max_connections,
-     .doc = "Simultaneous client connections; beyond it a connection's request is read (at most 2 "
-            "s) and answered `503 too many connections`, then the connection is closed. Keep it "
-            "below the open-files limit."},
-    {.name = "request_timeout",
-     .kind = Kind::duration,
-     .min = 1,
-     .u32 = &Server::request_timeout,
-     .doc = "Seconds a client has to send a whole request."},
-    {.name = "keepalive_timeout",
-     .kind = Kind::duration,
-     .min = 1,
-     .u32 = &Server::keepalive_timeout,
-     .doc = "Seconds an idle keep-alive connection is kept open."},
-    {.name = "admin_allow",
-     .kind = Kind::cidrs,
-     .cidrs = &Server::admin_allow,
-     .type = "CIDR list",
-     .doc = "Who may read `/metrics` and `/stats`; everyone else gets 403. (`/health` is open to "
-            "all.)"},
+    {"listen",
+     list(&Server::listen,
+          "list of `\"a.b.c.d:port\"` / `\"[v6]:port\"`, at least one, no duplicates", load_listen),
+     Reload::restart,
+     "HTTP listen addresses. An IPv6 address listens for IPv6 only: add `\"[::]:80\"` next to "
+     "`\"0.0.0.0:80\"` for both. Quote IPv6 addresses."},
+    {"threads", integer(&Server::threads, 0, 1024), Reload::restart,
+     "Worker threads; 0 = one per CPU core."},
+    {"hostnames", list(&Server::hostnames, "list of host names", load_hostnames), Reload::restart,
+     "Host header values (any port, case-insensitive, trailing dot ignored) that mean \"this "
+     "tracker\". From a trusted source, a request whose Host is neither one of these nor an IP "
+     "literal equal to a listen address is a forwarded announce (see [DPI "
+     "integration](dpi-integration.md))."},
+    {"trusted_sources", cidr_list(&Server::trusted_sources), Reload::restart,
+     "The DPI boxes (or proxies): only these may send forwarded announces, and only from these are "
+     "`X-Forwarded-For`, `X-Real-IP` and `ip=`/`ipv4=`/`ipv6=` honoured. Never put subscribers' "
+     "networks here."},
+    {"max_connections", integer(&Server::max_connections, 1), Reload::restart,
+     "Simultaneous client connections; beyond it a connection's request is read (at most 2 s) and "
+     "answered `503 too many connections`, then the connection is closed. Keep it below the "
+     "open-files limit."},
+    {"request_timeout", duration(&Server::request_timeout, 1), Reload::restart,
+     "Seconds a client has to send a whole request."},
+    {"keepalive_timeout", duration(&Server::keepalive_timeout, 1), Reload::restart,
+     "Seconds an idle keep-alive connection is kept open."},
+    {"admin_allow", cidr_list(&Server::admin_allow), Reload::restart,
+     "Who may read `/metrics` and `/stats`; everyone else gets 403. (`/health` is open to all.)"},
 };
 
+// The limits across keys ("≤ ...") are checked by cross_checks().
 const Key<Tracker> kTrackerKeys[] = {
-    {.name = "announce_interval",
-     .kind = Kind::duration,
-     .min = 1,
-     .u32 = &Tracker::announce_interval,
-     .reload = Reload::sighup,
-     .doc = "`interval` sent to clients."},
-    {.name = "min_interval",
-     .kind = Kind::duration,
-     .min = 1,
-     .u32 = &Tracker::min_interval,
-     .type = ", ≤ `announce_interval`",  // cross_checks()
-     .reload = Reload::sighup,
-     .doc = "`min interval` sent to clients; also the lowest `interval` of an origin tracker that "
-            "btrt uses (the highest is 86400 s), for the subscriber's answer and for how long the "
-            "origin's answer and peers are kept (see [Origin answers](#origin-answers))."},
-    {.name = "peer_expiry",
-     .kind = Kind::duration,
-     .min = 1,
-     .u32 = &Tracker::peer_expiry,
-     .reload = Reload::sighup,
-     .doc = "A local peer that has not announced for this long is dropped, and from then on never "
-            "counted in `complete`/`incomplete` (see [Counts](#counts))."},
-    {.name = "numwant_default",
-     .kind = Kind::u32,
-     .u32 = &Tracker::numwant_default,
-     .type = ", ≤ `numwant_max`",  // cross_checks()
-     .reload = Reload::sighup,
-     .doc = "Peers returned when the client does not send `numwant`."},
-    {.name = "numwant_max",
-     .kind = Kind::u32,
-     .min = 1,
-     .u32 = &Tracker::numwant_max,
-     .reload = Reload::sighup,
-     .doc = "Upper limit of a client's `numwant`. Also the most peers taken from one origin "
-            "answer, and a torrent keeps at most 5 × this many learned peers (neighbours' and "
-            "origins', together; see [Origin answers](#origin-answers))."},
-    {.name = "locality_cutoff",
-     .kind = Kind::u32,
-     .u32 = &Tracker::locality_cutoff,
-     .reload = Reload::sighup,
-     .doc = "Once an answer holds this many peers, no peers of a worse-ranked priority level are "
-            "added (see [locality cutoff](local-retracking.md#the-locality-cutoff)). 0 = never "
-            "leave peers out, only order them (the seed product's behaviour)."},
-    {.name = "max_scrape_hashes",
-     .kind = Kind::u32,
-     .min = 1,
-     .u32 = &Tracker::max_scrape_hashes,
-     .reload = Reload::sighup,
-     .doc = "`info_hash` parameters accepted in one `/scrape`."},
-    {.name = "full_scrape",
-     .kind = Kind::boolean,
-     .flag = &Tracker::full_scrape,
-     .reload = Reload::sighup,
-     .doc = "Allow `/scrape` without `info_hash` (every torrent)."},
-    {.name = "max_torrents",
-     .kind = Kind::u64,
-     .u64 = &Tracker::max_torrents,
-     .reload = Reload::sighup,
-     .doc = "Torrents tracked at most; 0 = no limit. When reached, announces for new torrents get "
-            "the failure reason \"tracker is full\"; known torrents keep working."},
-    {.name = "max_peers_per_torrent",
-     .kind = Kind::u32,
-     .u32 = &Tracker::max_peers_per_torrent,
-     .reload = Reload::sighup,
-     .doc = "Peers kept per torrent at most; 0 = no limit. A new peer of a full torrent is "
-            "answered but not stored."},
+    {"announce_interval", duration(&Tracker::announce_interval, 1), Reload::sighup,
+     "`interval` sent to clients."},
+    {"min_interval", duration(&Tracker::min_interval, 1, ", ≤ `announce_interval`"), Reload::sighup,
+     "`min interval` sent to clients; also the lowest `interval` of an origin tracker that btrt "
+     "uses (the highest is 86400 s), for the subscriber's answer and for how long the origin's "
+     "answer and peers are kept (see [Origin answers](#origin-answers))."},
+    {"peer_expiry", duration(&Tracker::peer_expiry, 1), Reload::sighup,
+     "A local peer that has not announced for this long is dropped, and from then on never counted "
+     "in `complete`/`incomplete` (see [Counts](#counts))."},
+    {"numwant_default", integer(&Tracker::numwant_default, 0, 0, ", ≤ `numwant_max`"),
+     Reload::sighup, "Peers returned when the client does not send `numwant`."},
+    {"numwant_max", integer(&Tracker::numwant_max, 1), Reload::sighup,
+     "Upper limit of a client's `numwant`. Also the most peers taken from one origin answer, and a "
+     "torrent keeps at most 5 × this many learned peers (neighbours' and origins', together; see "
+     "[Origin answers](#origin-answers))."},
+    {"locality_cutoff", integer(&Tracker::locality_cutoff), Reload::sighup,
+     "Once an answer holds this many peers, no peers of a worse-ranked priority level are added "
+     "(see [locality cutoff](local-retracking.md#the-locality-cutoff)). 0 = never leave peers out, "
+     "only order them (the seed product's behaviour)."},
+    {"max_scrape_hashes", integer(&Tracker::max_scrape_hashes, 1), Reload::sighup,
+     "`info_hash` parameters accepted in one `/scrape`."},
+    {"full_scrape", boolean(&Tracker::full_scrape), Reload::sighup,
+     "Allow `/scrape` without `info_hash` (every torrent)."},
+    {"max_torrents", integer(&Tracker::max_torrents), Reload::sighup,
+     "Torrents tracked at most; 0 = no limit. When reached, announces for new torrents get the "
+     "failure reason \"tracker is full\"; known torrents keep working."},
+    {"max_peers_per_torrent", integer(&Tracker::max_peers_per_torrent), Reload::sighup,
+     "Peers kept per torrent at most; 0 = no limit. A new peer of a full torrent is answered but "
+     "not stored."},
 };
 
-std::string show_time_of_day(std::uint32_t seconds) {
+void load_log_path(Loader& l, const Entry& e, const std::string& path, Logging& out) {
+  std::string text;
+  if (!l.get_string(e, path, text)) return;
+  if (text.empty()) {
+    l.fail(e.line, path + ": must name a directory");
+  } else {
+    out.path = text;
+  }
+}
+
+void load_log_level(Loader& l, const Entry& e, const std::string& path, Logging& out) {
+  std::string text;
+  if (!l.get_string(e, path, text)) return;
+  if (auto level = parse_log_level(trim(text))) {
+    out.level = *level;
+  } else {
+    l.fail(e.line, path +
+                       " must be one of critical, error, warning, info, diagnostic, debug, got " +
+                       quote(text));
+  }
+}
+
+std::string show_log_level(const Logging& d) {
+  return code(yaml_string(to_string(d.level)));
+}
+
+void load_switch_time(Loader& l, const Entry& e, const std::string& path, Logging& out) {
+  std::string text;
+  if (!l.get_string(e, path, text)) return;
+  if (auto seconds = Loader::parse_time_of_day(trim(text))) {
+    out.switch_time = *seconds;
+  } else {
+    l.fail(e.line, path + ": expected HH:MM:SS (00:00:00 to 23:59:59), got " + quote(text));
+  }
+}
+
+std::string show_switch_time(const Logging& d) {
   char text[16];
-  std::snprintf(text, sizeof text, "%02u:%02u:%02u", seconds / 3600, seconds / 60 % 60,
-                seconds % 60);
-  return text;
+  std::snprintf(text, sizeof text, "%02u:%02u:%02u", d.switch_time / 3600, d.switch_time / 60 % 60,
+                d.switch_time % 60);
+  return code(yaml_string(text));
 }
 
 const Key<Logging> kLoggingKeys[] = {
-    {.name = "path",
-     .kind = Kind::text,
-     .text = &Logging::path,
-     .load =
-         [](Loader& l, const Entry& e, const std::string& path, Logging& out) {
-           std::string text;
-           if (!l.get_string(e, path, text)) return;
-           if (text.empty()) {
-             l.fail(e.line, path + ": must name a directory");
-           } else {
-             out.path = text;
-           }
-         },
-     .type = "directory",
-     .doc = "Directory of the log files (created if missing). Relative paths are relative to "
-            "btrt's working directory."},
-    {.name = "level",
-     .load =
-         [](Loader& l, const Entry& e, const std::string& path, Logging& out) {
-           std::string text;
-           if (!l.get_string(e, path, text)) return;
-           if (auto level = parse_log_level(trim(text))) {
-             out.level = *level;
-           } else {
-             l.fail(e.line, path +
-                                " must be one of critical, error, warning, info, diagnostic, "
-                                "debug, got " +
-                                quote(text));
-           }
-         },
-     .type = "`critical`, `error`, `warning`, `info`, `diagnostic`, `debug`",
-     .show = [](const Logging& d) { return code(yaml_string(to_string(d.level))); },
-     .reload = Reload::sighup,
-     .doc = "Least severe level written (see [Logs](#logs))."},
-    {.name = "switch_time",
-     .load =
-         [](Loader& l, const Entry& e, const std::string& path, Logging& out) {
-           std::string text;
-           if (!l.get_string(e, path, text)) return;
-           if (auto seconds = Loader::parse_time_of_day(trim(text))) {
-             out.switch_time = *seconds;
-           } else {
-             l.fail(e.line,
-                    path + ": expected HH:MM:SS (00:00:00 to 23:59:59), got " + quote(text));
-           }
-         },
-     .type = "`\"HH:MM:SS\"`",
-     .show = [](const Logging& d) { return code(yaml_string(show_time_of_day(d.switch_time))); },
-     .doc = "Local time of day at which a new log file begins."},
-    {.name = "keep_days",
-     .kind = Kind::u32,
-     .max = 100000,
-     .u32 = &Logging::keep_days,
-     .doc = "Days a dated log file is kept: older ones are deleted at the switch; 0 = keep all."},
+    {"path", text(&Logging::path, "directory", load_log_path), Reload::restart,
+     "Directory of the log files (created if missing). Relative paths are relative to btrt's "
+     "working directory."},
+    {"level",
+     custom<Logging>(load_log_level,
+                     "`critical`, `error`, `warning`, `info`, `diagnostic`, `debug`",
+                     show_log_level),
+     Reload::sighup, "Least severe level written (see [Logs](#logs))."},
+    {"switch_time", custom<Logging>(load_switch_time, "`\"HH:MM:SS\"`", show_switch_time),
+     Reload::restart, "Local time of day at which a new log file begins."},
+    {"keep_days", integer(&Logging::keep_days, 0, 100000), Reload::restart,
+     "Days a dated log file is kept: older ones are deleted at the switch; 0 = keep all."},
 };
+
+void load_database_url(Loader& l, const Entry& e, const std::string& path, Database& out) {
+  std::string text;
+  if (l.get_string(e, path, text)) l.set_database_url(trim(text), e.line, out);
+}
 
 const Key<Database> kDatabaseKeys[] = {
-    {.name = "url",
-     .kind = Kind::text,
-     .text = &Database::url,
-     .load =
-         [](Loader& l, const Entry& e, const std::string& path, Database& out) {
-           std::string text;
-           if (l.get_string(e, path, text)) l.set_database_url(trim(text), e.line, out);
-         },
-     .type = "`sqlite://PATH`, `tcp://HOST[:PORT]`, `unix:///PATH`",
-     .doc = "The database: embedded SQLite file (`sqlite:///var/lib/btrt/btrt.db` is the absolute "
-            "path `/var/lib/btrt/btrt.db`), or MySQL/MariaDB over TCP (port 3306 when left out; "
-            "IPv6 as `tcp://[::1]:3306`) or a Unix socket."},
-    {.name = "user",
-     .kind = Kind::text,
-     .text = &Database::user,
-     .type = "string",
-     .doc = "MySQL only: account name."},
-    {.name = "password",
-     .kind = Kind::text,
-     .text = &Database::password,
-     .type = "string",
-     .doc = "MySQL only: password. Keep `btrt.conf` mode 0640 `root:btrt`."},
-    {.name = "schema",
-     .kind = Kind::text,
-     .text = &Database::schema,
-     .type = "string, not empty for MySQL",  // checked by the section
-     .doc = "MySQL only: schema (database) name."},
-    {.name = "flush_interval",
-     .kind = Kind::duration,
-     .min = 1,
-     .u32 = &Database::flush_interval,
-     .doc = "Seconds between write-behind flushes; what a crash can lose."},
-    {.name = "max_pending",
-     .kind = Kind::u64,
-     .u64 = &Database::max_pending,
-     .doc = "Peer changes kept in memory while the database is unreachable; beyond it the oldest "
-            "peer updates are dropped (with a warning saying how many); completion counts are "
-            "never dropped."},
+    {"url",
+     text(&Database::url, "`sqlite://PATH`, `tcp://HOST[:PORT]`, `unix:///PATH`",
+          load_database_url),
+     Reload::restart,
+     "The database: embedded SQLite file (`sqlite:///var/lib/btrt/btrt.db` is the absolute path "
+     "`/var/lib/btrt/btrt.db`), or MySQL/MariaDB over TCP (port 3306 when left out; IPv6 as "
+     "`tcp://[::1]:3306`) or a Unix socket."},
+    {"user", text(&Database::user, "string"), Reload::restart, "MySQL only: account name."},
+    {"password", text(&Database::password, "string"), Reload::restart,
+     "MySQL only: password. Keep `btrt.conf` mode 0640 `root:btrt`."},
+    // Checked by the section: the URL says whether it is MySQL.
+    {"schema", text(&Database::schema, "string, not empty for MySQL"), Reload::restart,
+     "MySQL only: schema (database) name."},
+    {"flush_interval", duration(&Database::flush_interval, 1), Reload::restart,
+     "Seconds between write-behind flushes; what a crash can lose."},
+    {"max_pending", integer(&Database::max_pending), Reload::restart,
+     "Peer changes kept in memory while the database is unreachable; beyond it the oldest peer "
+     "updates are dropped (with a warning saying how many); completion counts are never dropped."},
 };
+
+void load_group_name(Loader& l, const Entry& e, const std::string& path, PeerGroup& out) {
+  if (!l.get_string(e, path, out.name)) return;
+  if (trim(out.name).empty()) {
+    l.fail(e.line, path + ": must not be empty");
+  } else if (out.name == "other") {
+    l.fail(e.line,
+           path + ": 'other' is the implicit group of peers in no group; choose another name");
+  } else if (auto [first, inserted] = l.group_lines_.emplace(out.name, e.line); !inserted) {
+    l.fail(e.line, path + ": duplicate peer group name " + quote(out.name) + " (first at line " +
+                       std::to_string(first->second) + ")");
+  }
+}
+
+// The file's prefixes are added after the item's cidr_list (in whatever order both come).
+void load_cidr_file(Loader& l, const Entry& e, const std::string& path, PeerGroup& out) {
+  std::string file;
+  if (!l.get_string(e, path, file) || trim(file).empty()) return;
+  out.cidr_file = l.resolve(std::string(trim(file)));
+  l.load_group_file(out.cidr_file, e.line, l.group_file_cidrs_);
+}
 
 const Key<PeerGroup> kGroupKeys[] = {
-    {.name = "name",
-     .kind = Kind::text,
-     .text = &PeerGroup::name,
-     .load =
-         [](Loader& l, const Entry& e, const std::string& path, PeerGroup& out) {
-           if (!l.get_string(e, path, out.name)) return;
-           if (trim(out.name).empty()) {
-             l.fail(e.line, path + ": must not be empty");
-           } else if (out.name == "other") {
-             l.fail(e.line, path +
-                                ": 'other' is the implicit group of peers in no group; choose "
-                                "another name");
-           } else if (auto [first, inserted] = l.group_lines_.emplace(out.name, e.line);
-                      !inserted) {
-             l.fail(e.line, path + ": duplicate peer group name " + quote(out.name) +
-                                " (first at line " + std::to_string(first->second) + ")");
-           }
-         },
-     .required = true,
-     .type = "string, required, unique, not `other`",
-     .reload = Reload::sighup,
-     .doc = "Name of the group: shown in logs, `/metrics` (`group` label), `/stats`, and used by "
-            "`hashlist.groups`."},
-    {.name = "priority",
-     .kind = Kind::u32,
-     .u32 = &PeerGroup::priority,
-     .required = true,
-     .type = ", required",
-     .reload = Reload::sighup,
-     .doc = "Rank: 0 is the most preferred. Groups of equal priority form one level."},
-    {.name = "cidr_file",
-     .load =
-         [](Loader& l, const Entry& e, const std::string& path, PeerGroup& out) {
-           std::string file;
-           if (!l.get_string(e, path, file) || trim(file).empty()) return;
-           out.cidr_file = l.resolve(std::string(trim(file)));
-           l.load_group_file(out.cidr_file, e.line, l.group_file_cidrs_);
-         },
-     .type = "path",
-     .shown_default = "none",
-     .reload = Reload::sighup,
-     .doc = "File of prefixes: one prefix or bare address per line, IPv4 or IPv6, `#` starts a "
-            "comment, blank lines ignored. Must exist; every bad line is an error `FILE:LINE`. A "
-            "relative path is relative to the configuration file's directory. Re-read on every "
-            "SIGHUP."},
-    {.name = "cidr_list",
-     .kind = Kind::cidrs,
-     .cidrs = &PeerGroup::cidrs,
-     .type = "CIDR list",
-     .shown_default = "empty",
-     .reload = Reload::sighup,
-     .doc = "Prefixes given inline, in addition to the file's."},
+    {"name", text(&PeerGroup::name, "string, required, unique, not `other`", load_group_name),
+     Reload::sighup,
+     "Name of the group: shown in logs, `/metrics` (`group` label), `/stats`, and used by "
+     "`hashlist.groups`.",
+     Presence::required},
+    {"priority", integer(&PeerGroup::priority, 0, 0, ", required"), Reload::sighup,
+     "Rank: 0 is the most preferred. Groups of equal priority form one level.", Presence::required},
+    {"cidr_file",
+     custom<PeerGroup>(load_cidr_file, "path",
+                       [](const PeerGroup&) { return std::string("none"); }),
+     Reload::sighup,
+     "File of prefixes: one prefix or bare address per line, IPv4 or IPv6, `#` starts a comment, "
+     "blank lines ignored. Must exist; every bad line is an error `FILE:LINE`. A relative path is "
+     "relative to the configuration file's directory. Re-read on every SIGHUP."},
+    {"cidr_list", cidr_list(&PeerGroup::cidrs, "empty"), Reload::sighup,
+     "Prefixes given inline, in addition to the file's."},
 };
 
+void load_neighbor_name(Loader& l, const Entry& e, const std::string& path, Neighbor& out) {
+  if (!l.get_string(e, path, out.name)) return;
+  if (trim(out.name).empty()) {
+    l.fail(e.line, path + ": must not be empty");
+  } else if (auto [first, inserted] = l.neighbor_lines_.emplace(out.name, e.line); !inserted) {
+    l.fail(e.line, path + ": duplicate neighbor name " + quote(out.name) + " (first at line " +
+                       std::to_string(first->second) + ")");
+  }
+}
+
+void load_announce_request(Loader& l, const Entry& e, const std::string& path, Neighbor& out) {
+  if (!l.get_string(e, path, out.announce_request)) return;
+  std::string_view url = trim(out.announce_request);
+  if (!url.starts_with("http://") || url.size() <= 7) {
+    l.fail(e.line, path + ": must be an http:// URL, got " + quote(url));
+  } else if (url.find("{info_hash}") == std::string_view::npos) {
+    l.fail(e.line, path + ": must contain {info_hash}, got " + quote(url));
+  }
+  out.announce_request = std::string(url);
+}
+
 const Key<Neighbor> kNeighborKeys[] = {
-    {.name = "name",
-     .kind = Kind::text,
-     .text = &Neighbor::name,
-     .load =
-         [](Loader& l, const Entry& e, const std::string& path, Neighbor& out) {
-           if (!l.get_string(e, path, out.name)) return;
-           if (trim(out.name).empty()) {
-             l.fail(e.line, path + ": must not be empty");
-           } else if (auto [first, inserted] = l.neighbor_lines_.emplace(out.name, e.line);
-                      !inserted) {
-             l.fail(e.line, path + ": duplicate neighbor name " + quote(out.name) +
-                                " (first at line " + std::to_string(first->second) + ")");
-           }
-         },
-     .required = true,
-     .type = "string, required, unique",
-     .reload = Reload::sighup,
-     .doc = "Name: peers learned get the source `neighbor:<name>` (metrics, `/stats`)."},
-    {.name = "refresh_interval",
-     .kind = Kind::duration,
-     .min = 1,
-     .u32 = &Neighbor::refresh_interval,
-     .reload = Reload::sighup,
-     .doc = "Seconds between two requests for one torrent; requests are spread evenly over it."},
-    {.name = "peers_expiry_interval",
-     .kind = Kind::duration,
-     .min = 1,
-     .u32 = &Neighbor::peers_expiry_interval,
-     .reload = Reload::sighup,
-     .doc =
-         "A peer learned from this neighbour is kept this long unless a later answer repeats it."},
-    {.name = "announce_request",
-     .kind = Kind::text,
-     .text = &Neighbor::announce_request,
-     .load =
-         [](Loader& l, const Entry& e, const std::string& path, Neighbor& out) {
-           if (!l.get_string(e, path, out.announce_request)) return;
-           std::string_view url = trim(out.announce_request);
-           if (!url.starts_with("http://") || url.size() <= 7) {
-             l.fail(e.line, path + ": must be an http:// URL, got " + quote(url));
-           } else if (url.find("{info_hash}") == std::string_view::npos) {
-             l.fail(e.line, path + ": must contain {info_hash}, got " + quote(url));
-           }
-           out.announce_request = std::string(url);
-         },
-     .required = true,
-     .type = "`http://` URL containing `{info_hash}`, required",
-     .reload = Reload::sighup,
-     .doc =
-         "Request template; `{info_hash}` is replaced by the percent-encoded 20-byte info-hash."},
-    {.name = "timeout",
-     .kind = Kind::duration,
-     .min = 1,
-     .u32 = &Neighbor::timeout,
-     .reload = Reload::sighup,
-     .doc = "Seconds to wait for one answer."},
-    {.name = "max_concurrent",
-     .kind = Kind::u32,
-     .min = 1,
-     .u32 = &Neighbor::max_concurrent,
-     .reload = Reload::sighup,
-     .doc = "Requests in flight to this neighbour at most."},
+    {"name", text(&Neighbor::name, "string, required, unique", load_neighbor_name), Reload::sighup,
+     "Name: peers learned get the source `neighbor:<name>` (metrics, `/stats`).",
+     Presence::required},
+    {"refresh_interval", duration(&Neighbor::refresh_interval, 1), Reload::sighup,
+     "Seconds between two requests for one torrent; requests are spread evenly over it."},
+    {"peers_expiry_interval", duration(&Neighbor::peers_expiry_interval, 1), Reload::sighup,
+     "A peer learned from this neighbour is kept this long unless a later answer repeats it."},
+    {"announce_request",
+     text(&Neighbor::announce_request, "`http://` URL containing `{info_hash}`, required",
+          load_announce_request),
+     Reload::sighup,
+     "Request template; `{info_hash}` is replaced by the percent-encoded 20-byte info-hash.",
+     Presence::required},
+    {"timeout", duration(&Neighbor::timeout, 1), Reload::sighup, "Seconds to wait for one answer."},
+    {"max_concurrent", integer(&Neighbor::max_concurrent, 1), Reload::sighup,
+     "Requests in flight to this neighbour at most."},
 };
+
+void load_forwarding_mode(Loader& l, const Entry& e, const std::string& path, Forwarding& out) {
+  std::string text;
+  if (!l.get_string(e, path, text)) return;
+  std::string mode = lower(trim(text));
+  if (mode == "when_needed") {
+    out.mode = Forwarding::Mode::when_needed;
+  } else if (mode == "always") {
+    out.mode = Forwarding::Mode::always;
+  } else {
+    l.fail(e.line, path + ": must be when_needed or always, got " + quote(text));
+  }
+}
+
+std::string show_forwarding_mode(const Forwarding& d) {
+  return code(yaml_string(d.mode == Forwarding::Mode::always ? "always" : "when_needed"));
+}
 
 void load_dns_servers(Loader& l, const Entry& e, const std::string& path, Forwarding& f) {
   f.dns_servers.clear();
@@ -1241,195 +1182,140 @@ void load_dns_servers(Loader& l, const Entry& e, const std::string& path, Forwar
 }
 
 const Key<Forwarding> kForwardingKeys[] = {
-    {.name = "enabled",
-     .kind = Kind::boolean,
-     .flag = &Forwarding::enabled,
-     .reload = Reload::sighup,
-     .doc = "Ask origins at all. With `false`, forwarded announces are still accepted from trusted "
-            "sources and answered from what btrt knows, without contacting the origin."},
-    {.name = "mode",
-     .load =
-         [](Loader& l, const Entry& e, const std::string& path, Forwarding& out) {
-           std::string text;
-           if (!l.get_string(e, path, text)) return;
-           std::string mode = lower(trim(text));
-           if (mode == "when_needed") {
-             out.mode = Forwarding::Mode::when_needed;
-           } else if (mode == "always") {
-             out.mode = Forwarding::Mode::always;
-           } else {
-             l.fail(e.line, path + ": must be when_needed or always, got " + quote(text));
-           }
-         },
-     .type = "`when_needed` or `always`",
-     .show =
-         [](const Forwarding& d) {
-           return code(yaml_string(d.mode == Forwarding::Mode::always ? "always" : "when_needed"));
-         },
-     .reload = Reload::sighup,
-     .doc = "`when_needed`: ask the origin on `started`/`completed`/`stopped` and when btrt has no "
-            "answer of it for the torrent younger than the origin's own `interval`. `always`: "
-            "forward every announce."},
-    {.name = "timeout",
-     .kind = Kind::duration,
-     .min = 1,
-     .u32 = &Forwarding::timeout,
-     .reload = Reload::sighup,
-     .doc = "Seconds to wait for the origin, name resolution included, before answering the "
-            "subscriber without it."},
-    {.name = "max_concurrent",
-     .kind = Kind::u32,
-     .min = 1,
-     .u32 = &Forwarding::max_concurrent,
-     .reload = Reload::sighup,
-     .doc = "Upstream requests in flight, all origins together; beyond it subscribers are answered "
-            "without asking the origin. One origin (`host:port`), and one address it resolves to, "
-            "gets at most an eighth of them (at least 1), so that an origin that never answers "
-            "cannot take every slot."},
-    {.name = "pass_client_ip",
-     .kind = Kind::boolean,
-     .flag = &Forwarding::pass_client_ip,
-     .reload = Reload::sighup,
-     .doc = "Add `ip=<subscriber address>` to the upstream announce (replacing the subscriber's "
-            "own `ip`/`ipv4`/`ipv6`)."},
-    {.name = "allowed_destinations",
-     .kind = Kind::cidrs,
-     .cidrs = &Forwarding::allowed_destinations,
-     .type = "CIDR list",
-     .reload = Reload::sighup,
-     .doc = "Origins btrt may contact although their address is loopback, private, shared "
-            "(100.64/10), link-local, multicast, reserved or unspecified. Peers an origin lists at "
-            "loopback, multicast, broadcast or unspecified addresses are handed out only when they "
-            "are in this list too (an origin on btrt's own host, a test bed)."},
-    {.name = "dns_servers",
-     .kind = Kind::endpoints,
-     .endpoints = &Forwarding::dns_servers,
-     .load = load_dns_servers,
-     .type = "list of `a.b.c.d`, `a.b.c.d:port`, `[v6]:port`",
-     .doc = "DNS servers asked for origins' names; empty: those of `/etc/resolv.conf`. "
-            "`/etc/hosts` is read first either way; the search domains of `/etc/resolv.conf` are "
-            "not used (a tracker's host is a full name)."},
+    {"enabled", boolean(&Forwarding::enabled), Reload::sighup,
+     "Ask origins at all. With `false`, forwarded announces are still accepted from trusted "
+     "sources and answered from what btrt knows, without contacting the origin."},
+    {"mode",
+     custom<Forwarding>(load_forwarding_mode, "`when_needed` or `always`", show_forwarding_mode),
+     Reload::sighup,
+     "`when_needed`: ask the origin on `started`/`completed`/`stopped` and when btrt has no answer "
+     "of it for the torrent younger than the origin's own `interval`. `always`: forward every "
+     "announce."},
+    {"timeout", duration(&Forwarding::timeout, 1), Reload::sighup,
+     "Seconds to wait for the origin, name resolution included, before answering the subscriber "
+     "without it."},
+    {"max_concurrent", integer(&Forwarding::max_concurrent, 1), Reload::sighup,
+     "Upstream requests in flight, all origins together; beyond it subscribers are answered "
+     "without asking the origin. One origin (`host:port`), and one address it resolves to, gets at "
+     "most an eighth of them (at least 1), so that an origin that never answers cannot take every "
+     "slot."},
+    {"pass_client_ip", boolean(&Forwarding::pass_client_ip), Reload::sighup,
+     "Add `ip=<subscriber address>` to the upstream announce (replacing the subscriber's own "
+     "`ip`/`ipv4`/`ipv6`)."},
+    {"allowed_destinations", cidr_list(&Forwarding::allowed_destinations), Reload::sighup,
+     "Origins btrt may contact although their address is loopback, private, shared (100.64/10), "
+     "link-local, multicast, reserved or unspecified. Peers an origin lists at loopback, "
+     "multicast, broadcast or unspecified addresses are handed out only when they are in this list "
+     "too (an origin on btrt's own host, a test bed)."},
+    {"dns_servers",
+     list(&Forwarding::dns_servers, "list of `a.b.c.d`, `a.b.c.d:port`, `[v6]:port`",
+          load_dns_servers),
+     Reload::restart,
+     "DNS servers asked for origins' names; empty: those of `/etc/resolv.conf`. `/etc/hosts` is "
+     "read first either way; the search domains of `/etc/resolv.conf` are not used (a tracker's "
+     "host is a full name)."},
 };
 
+void load_hashlist_path(Loader& l, const Entry& e, const std::string& path, Hashlist& out) {
+  std::string text;
+  if (!l.get_string(e, path, text)) return;
+  if (trim(text).empty()) {
+    l.fail(e.line, path + ": must name a file");
+  } else {
+    out.path = text;
+  }
+}
+
+// The names given are checked against the peer groups by cross_checks().
+void load_hashlist_groups(Loader& l, const Entry& e, const std::string& path, Hashlist& out) {
+  out.groups.clear();
+  l.hashlist_groups_.clear();
+  l.for_each_item(e, path, [&](std::string_view text, int line) {
+    out.groups.emplace_back(text);
+    l.hashlist_groups_.emplace_back(std::string(text), line);
+  });
+}
+
 const Key<Hashlist> kHashlistKeys[] = {
-    {.name = "path",
-     .kind = Kind::text,
-     .text = &Hashlist::path,
-     .load =
-         [](Loader& l, const Entry& e, const std::string& path, Hashlist& out) {
-           std::string text;
-           if (!l.get_string(e, path, text)) return;
-           if (trim(text).empty()) {
-             l.fail(e.line, path + ": must name a file");
-           } else {
-             out.path = text;
-           }
-         },
-     .type = "file path",
-     .reload = Reload::sighup,
-     .doc = "File written, atomically. Its directory must be writable by btrt (and listed in the "
-            "unit's `ReadWritePaths`)."},
-    {.name = "interval",
-     .kind = Kind::duration,
-     .u32 = &Hashlist::interval,
-     .reload = Reload::sighup,
-     .doc = "Seconds between writes by `btrt run` (it also writes at start and at once after a "
-            "SIGHUP); 0 = `btrt run` never writes it, only `btrt hashlist` does."},
-    {.name = "groups",
-     .kind = Kind::names,
-     .names = &Hashlist::groups,
-     .load =
-         [](Loader& l, const Entry& e, const std::string& path, Hashlist& out) {
-           out.groups.clear();
-           l.hashlist_groups_.clear();
-           l.for_each_item(e, path, [&](std::string_view text, int line) {
-             out.groups.emplace_back(text);
-             l.hashlist_groups_.emplace_back(std::string(text), line);
-           });
-         },
-     .type = "list of peer group names",
-     .reload = Reload::sighup,
-     .doc = "Peer groups whose seeders make a torrent \"local\". A name given here explicitly must "
-            "be a configured peer group (else a configuration error); the default selects nothing "
-            "when no group of that name exists."},
-    {.name = "min_seeders",
-     .kind = Kind::u32,
-     .min = 1,
-     .u32 = &Hashlist::min_seeders,
-     .reload = Reload::sighup,
-     .doc = "Live seeders in those groups a torrent needs to be listed."},
+    {"path", text(&Hashlist::path, "file path", load_hashlist_path), Reload::sighup,
+     "File written, atomically. Its directory must be writable by btrt (and listed in the unit's "
+     "`ReadWritePaths`)."},
+    {"interval", duration(&Hashlist::interval, 0), Reload::sighup,
+     "Seconds between writes by `btrt run` (it also writes at start and at once after a SIGHUP); 0 "
+     "= `btrt run` never writes it, only `btrt hashlist` does."},
+    {"groups", list(&Hashlist::groups, "list of peer group names", load_hashlist_groups),
+     Reload::sighup,
+     "Peer groups whose seeders make a torrent \"local\". A name given here explicitly must be a "
+     "configured peer group (else a configuration error); the default selects nothing when no "
+     "group of that name exists."},
+    {"min_seeders", integer(&Hashlist::min_seeders, 1), Reload::sighup,
+     "Live seeders in those groups a torrent needs to be listed."},
 };
+
+void check_database(Loader& l, const Entry& section) {
+  const Database& d = l.config_.database;
+  if (d.kind != Database::Kind::sqlite && trim(d.schema).empty()) {
+    int url_line = l.given("database.url");
+    l.fail(url_line ? url_line : section.line,
+           "database.schema: a MySQL database needs a schema name");
+  }
+}
+
+void load_peer_groups(Loader& l, const Entry& section) {
+  l.group_lines_.clear();
+  l.load_list<PeerGroup>(section, "peer groups", kGroupKeys, l.config_.peer_groups,
+                         [&](PeerGroup& group, int) {
+                           group.cidrs.insert(group.cidrs.end(), l.group_file_cidrs_.begin(),
+                                              l.group_file_cidrs_.end());
+                           l.group_file_cidrs_.clear();
+                         });
+  if (l.config_.peer_groups.size() > net::kMaxGroups) {
+    l.fail(section.line, "peer_groups: " + std::to_string(l.config_.peer_groups.size()) +
+                             " groups; at most " + std::to_string(net::kMaxGroups) +
+                             " are allowed");
+  }
+}
+
+void load_neighbors(Loader& l, const Entry& section) {
+  l.neighbor_lines_.clear();
+  l.load_list<Neighbor>(section, "neighbors", kNeighborKeys, l.config_.neighbors,
+                        [](Neighbor&, int) {});
+}
 
 // The sections, in the reference's order: how each is read and described.
 struct Section {
-  std::string_view name = {};
-  void (*load)(Loader& loader, const Entry& section);
-  void (*describe)(std::vector<KeyReference>& out);
+  std::string_view name;
+  std::function<void(Loader& loader, const Entry& section)> load;
+  std::function<void(std::vector<KeyReference>& out)> describe;
 };
 
+template <typename S, std::size_t N>
+std::function<void(std::vector<KeyReference>&)> describe(const Key<S> (&keys)[N],
+                                                         std::string prefix) {
+  return [&keys, prefix](std::vector<KeyReference>& out) { describe_keys<S>(keys, prefix, out); };
+}
+
+// A section that is one mapping of keys into its struct; `check` looks at the whole.
+template <typename S, std::size_t N>
+Section mapping(std::string_view name, const Key<S> (&keys)[N], S Config::*member,
+                void (*check)(Loader&, const Entry&) = nullptr) {
+  return {name,
+          [&keys, member, check](Loader& l, const Entry& section) {
+            l.load_section<S>(section, keys, l.config_.*member);
+            if (check) check(l, section);
+          },
+          describe(keys, std::string(name) + ".")};
+}
+
 const Section kSections[] = {
-    {"server",
-     [](Loader& l, const Entry& s) { l.load_section<Server>(s, kServerKeys, l.config_.server); },
-     [](std::vector<KeyReference>& out) { describe_keys<Server>(kServerKeys, "server.", out); }},
-    {"tracker",
-     [](Loader& l, const Entry& s) { l.load_section<Tracker>(s, kTrackerKeys, l.config_.tracker); },
-     [](std::vector<KeyReference>& out) { describe_keys<Tracker>(kTrackerKeys, "tracker.", out); }},
-    {"logging",
-     [](Loader& l, const Entry& s) { l.load_section<Logging>(s, kLoggingKeys, l.config_.logging); },
-     [](std::vector<KeyReference>& out) { describe_keys<Logging>(kLoggingKeys, "logging.", out); }},
-    {"database",
-     [](Loader& l, const Entry& s) {
-       Database& d = l.config_.database;
-       l.load_section<Database>(s, kDatabaseKeys, d);
-       if (d.kind != Database::Kind::sqlite && trim(d.schema).empty()) {
-         int url_line = l.given("database.url");
-         l.fail(url_line ? url_line : s.line,
-                "database.schema: a MySQL database needs a schema name");
-       }
-     },
-     [](std::vector<KeyReference>& out) {
-       describe_keys<Database>(kDatabaseKeys, "database.", out);
-     }},
-    {"peer_groups",
-     [](Loader& l, const Entry& s) {
-       l.group_lines_.clear();
-       l.load_list<PeerGroup>(s, "peer groups", kGroupKeys, l.config_.peer_groups,
-                              [&](PeerGroup& group, int) {
-                                group.cidrs.insert(group.cidrs.end(), l.group_file_cidrs_.begin(),
-                                                   l.group_file_cidrs_.end());
-                                l.group_file_cidrs_.clear();
-                              });
-       if (l.config_.peer_groups.size() > net::kMaxGroups) {
-         l.fail(s.line, "peer_groups: " + std::to_string(l.config_.peer_groups.size()) +
-                            " groups; at most " + std::to_string(net::kMaxGroups) + " are allowed");
-       }
-     },
-     [](std::vector<KeyReference>& out) {
-       describe_keys<PeerGroup>(kGroupKeys, "peer_groups[].", out);
-     }},
-    {"neighbors",
-     [](Loader& l, const Entry& s) {
-       l.neighbor_lines_.clear();
-       l.load_list<Neighbor>(s, "neighbors", kNeighborKeys, l.config_.neighbors,
-                             [](Neighbor&, int) {});
-     },
-     [](std::vector<KeyReference>& out) {
-       describe_keys<Neighbor>(kNeighborKeys, "neighbors[].", out);
-     }},
-    {"forwarding",
-     [](Loader& l, const Entry& s) {
-       l.load_section<Forwarding>(s, kForwardingKeys, l.config_.forwarding);
-     },
-     [](std::vector<KeyReference>& out) {
-       describe_keys<Forwarding>(kForwardingKeys, "forwarding.", out);
-     }},
-    {"hashlist",
-     [](Loader& l, const Entry& s) {
-       l.load_section<Hashlist>(s, kHashlistKeys, l.config_.hashlist);
-     },
-     [](std::vector<KeyReference>& out) {
-       describe_keys<Hashlist>(kHashlistKeys, "hashlist.", out);
-     }},
+    mapping("server", kServerKeys, &Config::server),
+    mapping("tracker", kTrackerKeys, &Config::tracker),
+    mapping("logging", kLoggingKeys, &Config::logging),
+    mapping("database", kDatabaseKeys, &Config::database, check_database),
+    {"peer_groups", load_peer_groups, describe(kGroupKeys, "peer_groups[].")},
+    {"neighbors", load_neighbors, describe(kNeighborKeys, "neighbors[].")},
+    mapping("forwarding", kForwardingKeys, &Config::forwarding),
+    mapping("hashlist", kHashlistKeys, &Config::hashlist),
 };
 
 LoadResult Loader::run(std::string_view text) {
