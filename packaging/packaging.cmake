@@ -26,8 +26,8 @@ endforeach()
 install(FILES ${PROJECT_SOURCE_DIR}/README.md DESTINATION ${CMAKE_INSTALL_DOCDIR})
 
 # Manual pages, gzipped as Debian and Fedora ship them. btrt.conf(5) is generated from the
-# configuration reference of docs/operations.md (see packaging/man/btrt_conf5.py), so that
-# it has every key the reference has, and the reference is tested against the loader.
+# configuration loader's key tables, printed by btrt_config_reference, with the prose of
+# docs/operations.md (see packaging/man/btrt_conf5.py), so that it has every key btrt accepts.
 # The distribution's interpreter (standard library only), not one a user's PATH puts first.
 if(NOT DEFINED Python3_EXECUTABLE AND EXISTS /usr/bin/python3)
   set(Python3_EXECUTABLE /usr/bin/python3)
@@ -36,12 +36,20 @@ find_package(Python3 3.8 REQUIRED COMPONENTS Interpreter)
 set(BTRT_MAN_OUT ${BTRT_PACKAGING_OUT}/man)
 configure_file(${CMAKE_CURRENT_LIST_DIR}/man/btrt.8.in ${BTRT_MAN_OUT}/btrt.8 @ONLY)
 add_custom_command(
+  OUTPUT ${BTRT_MAN_OUT}/btrt.conf.keys
+  COMMAND sh -c "\"$1\" > \"$2\"" sh $<TARGET_FILE:btrt_config_reference>
+          ${BTRT_MAN_OUT}/btrt.conf.keys
+  DEPENDS btrt_config_reference
+  VERBATIM)
+add_custom_command(
   OUTPUT ${BTRT_MAN_OUT}/btrt.conf.5
   COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_LIST_DIR}/man/btrt_conf5.py
+          --keys ${BTRT_MAN_OUT}/btrt.conf.keys
           --source ${PROJECT_SOURCE_DIR}/docs/operations.md --version ${PROJECT_VERSION}
           --output ${BTRT_MAN_OUT}/btrt.conf.5
   DEPENDS ${CMAKE_CURRENT_LIST_DIR}/man/btrt_conf5.py ${PROJECT_SOURCE_DIR}/docs/operations.md
-  COMMENT "Generating btrt.conf(5) from docs/operations.md"
+          ${BTRT_MAN_OUT}/btrt.conf.keys
+  COMMENT "Generating btrt.conf(5) from the configuration loader's key tables"
   VERBATIM)
 set(btrt_man_pages)
 foreach(page btrt.8 btrt.conf.5)

@@ -46,7 +46,7 @@ struct Logging {
   std::string path = "/var/log/btrt";
   LogLevel level = LogLevel::info;
   std::uint32_t switch_time = 3600;  // seconds after local midnight ("01:00:00")
-  std::uint32_t keep_days = 30;  // dated log files older than this go at the switch; 0 = all kept
+  std::uint32_t keep_days = 30;      // 0 = keep every dated log file
 };
 
 struct Database {
@@ -131,5 +131,17 @@ std::vector<Error> load_cidr_file(const std::string& path, std::vector<net::Cidr
 // The same for a CIDR file's text already in memory; `name` stands for the file.
 std::vector<Error> parse_cidr_list(std::string_view text, const std::string& name,
                                    std::vector<net::Cidr>& out);
+
+// One key as the configuration reference documents it (docs/operations.md, btrt.conf(5)),
+// taken from the loader's key tables; text in Markdown. Every key the loader accepts, in
+// the reference's order.
+struct KeyReference {
+  std::string path;           // "server.listen"; list items as "peer_groups[].name"
+  std::string type;           // "integer ≥ 1", "CIDR list", ...
+  std::string default_value;  // "`100000`"; "—" for a required key
+  std::string reload;         // "SIGHUP" or "restart"
+  std::string doc;
+};
+std::vector<KeyReference> key_reference();
 
 }  // namespace btrt::config

@@ -13,8 +13,10 @@
 #include <cctype>
 #include <cerrno>
 #include <charconv>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <limits>
 #include <map>
 #include <span>
@@ -211,30 +213,6 @@ void parse_cidr_text(std::string_view text, const std::string& path, std::vector
   }
 }
 
-// ---------------------------------------------------------------------------------------
-// Keys allowed at each place
-
-constexpr std::string_view kSections[] = {"server",      "tracker",   "logging",    "database",
-                                          "peer_groups", "neighbors", "forwarding", "hashlist"};
-constexpr std::string_view kServerKeys[] = {
-    "listen",          "threads",         "hostnames",         "trusted_sources",
-    "max_connections", "request_timeout", "keepalive_timeout", "admin_allow"};
-constexpr std::string_view kTrackerKeys[] = {
-    "announce_interval", "min_interval",         "peer_expiry",       "numwant_default",
-    "numwant_max",       "locality_cutoff",      "max_scrape_hashes", "full_scrape",
-    "max_torrents",      "max_peers_per_torrent"};
-constexpr std::string_view kLoggingKeys[] = {"path", "level", "switch_time", "keep_days"};
-constexpr std::string_view kDatabaseKeys[] = {"url",    "user",           "password",
-                                              "schema", "flush_interval", "max_pending"};
-constexpr std::string_view kGroupKeys[] = {"name", "priority", "cidr_file", "cidr_list"};
-constexpr std::string_view kNeighborKeys[] = {
-    "name",    "refresh_interval", "peers_expiry_interval", "announce_request",
-    "timeout", "max_concurrent"};
-constexpr std::string_view kForwardingKeys[] = {
-    "enabled",    "mode", "timeout", "max_concurrent", "pass_client_ip", "allowed_destinations",
-    "dns_servers"};
-constexpr std::string_view kHashlistKeys[] = {"path", "interval", "groups", "min_seeders"};
-
 // Durations are seconds, at most a year: nobody means more, and it keeps time arithmetic
 // elsewhere far from overflow.
 constexpr std::uint64_t kMaxDuration = 365ull * 24 * 3600;
@@ -271,53 +249,195 @@ struct Entry {
   YAML::Node value;
 };
 
+// ---------------------------------------------------------------------------------------
+// The key tables: each key of a section is declared once, with what the loader needs to read
+// it and what the reference (docs/operations.md, btrt.conf(5)) says about it.
+
+class Loader;
+
+enum class Reload { sighup, restart };
+enum class Presence { optional, required };  // required: list items' "missing 'name'"
+
+// How a key's value is read and its default shown. `custom` values read with their `load`.
+enum class Kind { u32, duration, u64, boolean, text, names, cidrs, endpoints, custom };
+
+template <typename S>
+using LoadFn = void (*)(Loader& loader, const Entry& e, const std::string& path, S& out);
+template <typename S>
+using ShowFn = std::string (*)(const S& defaults);
+
+template <typename S>
+struct Value {
+  Kind kind = Kind::custom;
+  // Numbers: the range accepted; max 0 = the type's own limit (a year for durations).
+  std::uint64_t min = 0;
+  std::uint64_t max = 0;
+  // The field of S the key sets, the one of its kind (none for `custom` values).
+  std::uint32_t S::*u32 = nullptr;
+  std::uint64_t S::*u64 = nullptr;
+  bool S::*flag = nullptr;
+  std::string S::*text = nullptr;
+  std::vector<std::string> S::*names = nullptr;
+  std::vector<net::Cidr> S::*cidrs = nullptr;
+  std::vector<net::Endpoint> S::*endpoints = nullptr;
+  LoadFn<S> load = nullptr;  // reads the value instead of the kind's own reading
+  // The reference's type: for numbers appended to the range ("integer ≥ 1" + this).
+  std::string_view type = {};
+  // The default as the reference shows it; by default taken from the field of a default S.
+  ShowFn<S> show = nullptr;
+  std::string_view shown = {};
+};
+
+template <typename S>
+struct Key {
+  std::string_view name;
+  Value<S> value;
+  Reload reload;
+  std::string_view doc;  // Markdown, one line
+  Presence presence = Presence::optional;
+};
+
+// The values, one function per kind (`more` adds to the reference's type).
+template <typename S>
+Value<S> integer(std::uint32_t S::*field, std::uint64_t min = 0, std::uint64_t max = 0,
+                 std::string_view more = {}) {
+  return {.kind = Kind::u32, .min = min, .max = max, .u32 = field, .type = more};
+}
+template <typename S>
+Value<S> integer(std::uint64_t S::*field) {
+  return {.kind = Kind::u64, .u64 = field};
+}
+template <typename S>
+Value<S> duration(std::uint32_t S::*field, std::uint64_t min, std::string_view more = {}) {
+  return {.kind = Kind::duration, .min = min, .u32 = field, .type = more};
+}
+template <typename S>
+Value<S> boolean(bool S::*field) {
+  return {.kind = Kind::boolean, .flag = field};
+}
+template <typename S>
+Value<S> text(std::string S::*field, std::string_view type,
+              std::type_identity_t<LoadFn<S>> load = nullptr) {
+  return {.kind = Kind::text, .text = field, .load = load, .type = type};
+}
+template <typename S>
+Value<S> list(std::vector<std::string> S::*field, std::string_view type,
+              std::type_identity_t<LoadFn<S>> load) {
+  return {.kind = Kind::names, .names = field, .load = load, .type = type};
+}
+template <typename S>
+Value<S> list(std::vector<net::Endpoint> S::*field, std::string_view type,
+              std::type_identity_t<LoadFn<S>> load) {
+  return {.kind = Kind::endpoints, .endpoints = field, .load = load, .type = type};
+}
+template <typename S>
+Value<S> cidr_list(std::vector<net::Cidr> S::*field, std::string_view shown = {}) {
+  return {.kind = Kind::cidrs, .cidrs = field, .type = "CIDR list", .shown = shown};
+}
+template <typename S>
+Value<S> custom(std::type_identity_t<LoadFn<S>> load, std::string_view type,
+                std::type_identity_t<ShowFn<S>> show) {
+  return {.load = load, .type = type, .show = show};
+}
+
+// The reference's text of a default: a value in backticks, as YAML would write it.
+std::string code(std::string_view yaml) {
+  return "`" + std::string(yaml) + "`";
+}
+
+std::string yaml_string(std::string_view s) {
+  return "\"" + std::string(s) + "\"";
+}
+
+template <typename T, typename F>
+std::string yaml_list(const std::vector<T>& items, F&& text) {
+  std::string out = "[";
+  for (const T& item : items) {
+    if (out.size() > 1) out += ", ";
+    out += yaml_string(text(item));
+  }
+  return out + "]";
+}
+
+template <typename S>
+std::string type_of(const Value<S>& value) {
+  std::string range;
+  switch (value.kind) {
+    case Kind::duration:
+      range = "duration ≥ " + std::to_string(value.min);
+      break;
+    case Kind::u32:
+    case Kind::u64:
+      range = value.max == 0
+                  ? "integer ≥ " + std::to_string(value.min)
+                  : "integer " + std::to_string(value.min) + "–" + std::to_string(value.max);
+      break;
+    case Kind::boolean:
+      range = "boolean";
+      break;
+    default:
+      break;
+  }
+  return range + std::string(value.type);
+}
+
+template <typename S>
+std::string default_of(const Value<S>& value) {
+  static const S defaults{};
+  if (!value.shown.empty()) return std::string(value.shown);
+  if (value.show) return value.show(defaults);
+  switch (value.kind) {
+    case Kind::u32:
+    case Kind::duration:
+      return code(std::to_string(defaults.*value.u32));
+    case Kind::u64:
+      return code(std::to_string(defaults.*value.u64));
+    case Kind::boolean:
+      return code(defaults.*value.flag ? "true" : "false");
+    case Kind::text:
+      return code(yaml_string(defaults.*value.text));
+    case Kind::names:
+      return code(yaml_list(defaults.*value.names, [](const std::string& s) { return s; }));
+    case Kind::cidrs:
+      return code(
+          yaml_list(defaults.*value.cidrs, [](const net::Cidr& c) { return c.to_string(); }));
+    case Kind::endpoints:
+      return code(yaml_list(defaults.*value.endpoints,
+                            [](const net::Endpoint& e) { return e.to_string(); }));
+    case Kind::custom:
+      break;
+  }
+  return "";
+}
+
+template <typename S>
+void describe_keys(std::span<const Key<S>> keys, std::string_view prefix,
+                   std::vector<KeyReference>& out) {
+  for (const Key<S>& key : keys) {
+    bool required = key.presence == Presence::required;
+    out.push_back(KeyReference{std::string(prefix) + std::string(key.name), type_of(key.value),
+                               required ? "—" : default_of(key.value),
+                               key.reload == Reload::sighup ? "SIGHUP" : "restart",
+                               std::string(key.doc)});
+  }
+}
+
+template <typename S>
+std::vector<std::string_view> names_of(std::span<const Key<S>> keys) {
+  std::vector<std::string_view> out;
+  for (const Key<S>& key : keys) out.push_back(key.name);
+  return out;
+}
+
+// The tables' `load` functions and the sections use the loader's helpers: all public.
 class Loader {
  public:
   explicit Loader(std::string name) : name_(std::move(name)) {
     base_dir_ = fs::path(name_).parent_path();
   }
 
-  LoadResult run(std::string_view text) {
-    config_.file = name_;
-    if (!check_tabs(text)) return finish();
-    YAML::Node root;
-    try {
-      root = YAML::Load(std::string(text));
-    } catch (const YAML::Exception& e) {
-      int line = e.mark.is_null() ? 0 : e.mark.line + 1;
-      fail(line, "invalid YAML: " + e.msg + yaml_hint(text, line));
-      return finish();
-    }
-    if (root.IsNull()) return finish();  // empty, or only comments: all defaults
-    if (!root.IsMap()) {
-      fail(line_of(root, 1),
-           "expected a mapping of sections (server:, tracker:, ...), got " + describe(root));
-      return finish();
-    }
-    for (const Entry& section : entries(root, "", kSections)) {
-      if (section.key == "server") {
-        load_server(section);
-      } else if (section.key == "tracker") {
-        load_tracker(section);
-      } else if (section.key == "logging") {
-        load_logging(section);
-      } else if (section.key == "database") {
-        load_database(section);
-      } else if (section.key == "peer_groups") {
-        load_peer_groups(section);
-      } else if (section.key == "neighbors") {
-        load_neighbors(section);
-      } else if (section.key == "forwarding") {
-        load_forwarding(section);
-      } else if (section.key == "hashlist") {
-        load_hashlist(section);
-      }
-    }
-    cross_checks();
-    return finish();
-  }
+  LoadResult run(std::string_view text);  // below the tables
 
- private:
   struct Found {
     int order;  // the line of the configuration file the error belongs to
     Error error;
@@ -328,13 +448,11 @@ class Loader {
   Config config_;
   std::vector<Found> errors_;
 
-  // Lines of keys that cross-checks refer to (0 = not given).
-  int numwant_default_line_ = 0;
-  int numwant_max_line_ = 0;
-  int min_interval_line_ = 0;
-  int announce_interval_line_ = 0;
+  std::map<std::string, int> given_;  // key path -> line, of every key the file gives
   std::vector<std::pair<std::string, int>> hashlist_groups_;  // explicit, with lines
   std::map<std::string, int> group_lines_;                    // name -> line
+  std::map<std::string, int> neighbor_lines_;                 // name -> line
+  std::vector<net::Cidr> group_file_cidrs_;                   // of the peer group being read
 
   void fail(int line, std::string message) {
     errors_.push_back(Found{line, Error{name_, line, std::move(message)}});
@@ -422,18 +540,6 @@ class Loader {
       out.push_back(Entry{key, line, it->second});
     }
     return out;
-  }
-
-  // The entries of a section's value: a mapping, or nothing (all defaults).
-  std::vector<Entry> section_entries(const Entry& section,
-                                     std::span<const std::string_view> allowed) {
-    if (section.value.IsNull()) return {};
-    if (!section.value.IsMap()) {
-      fail(section.line,
-           section.key + ": expected a mapping of keys, got " + describe(section.value));
-      return {};
-    }
-    return entries(section.value, section.key, allowed);
   }
 
   // ---- scalar values
@@ -552,127 +658,6 @@ class Loader {
     });
   }
 
-  // ---- sections
-
-  void load_server(const Entry& section) {
-    Server& s = config_.server;
-    for (const Entry& e : section_entries(section, kServerKeys)) {
-      std::string path = "server." + e.key;
-      if (e.key == "listen") {
-        s.listen.clear();
-        std::size_t errors_before = errors_.size();
-        for_each_item(e, path, [&](std::string_view text, int line) {
-          auto endpoint = net::Endpoint::parse(trim(text));
-          if (!endpoint) {
-            fail(line, path + ": " + quote(text) +
-                           " is not a listen address (expected a.b.c.d:port or [v6]:port)");
-          } else if (endpoint->port == 0) {
-            fail(line, path + ": " + quote(text) + ": port must be 1-65535");
-          } else if (std::find(s.listen.begin(), s.listen.end(), *endpoint) != s.listen.end()) {
-            fail(line, path + ": " + quote(text) + " is listed twice");
-          } else {
-            s.listen.push_back(*endpoint);
-          }
-        });
-        if (s.listen.empty() && errors_.size() == errors_before) {
-          fail(e.line, path + ": at least one listen address is required");
-        }
-      } else if (e.key == "threads") {
-        set_u32(e, path, 0, 1024, s.threads);
-      } else if (e.key == "hostnames") {
-        s.hostnames.clear();
-        for_each_item(e, path, [&](std::string_view text, int line) {
-          std::string name = lower(trim(text));
-          bool bad = name.empty() || std::any_of(name.begin(), name.end(), [](char c) {
-                       return is_space(c) || c == '/' || static_cast<unsigned char>(c) < 0x20;
-                     });
-          if (bad) {
-            fail(line, path + ": " + quote(text) + " is not a host name");
-          } else {
-            s.hostnames.push_back(std::move(name));
-          }
-        });
-      } else if (e.key == "trusted_sources") {
-        set_cidr_list(e, path, s.trusted_sources);
-      } else if (e.key == "max_connections") {
-        set_u32(e, path, 1, kMaxU32, s.max_connections);
-      } else if (e.key == "request_timeout") {
-        set_duration(e, path, 1, s.request_timeout);
-      } else if (e.key == "keepalive_timeout") {
-        set_duration(e, path, 1, s.keepalive_timeout);
-      } else if (e.key == "admin_allow") {
-        set_cidr_list(e, path, s.admin_allow);
-      }
-    }
-  }
-
-  void load_tracker(const Entry& section) {
-    Tracker& t = config_.tracker;
-    for (const Entry& e : section_entries(section, kTrackerKeys)) {
-      std::string path = "tracker." + e.key;
-      if (e.key == "announce_interval") {
-        announce_interval_line_ = e.line;
-        set_duration(e, path, 1, t.announce_interval);
-      } else if (e.key == "min_interval") {
-        min_interval_line_ = e.line;
-        set_duration(e, path, 1, t.min_interval);
-      } else if (e.key == "peer_expiry") {
-        set_duration(e, path, 1, t.peer_expiry);
-      } else if (e.key == "numwant_default") {
-        numwant_default_line_ = e.line;
-        set_u32(e, path, 0, kMaxU32, t.numwant_default);
-      } else if (e.key == "numwant_max") {
-        numwant_max_line_ = e.line;
-        set_u32(e, path, 1, kMaxU32, t.numwant_max);
-      } else if (e.key == "locality_cutoff") {
-        set_u32(e, path, 0, kMaxU32, t.locality_cutoff);
-      } else if (e.key == "max_scrape_hashes") {
-        set_u32(e, path, 1, kMaxU32, t.max_scrape_hashes);
-      } else if (e.key == "full_scrape") {
-        set_bool(e, path, t.full_scrape);
-      } else if (e.key == "max_torrents") {
-        set_u64(e, path, 0, kMaxU64, t.max_torrents);
-      } else if (e.key == "max_peers_per_torrent") {
-        set_u32(e, path, 0, kMaxU32, t.max_peers_per_torrent);
-      }
-    }
-  }
-
-  void load_logging(const Entry& section) {
-    Logging& l = config_.logging;
-    for (const Entry& e : section_entries(section, kLoggingKeys)) {
-      std::string path = "logging." + e.key;
-      std::string text;
-      if (e.key == "path") {
-        if (!get_string(e, path, text)) continue;
-        if (text.empty()) {
-          fail(e.line, path + ": must name a directory");
-        } else {
-          l.path = text;
-        }
-      } else if (e.key == "level") {
-        if (!get_string(e, path, text)) continue;
-        if (auto level = parse_log_level(trim(text))) {
-          l.level = *level;
-        } else {
-          fail(e.line, path +
-                           " must be one of critical, error, warning, info, diagnostic, debug, "
-                           "got " +
-                           quote(text));
-        }
-      } else if (e.key == "switch_time") {
-        if (!get_string(e, path, text)) continue;
-        if (auto seconds = parse_time_of_day(trim(text))) {
-          l.switch_time = *seconds;
-        } else {
-          fail(e.line, path + ": expected HH:MM:SS (00:00:00 to 23:59:59), got " + quote(text));
-        }
-      } else if (e.key == "keep_days") {
-        set_u32(e, path, 0, 100000, l.keep_days);
-      }
-    }
-  }
-
   static std::optional<std::uint32_t> parse_time_of_day(std::string_view text) {
     if (text.size() != 8 || text[2] != ':' || text[5] != ':') return std::nullopt;
     auto two = [&](std::size_t at) -> int {
@@ -686,33 +671,6 @@ class Loader {
     int s = two(6);
     if (h < 0 || h > 23 || m < 0 || m > 59 || s < 0 || s > 59) return std::nullopt;
     return static_cast<std::uint32_t>(h * 3600 + m * 60 + s);
-  }
-
-  void load_database(const Entry& section) {
-    Database& d = config_.database;
-    int url_line = section.line;
-    for (const Entry& e : section_entries(section, kDatabaseKeys)) {
-      std::string path = "database." + e.key;
-      if (e.key == "url") {
-        std::string text;
-        if (!get_string(e, path, text)) continue;
-        url_line = e.line;
-        set_database_url(trim(text), e.line, d);
-      } else if (e.key == "user") {
-        get_string(e, path, d.user);
-      } else if (e.key == "password") {
-        get_string(e, path, d.password);
-      } else if (e.key == "schema") {
-        get_string(e, path, d.schema);
-      } else if (e.key == "flush_interval") {
-        set_duration(e, path, 1, d.flush_interval);
-      } else if (e.key == "max_pending") {
-        set_u64(e, path, 0, kMaxU64, d.max_pending);
-      }
-    }
-    if (d.kind != Database::Kind::sqlite && trim(d.schema).empty()) {
-      fail(url_line, "database.schema: a MySQL database needs a schema name");
-    }
   }
 
   void set_database_url(std::string_view url, int line, Database& d) {
@@ -801,58 +759,6 @@ class Loader {
     }
   }
 
-  void load_peer_groups(const Entry& section) {
-    config_.peer_groups.clear();
-    group_lines_.clear();
-    for_each_mapping(
-        section, "peer groups", [&](const YAML::Node& node, const std::string& at, int line) {
-          PeerGroup group;
-          bool has_name = false;
-          bool has_priority = false;
-          std::vector<net::Cidr> from_file;
-          for (const Entry& e : entries(node, "peer_groups", kGroupKeys)) {
-            std::string path = at + "." + e.key;
-            if (e.key == "name") {
-              if (!get_string(e, path, group.name)) {
-                has_name = true;  // reported already
-                continue;
-              }
-              has_name = true;
-              if (trim(group.name).empty()) {
-                fail(e.line, path + ": must not be empty");
-              } else if (group.name == "other") {
-                fail(e.line, path +
-                                 ": 'other' is the implicit group of peers in no group; choose "
-                                 "another name");
-              } else if (auto [first, inserted] = group_lines_.emplace(group.name, e.line);
-                         !inserted) {
-                fail(e.line, path + ": duplicate peer group name " + quote(group.name) +
-                                 " (first at line " + std::to_string(first->second) + ")");
-              }
-            } else if (e.key == "priority") {
-              has_priority = true;
-              set_u32(e, path, 0, kMaxU32, group.priority);
-            } else if (e.key == "cidr_list") {
-              set_cidr_list(e, path, group.cidrs);
-            } else if (e.key == "cidr_file") {
-              std::string file;
-              if (!get_string(e, path, file) || trim(file).empty()) continue;
-              group.cidr_file = resolve(std::string(trim(file)));
-              load_group_file(group.cidr_file, e.line, from_file);
-            }
-          }
-          if (!has_name) fail(line, at + ": missing 'name'");
-          if (!has_priority) fail(line, at + ": missing 'priority'");
-          group.cidrs.insert(group.cidrs.end(), from_file.begin(), from_file.end());
-          config_.peer_groups.push_back(std::move(group));
-        });
-    if (config_.peer_groups.size() > net::kMaxGroups) {
-      fail(section.line, "peer_groups: " + std::to_string(config_.peer_groups.size()) +
-                             " groups; at most " + std::to_string(net::kMaxGroups) +
-                             " are allowed");
-    }
-  }
-
   std::string resolve(const std::string& file) const {
     fs::path p(file);
     if (p.is_absolute() || base_dir_.empty()) return file;
@@ -870,134 +776,96 @@ class Loader {
     for (Error& error : found) errors_.push_back(Found{line, std::move(error)});
   }
 
-  void load_neighbors(const Entry& section) {
-    config_.neighbors.clear();
-    std::map<std::string, int> names;
-    for_each_mapping(
-        section, "neighbors", [&](const YAML::Node& node, const std::string& at, int line) {
-          Neighbor n;
-          bool has_name = false;
-          bool has_request = false;
-          for (const Entry& e : entries(node, "neighbors", kNeighborKeys)) {
-            std::string path = at + "." + e.key;
-            if (e.key == "name") {
-              has_name = true;
-              if (!get_string(e, path, n.name)) continue;
-              if (trim(n.name).empty()) {
-                fail(e.line, path + ": must not be empty");
-              } else if (auto [first, inserted] = names.emplace(n.name, e.line); !inserted) {
-                fail(e.line, path + ": duplicate neighbor name " + quote(n.name) +
-                                 " (first at line " + std::to_string(first->second) + ")");
-              }
-            } else if (e.key == "announce_request") {
-              has_request = true;
-              if (!get_string(e, path, n.announce_request)) continue;
-              std::string_view url = trim(n.announce_request);
-              if (!url.starts_with("http://") || url.size() <= 7) {
-                fail(e.line, path + ": must be an http:// URL, got " + quote(url));
-              } else if (url.find("{info_hash}") == std::string_view::npos) {
-                fail(e.line, path + ": must contain {info_hash}, got " + quote(url));
-              }
-              n.announce_request = std::string(url);
-            } else if (e.key == "refresh_interval") {
-              set_duration(e, path, 1, n.refresh_interval);
-            } else if (e.key == "peers_expiry_interval") {
-              set_duration(e, path, 1, n.peers_expiry_interval);
-            } else if (e.key == "timeout") {
-              set_duration(e, path, 1, n.timeout);
-            } else if (e.key == "max_concurrent") {
-              set_u32(e, path, 1, kMaxU32, n.max_concurrent);
-            }
-          }
-          if (!has_name) fail(line, at + ": missing 'name'");
-          if (!has_request) fail(line, at + ": missing 'announce_request'");
-          config_.neighbors.push_back(std::move(n));
-        });
+  // ---- driven by the key tables
+
+  int given(const std::string& path) const {
+    auto it = given_.find(path);
+    return it == given_.end() ? 0 : it->second;
   }
 
-  void load_forwarding(const Entry& section) {
-    Forwarding& f = config_.forwarding;
-    for (const Entry& e : section_entries(section, kForwardingKeys)) {
-      std::string path = "forwarding." + e.key;
-      if (e.key == "enabled") {
-        set_bool(e, path, f.enabled);
-      } else if (e.key == "mode") {
-        std::string text;
-        if (!get_string(e, path, text)) continue;
-        std::string mode = lower(trim(text));
-        if (mode == "when_needed") {
-          f.mode = Forwarding::Mode::when_needed;
-        } else if (mode == "always") {
-          f.mode = Forwarding::Mode::always;
-        } else {
-          fail(e.line, path + ": must be when_needed or always, got " + quote(text));
-        }
-      } else if (e.key == "timeout") {
-        set_duration(e, path, 1, f.timeout);
-      } else if (e.key == "max_concurrent") {
-        set_u32(e, path, 1, kMaxU32, f.max_concurrent);
-      } else if (e.key == "pass_client_ip") {
-        set_bool(e, path, f.pass_client_ip);
-      } else if (e.key == "allowed_destinations") {
-        set_cidr_list(e, path, f.allowed_destinations);
-      } else if (e.key == "dns_servers") {
-        f.dns_servers.clear();
-        for_each_item(e, path, [&](std::string_view text, int line) {
-          const std::string_view item = trim(text);
-          auto endpoint = net::Endpoint::parse(item);
-          if (!endpoint) {
-            if (auto address = net::IpAddress::parse(item)) endpoint = net::Endpoint{*address, 53};
-          }
-          if (!endpoint) {
-            fail(line, path + ": " + quote(text) +
-                           " is not a DNS server address (expected a.b.c.d[:port], v6 or "
-                           "[v6]:port)");
-          } else if (endpoint->port == 0) {
-            fail(line, path + ": " + quote(text) + ": port must be 1-65535");
-          } else {
-            f.dns_servers.push_back(*endpoint);
-          }
-        });
-      }
+  // The keys of one mapping into `out`; `section` names it in messages ("server",
+  // "peer_groups"), `prefix` starts each key's path ("server.", "peer_groups[0].").
+  template <typename S>
+  void load_keys(const YAML::Node& map, std::string_view section, const std::string& prefix,
+                 std::span<const Key<S>> keys, S& out) {
+    for (const Entry& e : entries(map, section, names_of(keys))) {
+      const Key<S>& key =
+          *std::find_if(keys.begin(), keys.end(), [&](const Key<S>& k) { return k.name == e.key; });
+      std::string path = prefix + e.key;
+      given_[path] = e.line;
+      load_value(key, e, path, out);
     }
   }
 
-  void load_hashlist(const Entry& section) {
-    Hashlist& h = config_.hashlist;
-    for (const Entry& e : section_entries(section, kHashlistKeys)) {
-      std::string path = "hashlist." + e.key;
-      if (e.key == "path") {
-        std::string text;
-        if (!get_string(e, path, text)) continue;
-        if (trim(text).empty()) {
-          fail(e.line, path + ": must name a file");
-        } else {
-          h.path = text;
-        }
-      } else if (e.key == "interval") {
-        set_duration(e, path, 0, h.interval);
-      } else if (e.key == "groups") {
-        h.groups.clear();
-        hashlist_groups_.clear();
-        for_each_item(e, path, [&](std::string_view text, int line) {
-          h.groups.emplace_back(text);
-          hashlist_groups_.emplace_back(std::string(text), line);
-        });
-      } else if (e.key == "min_seeders") {
-        set_u32(e, path, 1, kMaxU32, h.min_seeders);
-      }
+  template <typename S>
+  void load_value(const Key<S>& key, const Entry& e, const std::string& path, S& out) {
+    const Value<S>& value = key.value;
+    if (value.load) return value.load(*this, e, path, out);
+    switch (value.kind) {
+      case Kind::u32:
+        return set_u32(e, path, value.min, value.max == 0 ? kMaxU32 : value.max, out.*value.u32);
+      case Kind::duration:
+        return set_duration(e, path, value.min, out.*value.u32);
+      case Kind::u64:
+        return set_u64(e, path, value.min, value.max == 0 ? kMaxU64 : value.max, out.*value.u64);
+      case Kind::boolean:
+        return set_bool(e, path, out.*value.flag);
+      case Kind::text:
+        get_string(e, path, out.*value.text);
+        return;
+      case Kind::cidrs:
+        return set_cidr_list(e, path, out.*value.cidrs);
+      case Kind::names:
+      case Kind::endpoints:
+      case Kind::custom:
+        break;  // these have a `load`
     }
+  }
+
+  // A section that is one mapping (server:, tracker:, ...).
+  template <typename S>
+  void load_section(const Entry& section, std::span<const Key<S>> keys, S& out) {
+    if (section.value.IsNull()) return;
+    if (!section.value.IsMap()) {
+      fail(section.line,
+           section.key + ": expected a mapping of keys, got " + describe(section.value));
+      return;
+    }
+    load_keys(section.value, section.key, section.key + ".", keys, out);
+  }
+
+  // A section that is a list of mappings (peer_groups:, neighbors:); `done(item, line)` sees
+  // each item once read.
+  template <typename S, typename F>
+  void load_list(const Entry& section, std::string_view what, std::span<const Key<S>> keys,
+                 std::vector<S>& out, F&& done) {
+    out.clear();
+    for_each_mapping(section, what, [&](const YAML::Node& node, const std::string& at, int line) {
+      S item;
+      load_keys(node, section.key, at + ".", keys, item);
+      for (const Key<S>& key : keys) {
+        if (key.presence == Presence::required && !given(at + "." + std::string(key.name))) {
+          fail(line, at + ": missing '" + std::string(key.name) + "'");
+        }
+      }
+      done(item, line);
+      out.push_back(std::move(item));
+    });
   }
 
   void cross_checks() {
     const Tracker& t = config_.tracker;
-    if ((numwant_default_line_ || numwant_max_line_) && t.numwant_default > t.numwant_max) {
-      fail(numwant_default_line_ ? numwant_default_line_ : numwant_max_line_,
+    int numwant_default_line = given("tracker.numwant_default");
+    int numwant_max_line = given("tracker.numwant_max");
+    if ((numwant_default_line || numwant_max_line) && t.numwant_default > t.numwant_max) {
+      fail(numwant_default_line ? numwant_default_line : numwant_max_line,
            "tracker.numwant_default (" + std::to_string(t.numwant_default) +
                ") must not exceed tracker.numwant_max (" + std::to_string(t.numwant_max) + ")");
     }
-    if ((min_interval_line_ || announce_interval_line_) && t.min_interval > t.announce_interval) {
-      fail(min_interval_line_ ? min_interval_line_ : announce_interval_line_,
+    int min_interval_line = given("tracker.min_interval");
+    int announce_interval_line = given("tracker.announce_interval");
+    if ((min_interval_line || announce_interval_line) && t.min_interval > t.announce_interval) {
+      fail(min_interval_line ? min_interval_line : announce_interval_line,
            "tracker.min_interval (" + std::to_string(t.min_interval) +
                ") must not exceed tracker.announce_interval (" +
                std::to_string(t.announce_interval) + ")");
@@ -1010,7 +878,482 @@ class Loader {
   }
 };
 
+// ---------------------------------------------------------------------------------------
+// The tables, and the readers of the keys that check more than their type and range
+
+void load_listen(Loader& l, const Entry& e, const std::string& path, Server& s) {
+  s.listen.clear();
+  std::size_t errors_before = l.errors_.size();
+  l.for_each_item(e, path, [&](std::string_view text, int line) {
+    auto endpoint = net::Endpoint::parse(trim(text));
+    if (!endpoint) {
+      l.fail(line, path + ": " + quote(text) +
+                       " is not a listen address (expected a.b.c.d:port or [v6]:port)");
+    } else if (endpoint->port == 0) {
+      l.fail(line, path + ": " + quote(text) + ": port must be 1-65535");
+    } else if (std::find(s.listen.begin(), s.listen.end(), *endpoint) != s.listen.end()) {
+      l.fail(line, path + ": " + quote(text) + " is listed twice");
+    } else {
+      s.listen.push_back(*endpoint);
+    }
+  });
+  if (s.listen.empty() && l.errors_.size() == errors_before) {
+    l.fail(e.line, path + ": at least one listen address is required");
+  }
+}
+
+void load_hostnames(Loader& l, const Entry& e, const std::string& path, Server& s) {
+  s.hostnames.clear();
+  l.for_each_item(e, path, [&](std::string_view text, int line) {
+    std::string name = lower(trim(text));
+    bool bad = name.empty() || std::any_of(name.begin(), name.end(), [](char c) {
+                 return is_space(c) || c == '/' || static_cast<unsigned char>(c) < 0x20;
+               });
+    if (bad) {
+      l.fail(line, path + ": " + quote(text) + " is not a host name");
+    } else {
+      s.hostnames.push_back(std::move(name));
+    }
+  });
+}
+
+const Key<Server> kServerKeys[] = {
+    {"listen",
+     list(&Server::listen,
+          "list of `\"a.b.c.d:port\"` / `\"[v6]:port\"`, at least one, no duplicates", load_listen),
+     Reload::restart,
+     "HTTP listen addresses. An IPv6 address listens for IPv6 only: add `\"[::]:80\"` next to "
+     "`\"0.0.0.0:80\"` for both. Quote IPv6 addresses."},
+    {"threads", integer(&Server::threads, 0, 1024), Reload::restart,
+     "Worker threads; 0 = one per CPU core."},
+    {"hostnames", list(&Server::hostnames, "list of host names", load_hostnames), Reload::restart,
+     "Host header values (any port, case-insensitive, trailing dot ignored) that mean \"this "
+     "tracker\". From a trusted source, a request whose Host is neither one of these nor an IP "
+     "literal equal to a listen address is a forwarded announce (see [DPI "
+     "integration](dpi-integration.md))."},
+    {"trusted_sources", cidr_list(&Server::trusted_sources), Reload::restart,
+     "The DPI boxes (or proxies): only these may send forwarded announces, and only from these are "
+     "`X-Forwarded-For`, `X-Real-IP` and `ip=`/`ipv4=`/`ipv6=` honoured. Never put subscribers' "
+     "networks here."},
+    {"max_connections", integer(&Server::max_connections, 1), Reload::restart,
+     "Simultaneous client connections; beyond it a connection's request is read (at most 2 s) and "
+     "answered `503 too many connections`, then the connection is closed. Keep it below the "
+     "open-files limit."},
+    {"request_timeout", duration(&Server::request_timeout, 1), Reload::restart,
+     "Seconds a client has to send a whole request."},
+    {"keepalive_timeout", duration(&Server::keepalive_timeout, 1), Reload::restart,
+     "Seconds an idle keep-alive connection is kept open."},
+    {"admin_allow", cidr_list(&Server::admin_allow), Reload::restart,
+     "Who may read `/metrics` and `/stats`; everyone else gets 403. (`/health` is open to all.)"},
+};
+
+// The limits across keys ("≤ ...") are checked by cross_checks().
+const Key<Tracker> kTrackerKeys[] = {
+    {"announce_interval", duration(&Tracker::announce_interval, 1), Reload::sighup,
+     "`interval` sent to clients."},
+    {"min_interval", duration(&Tracker::min_interval, 1, ", ≤ `announce_interval`"), Reload::sighup,
+     "`min interval` sent to clients; also the lowest `interval` of an origin tracker that btrt "
+     "uses (the highest is 86400 s), for the subscriber's answer and for how long the origin's "
+     "answer and peers are kept (see [Origin answers](#origin-answers))."},
+    {"peer_expiry", duration(&Tracker::peer_expiry, 1), Reload::sighup,
+     "A local peer that has not announced for this long is dropped, and from then on never counted "
+     "in `complete`/`incomplete` (see [Counts](#counts))."},
+    {"numwant_default", integer(&Tracker::numwant_default, 0, 0, ", ≤ `numwant_max`"),
+     Reload::sighup, "Peers returned when the client does not send `numwant`."},
+    {"numwant_max", integer(&Tracker::numwant_max, 1), Reload::sighup,
+     "Upper limit of a client's `numwant`. Also the most peers taken from one origin answer, and a "
+     "torrent keeps at most 5 × this many learned peers (neighbours' and origins', together; see "
+     "[Origin answers](#origin-answers))."},
+    {"locality_cutoff", integer(&Tracker::locality_cutoff), Reload::sighup,
+     "Once an answer holds this many peers, no peers of a worse-ranked priority level are added "
+     "(see [locality cutoff](local-retracking.md#the-locality-cutoff)). 0 = never leave peers out, "
+     "only order them (the seed product's behaviour)."},
+    {"max_scrape_hashes", integer(&Tracker::max_scrape_hashes, 1), Reload::sighup,
+     "`info_hash` parameters accepted in one `/scrape`."},
+    {"full_scrape", boolean(&Tracker::full_scrape), Reload::sighup,
+     "Allow `/scrape` without `info_hash` (every torrent)."},
+    {"max_torrents", integer(&Tracker::max_torrents), Reload::sighup,
+     "Torrents tracked at most; 0 = no limit. When reached, announces for new torrents get the "
+     "failure reason \"tracker is full\"; known torrents keep working."},
+    {"max_peers_per_torrent", integer(&Tracker::max_peers_per_torrent), Reload::sighup,
+     "Peers kept per torrent at most; 0 = no limit. A new peer of a full torrent is answered but "
+     "not stored."},
+};
+
+void load_log_path(Loader& l, const Entry& e, const std::string& path, Logging& out) {
+  std::string text;
+  if (!l.get_string(e, path, text)) return;
+  if (text.empty()) {
+    l.fail(e.line, path + ": must name a directory");
+  } else {
+    out.path = text;
+  }
+}
+
+void load_log_level(Loader& l, const Entry& e, const std::string& path, Logging& out) {
+  std::string text;
+  if (!l.get_string(e, path, text)) return;
+  if (auto level = parse_log_level(trim(text))) {
+    out.level = *level;
+  } else {
+    l.fail(e.line, path +
+                       " must be one of critical, error, warning, info, diagnostic, debug, got " +
+                       quote(text));
+  }
+}
+
+std::string show_log_level(const Logging& d) {
+  return code(yaml_string(to_string(d.level)));
+}
+
+void load_switch_time(Loader& l, const Entry& e, const std::string& path, Logging& out) {
+  std::string text;
+  if (!l.get_string(e, path, text)) return;
+  if (auto seconds = Loader::parse_time_of_day(trim(text))) {
+    out.switch_time = *seconds;
+  } else {
+    l.fail(e.line, path + ": expected HH:MM:SS (00:00:00 to 23:59:59), got " + quote(text));
+  }
+}
+
+std::string show_switch_time(const Logging& d) {
+  char text[16];
+  std::snprintf(text, sizeof text, "%02u:%02u:%02u", d.switch_time / 3600, d.switch_time / 60 % 60,
+                d.switch_time % 60);
+  return code(yaml_string(text));
+}
+
+const Key<Logging> kLoggingKeys[] = {
+    {"path", text(&Logging::path, "directory", load_log_path), Reload::restart,
+     "Directory of the log files (created if missing). Relative paths are relative to btrt's "
+     "working directory."},
+    {"level",
+     custom<Logging>(load_log_level,
+                     "`critical`, `error`, `warning`, `info`, `diagnostic`, `debug`",
+                     show_log_level),
+     Reload::sighup, "Least severe level written (see [Logs](#logs))."},
+    {"switch_time", custom<Logging>(load_switch_time, "`\"HH:MM:SS\"`", show_switch_time),
+     Reload::restart, "Local time of day at which a new log file begins."},
+    {"keep_days", integer(&Logging::keep_days, 0, 100000), Reload::restart,
+     "Days a dated log file (`btrt-YYYY-MM-DD.log`) is kept: older ones are deleted at the switch "
+     "and at start, other files never; 0 = keep all."},
+};
+
+void load_database_url(Loader& l, const Entry& e, const std::string& path, Database& out) {
+  std::string text;
+  if (l.get_string(e, path, text)) l.set_database_url(trim(text), e.line, out);
+}
+
+const Key<Database> kDatabaseKeys[] = {
+    {"url",
+     text(&Database::url, "`sqlite://PATH`, `tcp://HOST[:PORT]`, `unix:///PATH`",
+          load_database_url),
+     Reload::restart,
+     "The database: embedded SQLite file (`sqlite:///var/lib/btrt/btrt.db` is the absolute path "
+     "`/var/lib/btrt/btrt.db`), or MySQL/MariaDB over TCP (port 3306 when left out; IPv6 as "
+     "`tcp://[::1]:3306`) or a Unix socket."},
+    {"user", text(&Database::user, "string"), Reload::restart, "MySQL only: account name."},
+    {"password", text(&Database::password, "string"), Reload::restart,
+     "MySQL only: password. Keep `btrt.conf` mode 0640 `root:btrt`."},
+    // Checked by the section: the URL says whether it is MySQL.
+    {"schema", text(&Database::schema, "string, not empty for MySQL"), Reload::restart,
+     "MySQL only: schema (database) name."},
+    {"flush_interval", duration(&Database::flush_interval, 1), Reload::restart,
+     "Seconds between write-behind flushes; what a crash can lose."},
+    {"max_pending", integer(&Database::max_pending), Reload::restart,
+     "Peer changes kept in memory while the database is unreachable; beyond it the oldest peer "
+     "updates are dropped (with a warning saying how many); completion counts are never dropped."},
+};
+
+void load_group_name(Loader& l, const Entry& e, const std::string& path, PeerGroup& out) {
+  if (!l.get_string(e, path, out.name)) return;
+  if (trim(out.name).empty()) {
+    l.fail(e.line, path + ": must not be empty");
+  } else if (out.name == "other") {
+    l.fail(e.line,
+           path + ": 'other' is the implicit group of peers in no group; choose another name");
+  } else if (auto [first, inserted] = l.group_lines_.emplace(out.name, e.line); !inserted) {
+    l.fail(e.line, path + ": duplicate peer group name " + quote(out.name) + " (first at line " +
+                       std::to_string(first->second) + ")");
+  }
+}
+
+// The file's prefixes are added after the item's cidr_list (in whatever order both come).
+void load_cidr_file(Loader& l, const Entry& e, const std::string& path, PeerGroup& out) {
+  std::string file;
+  if (!l.get_string(e, path, file) || trim(file).empty()) return;
+  out.cidr_file = l.resolve(std::string(trim(file)));
+  l.load_group_file(out.cidr_file, e.line, l.group_file_cidrs_);
+}
+
+const Key<PeerGroup> kGroupKeys[] = {
+    {"name", text(&PeerGroup::name, "string, required, unique, not `other`", load_group_name),
+     Reload::sighup,
+     "Name of the group: shown in logs, `/metrics` (`group` label), `/stats`, and used by "
+     "`hashlist.groups`.",
+     Presence::required},
+    {"priority", integer(&PeerGroup::priority, 0, 0, ", required"), Reload::sighup,
+     "Rank: 0 is the most preferred. Groups of equal priority form one level.", Presence::required},
+    {"cidr_file",
+     custom<PeerGroup>(load_cidr_file, "path",
+                       [](const PeerGroup&) { return std::string("none"); }),
+     Reload::sighup,
+     "File of prefixes: one prefix or bare address per line, IPv4 or IPv6, `#` starts a comment, "
+     "blank lines ignored. Must exist; every bad line is an error `FILE:LINE`. A relative path is "
+     "relative to the configuration file's directory. Re-read on every SIGHUP."},
+    {"cidr_list", cidr_list(&PeerGroup::cidrs, "empty"), Reload::sighup,
+     "Prefixes given inline, in addition to the file's."},
+};
+
+void load_neighbor_name(Loader& l, const Entry& e, const std::string& path, Neighbor& out) {
+  if (!l.get_string(e, path, out.name)) return;
+  if (trim(out.name).empty()) {
+    l.fail(e.line, path + ": must not be empty");
+  } else if (auto [first, inserted] = l.neighbor_lines_.emplace(out.name, e.line); !inserted) {
+    l.fail(e.line, path + ": duplicate neighbor name " + quote(out.name) + " (first at line " +
+                       std::to_string(first->second) + ")");
+  }
+}
+
+void load_announce_request(Loader& l, const Entry& e, const std::string& path, Neighbor& out) {
+  if (!l.get_string(e, path, out.announce_request)) return;
+  std::string_view url = trim(out.announce_request);
+  if (!url.starts_with("http://") || url.size() <= 7) {
+    l.fail(e.line, path + ": must be an http:// URL, got " + quote(url));
+  } else if (url.find("{info_hash}") == std::string_view::npos) {
+    l.fail(e.line, path + ": must contain {info_hash}, got " + quote(url));
+  }
+  out.announce_request = std::string(url);
+}
+
+const Key<Neighbor> kNeighborKeys[] = {
+    {"name", text(&Neighbor::name, "string, required, unique", load_neighbor_name), Reload::sighup,
+     "Name: peers learned get the source `neighbor:<name>` (metrics, `/stats`).",
+     Presence::required},
+    {"refresh_interval", duration(&Neighbor::refresh_interval, 1), Reload::sighup,
+     "Seconds between two requests for one torrent; requests are spread evenly over it."},
+    {"peers_expiry_interval", duration(&Neighbor::peers_expiry_interval, 1), Reload::sighup,
+     "A peer learned from this neighbour is kept this long unless a later answer repeats it."},
+    {"announce_request",
+     text(&Neighbor::announce_request, "`http://` URL containing `{info_hash}`, required",
+          load_announce_request),
+     Reload::sighup,
+     "Request template; `{info_hash}` is replaced by the percent-encoded 20-byte info-hash.",
+     Presence::required},
+    {"timeout", duration(&Neighbor::timeout, 1), Reload::sighup, "Seconds to wait for one answer."},
+    {"max_concurrent", integer(&Neighbor::max_concurrent, 1), Reload::sighup,
+     "Requests in flight to this neighbour at most."},
+};
+
+void load_forwarding_mode(Loader& l, const Entry& e, const std::string& path, Forwarding& out) {
+  std::string text;
+  if (!l.get_string(e, path, text)) return;
+  std::string mode = lower(trim(text));
+  if (mode == "when_needed") {
+    out.mode = Forwarding::Mode::when_needed;
+  } else if (mode == "always") {
+    out.mode = Forwarding::Mode::always;
+  } else {
+    l.fail(e.line, path + ": must be when_needed or always, got " + quote(text));
+  }
+}
+
+std::string show_forwarding_mode(const Forwarding& d) {
+  return code(yaml_string(d.mode == Forwarding::Mode::always ? "always" : "when_needed"));
+}
+
+void load_dns_servers(Loader& l, const Entry& e, const std::string& path, Forwarding& f) {
+  f.dns_servers.clear();
+  l.for_each_item(e, path, [&](std::string_view text, int line) {
+    const std::string_view item = trim(text);
+    auto endpoint = net::Endpoint::parse(item);
+    if (!endpoint) {
+      if (auto address = net::IpAddress::parse(item)) endpoint = net::Endpoint{*address, 53};
+    }
+    if (!endpoint) {
+      l.fail(line, path + ": " + quote(text) +
+                       " is not a DNS server address (expected a.b.c.d[:port], v6 or "
+                       "[v6]:port)");
+    } else if (endpoint->port == 0) {
+      l.fail(line, path + ": " + quote(text) + ": port must be 1-65535");
+    } else {
+      f.dns_servers.push_back(*endpoint);
+    }
+  });
+}
+
+const Key<Forwarding> kForwardingKeys[] = {
+    {"enabled", boolean(&Forwarding::enabled), Reload::sighup,
+     "Ask origins at all. With `false`, forwarded announces are still accepted from trusted "
+     "sources and answered from what btrt knows, without contacting the origin."},
+    {"mode",
+     custom<Forwarding>(load_forwarding_mode, "`when_needed` or `always`", show_forwarding_mode),
+     Reload::sighup,
+     "`when_needed`: ask the origin on `started`/`completed`/`stopped` and when btrt has no answer "
+     "of it for the torrent younger than the origin's own `interval`. `always`: forward every "
+     "announce."},
+    {"timeout", duration(&Forwarding::timeout, 1), Reload::sighup,
+     "Seconds to wait for the origin, name resolution included, before answering the subscriber "
+     "without it."},
+    {"max_concurrent", integer(&Forwarding::max_concurrent, 1), Reload::sighup,
+     "Upstream requests in flight, all origins together; beyond it subscribers are answered "
+     "without asking the origin. One origin (`host:port`), and one address it resolves to, gets at "
+     "most an eighth of them (at least 1), so that an origin that never answers cannot take every "
+     "slot."},
+    {"pass_client_ip", boolean(&Forwarding::pass_client_ip), Reload::sighup,
+     "Add `ip=<subscriber address>` to the upstream announce (replacing the subscriber's own "
+     "`ip`/`ipv4`/`ipv6`)."},
+    {"allowed_destinations", cidr_list(&Forwarding::allowed_destinations), Reload::sighup,
+     "Origins btrt may contact although their address is loopback, private, shared (100.64/10), "
+     "link-local, multicast, reserved or unspecified. Peers an origin lists at loopback, "
+     "multicast, broadcast or unspecified addresses are handed out only when they are in this list "
+     "too (an origin on btrt's own host, a test bed)."},
+    {"dns_servers",
+     list(&Forwarding::dns_servers, "list of `a.b.c.d`, `a.b.c.d:port`, `[v6]:port`",
+          load_dns_servers),
+     Reload::restart,
+     "DNS servers asked for origins' names; empty: those of `/etc/resolv.conf`. `/etc/hosts` is "
+     "read first either way; the search domains of `/etc/resolv.conf` are not used (a tracker's "
+     "host is a full name)."},
+};
+
+void load_hashlist_path(Loader& l, const Entry& e, const std::string& path, Hashlist& out) {
+  std::string text;
+  if (!l.get_string(e, path, text)) return;
+  if (trim(text).empty()) {
+    l.fail(e.line, path + ": must name a file");
+  } else {
+    out.path = text;
+  }
+}
+
+// The names given are checked against the peer groups by cross_checks().
+void load_hashlist_groups(Loader& l, const Entry& e, const std::string& path, Hashlist& out) {
+  out.groups.clear();
+  l.hashlist_groups_.clear();
+  l.for_each_item(e, path, [&](std::string_view text, int line) {
+    out.groups.emplace_back(text);
+    l.hashlist_groups_.emplace_back(std::string(text), line);
+  });
+}
+
+const Key<Hashlist> kHashlistKeys[] = {
+    {"path", text(&Hashlist::path, "file path", load_hashlist_path), Reload::sighup,
+     "File written, atomically. Its directory must be writable by btrt (and listed in the unit's "
+     "`ReadWritePaths`)."},
+    {"interval", duration(&Hashlist::interval, 0), Reload::sighup,
+     "Seconds between writes by `btrt run` (it also writes at start and at once after a SIGHUP); 0 "
+     "= `btrt run` never writes it, only `btrt hashlist` does."},
+    {"groups", list(&Hashlist::groups, "list of peer group names", load_hashlist_groups),
+     Reload::sighup,
+     "Peer groups whose seeders make a torrent \"local\". A name given here explicitly must be a "
+     "configured peer group (else a configuration error); the default selects nothing when no "
+     "group of that name exists."},
+    {"min_seeders", integer(&Hashlist::min_seeders, 1), Reload::sighup,
+     "Live seeders in those groups a torrent needs to be listed."},
+};
+
+void check_database(Loader& l, const Entry& section) {
+  const Database& d = l.config_.database;
+  if (d.kind != Database::Kind::sqlite && trim(d.schema).empty()) {
+    int url_line = l.given("database.url");
+    l.fail(url_line ? url_line : section.line,
+           "database.schema: a MySQL database needs a schema name");
+  }
+}
+
+void load_peer_groups(Loader& l, const Entry& section) {
+  l.group_lines_.clear();
+  l.load_list<PeerGroup>(section, "peer groups", kGroupKeys, l.config_.peer_groups,
+                         [&](PeerGroup& group, int) {
+                           group.cidrs.insert(group.cidrs.end(), l.group_file_cidrs_.begin(),
+                                              l.group_file_cidrs_.end());
+                           l.group_file_cidrs_.clear();
+                         });
+  if (l.config_.peer_groups.size() > net::kMaxGroups) {
+    l.fail(section.line, "peer_groups: " + std::to_string(l.config_.peer_groups.size()) +
+                             " groups; at most " + std::to_string(net::kMaxGroups) +
+                             " are allowed");
+  }
+}
+
+void load_neighbors(Loader& l, const Entry& section) {
+  l.neighbor_lines_.clear();
+  l.load_list<Neighbor>(section, "neighbors", kNeighborKeys, l.config_.neighbors,
+                        [](Neighbor&, int) {});
+}
+
+// The sections, in the reference's order: how each is read and described.
+struct Section {
+  std::string_view name;
+  std::function<void(Loader& loader, const Entry& section)> load;
+  std::function<void(std::vector<KeyReference>& out)> describe;
+};
+
+template <typename S, std::size_t N>
+std::function<void(std::vector<KeyReference>&)> describe(const Key<S> (&keys)[N],
+                                                         std::string prefix) {
+  return [&keys, prefix](std::vector<KeyReference>& out) { describe_keys<S>(keys, prefix, out); };
+}
+
+// A section that is one mapping of keys into its struct; `check` looks at the whole.
+template <typename S, std::size_t N>
+Section mapping(std::string_view name, const Key<S> (&keys)[N], S Config::*member,
+                void (*check)(Loader&, const Entry&) = nullptr) {
+  return {name,
+          [&keys, member, check](Loader& l, const Entry& section) {
+            l.load_section<S>(section, keys, l.config_.*member);
+            if (check) check(l, section);
+          },
+          describe(keys, std::string(name) + ".")};
+}
+
+const Section kSections[] = {
+    mapping("server", kServerKeys, &Config::server),
+    mapping("tracker", kTrackerKeys, &Config::tracker),
+    mapping("logging", kLoggingKeys, &Config::logging),
+    mapping("database", kDatabaseKeys, &Config::database, check_database),
+    {"peer_groups", load_peer_groups, describe(kGroupKeys, "peer_groups[].")},
+    {"neighbors", load_neighbors, describe(kNeighborKeys, "neighbors[].")},
+    mapping("forwarding", kForwardingKeys, &Config::forwarding),
+    mapping("hashlist", kHashlistKeys, &Config::hashlist),
+};
+
+LoadResult Loader::run(std::string_view text) {
+  config_.file = name_;
+  if (!check_tabs(text)) return finish();
+  YAML::Node root;
+  try {
+    root = YAML::Load(std::string(text));
+  } catch (const YAML::Exception& e) {
+    int line = e.mark.is_null() ? 0 : e.mark.line + 1;
+    fail(line, "invalid YAML: " + e.msg + yaml_hint(text, line));
+    return finish();
+  }
+  if (root.IsNull()) return finish();  // empty, or only comments: all defaults
+  if (!root.IsMap()) {
+    fail(line_of(root, 1),
+         "expected a mapping of sections (server:, tracker:, ...), got " + describe(root));
+    return finish();
+  }
+  std::vector<std::string_view> names;
+  for (const Section& section : kSections) names.push_back(section.name);
+  for (const Entry& entry : entries(root, "", names)) {
+    for (const Section& section : kSections) {
+      if (section.name == entry.key) section.load(*this, entry);
+    }
+  }
+  cross_checks();
+  return finish();
+}
+
 }  // namespace
+
+std::vector<KeyReference> key_reference() {
+  std::vector<KeyReference> out;
+  for (const Section& section : kSections) section.describe(out);
+  return out;
+}
 
 LoadResult load_string(std::string_view text, const std::string& name) {
   return Loader(name).run(text);

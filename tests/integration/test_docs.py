@@ -3,8 +3,10 @@
 Every key path of the template (`server.listen`, `peer_groups[].cidr_file`, ...) must have a
 row in the reference, and every row must name a key the template has: a key added to the
 template without documentation, or documentation left behind by a removed key, fails here.
-The template itself must hold every key the loader accepts (spec 4: it "ships with every
-key"), so a key added to the loader alone fails too.
+The template itself must hold every key the loader accepts, each at its default, and every
+row of the reference must say what the loader's key table says (type, default, reload,
+meaning), so a key added to the loader alone fails too. The table is printed by the build's
+btrt_config_reference.
 
 The reference's format: under the heading "## Configuration reference", one table per
 section (heading "### `section`"); each row starts with the full key path in backticks,
@@ -12,14 +14,16 @@ list items written as `section[].key`.
 """
 
 import re
+import subprocess
 from pathlib import Path
 
 import yaml
 
+from btrt_harness import BTRT
+
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "etc" / "btrt.conf.default"
 OPERATIONS = ROOT / "docs" / "operations.md"
-LOADER = ROOT / "src" / "config" / "loader.cpp"
 README = ROOT / "README.md"
 
 REFERENCE_HEADING = "## Configuration reference"
@@ -109,42 +113,101 @@ def test_the_check_catches_an_undocumented_and_a_stale_key():
     ]
 
 
-# The loader's tables of allowed keys (src/config/loader.cpp) and where they apply.
-LOADER_TABLES = {
-    "kServerKeys": "server.",
-    "kTrackerKeys": "tracker.",
-    "kLoggingKeys": "logging.",
-    "kDatabaseKeys": "database.",
-    "kGroupKeys": "peer_groups[].",
-    "kNeighborKeys": "neighbors[].",
-    "kForwardingKeys": "forwarding.",
-    "kHashlistKeys": "hashlist.",
-}
+# The loader's key tables (src/config/loader.cpp), as the build's btrt_config_reference
+# prints them: section, key path, type, default, reload, doc per line.
+REFERENCE_TOOL = BTRT.resolve().parent / "btrt_config_reference"
 
 
-def loader_keys(source):
-    keys = set()
-    for table, prefix in LOADER_TABLES.items():
-        m = re.search(r"\b" + table + r"\[\]\s*=\s*\{(.*?)\};", source, re.DOTALL)
-        assert m, f"{table} not found in src/config/loader.cpp (update LOADER_TABLES)"
-        names = re.findall(r'"([a-z_]+)"', m.group(1))
-        assert names, f"{table} lists no keys"
-        keys |= {prefix + name for name in names}
-    m = re.search(r"\bkSections\[\]\s*=\s*\{(.*?)\};", source, re.DOTALL)
-    assert m, "kSections not found in src/config/loader.cpp"
-    sections = set(re.findall(r'"([a-z_]+)"', m.group(1)))
-    covered = {prefix.split("[")[0].rstrip(".") for prefix in LOADER_TABLES.values()}
-    assert sections == covered, f"loader sections {sections} vs. LOADER_TABLES {covered}"
-    return keys
+def key_table():
+    """{key path: (type, default, reload, doc)} of the loader's tables, in their order."""
+    assert REFERENCE_TOOL.is_file(), f"{REFERENCE_TOOL} missing: the build makes it"
+    out = subprocess.run([str(REFERENCE_TOOL)], capture_output=True, text=True, check=True,
+                         timeout=30).stdout
+    table = {}
+    for line in out.splitlines():
+        cells = line.split("\t")
+        assert len(cells) == 6, f"a key table line without 6 fields: {line!r}"
+        table[cells[1]] = tuple(cells[2:])
+    assert table, "btrt_config_reference printed no keys"
+    return table
+
+
+def loader_keys():
+    return set(key_table())
+
+
+def reference_rows(markdown):
+    """{key path: (type, default, reload, meaning)} of the reference's table rows."""
+    rows = {}
+    for line in reference_section(markdown).splitlines():
+        if ROW.match(line):
+            cells = [c.strip().replace("\\|", "|")
+                     for c in re.split(r"(?<!\\)\|", line.strip())[1:-1]]
+            rows[cells[0].strip("`")] = tuple(cells[1:])
+    return rows
+
+
+def table_problems(table, markdown):
+    """Every disagreement between the loader's key table and the reference, as sentences."""
+    rows = reference_rows(markdown)
+    found = []
+    for key in sorted(set(table) - set(rows)):
+        found.append(f"{key}: accepted by the loader but not in the configuration reference")
+    for key in sorted(set(rows) - set(table)):
+        found.append(f"{key}: in the configuration reference but not accepted by the loader")
+    columns = ("type", "default", "reload", "meaning")
+    for key in sorted(set(rows) & set(table)):
+        for column, ours, theirs in zip(columns, table[key], rows[key]):
+            if ours != theirs:
+                found.append(f"{key}: {column} is {theirs!r} in the reference but {ours!r} "
+                             "in the loader's table")
+    if list(rows) != [key for key in table if key in rows]:
+        found.append("the reference lists the keys in another order than the loader")
+    return found
+
+
+def test_reference_agrees_with_the_loaders_key_table():
+    found = table_problems(key_table(), OPERATIONS.read_text())
+    assert not found, "\n".join(found)
+
+
+def test_the_table_check_catches_a_changed_default_and_a_missing_row():
+    table = key_table()
+    markdown = OPERATIONS.read_text()
+    changed = markdown.replace("| `server.max_connections` | integer ≥ 1 | `100000` |",
+                               "| `server.max_connections` | integer ≥ 1 | `5000` |")
+    assert changed != markdown
+    assert table_problems(table, changed) == [
+        "server.max_connections: default is '`5000`' in the reference but '`100000`' in the "
+        "loader's table"]
+    row = next(line for line in markdown.splitlines() if line.startswith("| `tracker.full_scrape` |"))
+    assert table_problems(table, markdown.replace(row + "\n", "")) == [
+        "tracker.full_scrape: accepted by the loader but not in the configuration reference"]
 
 
 def test_template_holds_every_key_the_loader_accepts():
     _, in_template = template_keys(TEMPLATE.read_text())
-    accepted = loader_keys(LOADER.read_text())
+    accepted = loader_keys()
     missing = sorted(accepted - in_template)
     unknown = sorted(in_template - accepted)
     assert not missing, f"keys the loader accepts but btrt.conf.default lacks: {missing}"
     assert not unknown, f"keys in btrt.conf.default the loader rejects: {unknown}"
+
+
+def test_template_values_are_the_loaders_defaults():
+    # The sections that are mappings: the template writes each key at its default. (The
+    # peer_groups and neighbors there are examples.)
+    tree, _ = template_keys(TEMPLATE.read_text())
+    wrong = []
+    for path, (_, default, _, _) in key_table().items():
+        if "[]" in path:
+            continue
+        section, key = path.split(".")
+        m = re.fullmatch(r"`(.*)`", default)
+        assert m, f"{path}: default {default!r} is not a value"
+        if yaml.safe_load(m.group(1)) != tree[section][key]:
+            wrong.append(f"{path}: {tree[section][key]!r} in btrt.conf.default, default {default}")
+    assert not wrong, "\n".join(wrong)
 
 
 def test_readme_links_the_documentation():

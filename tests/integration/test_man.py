@@ -1,9 +1,9 @@
 """The manual pages btrt(8) and btrt.conf(5), and the bash completion, against the program.
 
 The pages are the ones the build made for installation (BUILD/packaging/man, beside the
-btrt binary under test). btrt.conf(5) is generated from the configuration reference of
-docs/operations.md; test_docs.py holds that reference against btrt.conf.default and the
-loader, and this file holds the page against both.
+btrt binary under test). btrt.conf(5) is generated from the loader's key tables (printed by
+btrt_config_reference) with the prose of docs/operations.md; test_docs.py holds that
+reference against btrt.conf.default and the table, and this file holds the page against both.
 """
 import gzip
 import importlib.util
@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from btrt_harness import BTRT
-from test_docs import LOADER, OPERATIONS, TEMPLATE, loader_keys, template_keys
+from test_docs import OPERATIONS, REFERENCE_TOOL, TEMPLATE, loader_keys, template_keys
 
 ROOT = Path(__file__).resolve().parents[2]
 MAN_DIR = BTRT.resolve().parents[1] / "packaging" / "man"
@@ -56,7 +56,7 @@ def keys_in_page(roff):
 
 def missing_keys(roff):
     _, in_template = template_keys(TEMPLATE.read_text())
-    wanted = in_template | loader_keys(LOADER.read_text())
+    wanted = in_template | loader_keys()
     return sorted(wanted - keys_in_page(roff))
 
 
@@ -69,19 +69,26 @@ def test_btrt_conf_page_has_every_key_of_the_template_and_the_loader():
            "\\fIDefault:\\fR \\fB100000\\fR.\n\\fIReload:\\fR restart." in roff
 
 
-def test_the_key_check_catches_a_key_left_out_of_the_reference():
-    markdown = OPERATIONS.read_text()
-    row = next(line for line in markdown.splitlines()
-               if line.startswith("| `tracker.full_scrape` |"))
-    page = generator().render(generator().from_operations_md(markdown.replace(row + "\n", "")),
-                              "0")
+def key_table_text():
+    return subprocess.run([str(REFERENCE_TOOL)], capture_output=True, text=True, check=True,
+                          timeout=30).stdout
+
+
+def test_the_key_check_catches_a_key_left_out_of_the_table():
+    tsv = key_table_text()
+    line = next(line for line in tsv.splitlines() if "\ttracker.full_scrape\t" in line)
+    page = generator().render(
+        generator().from_key_table(tsv.replace(line + "\n", ""), OPERATIONS.read_text()), "0")
     assert missing_keys(page) == ["tracker.full_scrape"]
 
 
-def test_generated_page_is_what_the_reference_says_now(tmp_path):
+def test_generated_page_is_what_the_key_table_says_now(tmp_path):
+    keys = tmp_path / "keys.tsv"
+    keys.write_text(key_table_text())
     out = tmp_path / "btrt.conf.5"
-    subprocess.run(["/usr/bin/python3", str(GENERATOR), "--source", str(OPERATIONS),
-                    "--version", "0", "--output", str(out)], check=True, timeout=60)
+    subprocess.run(["/usr/bin/python3", str(GENERATOR), "--keys", str(keys), "--source",
+                    str(OPERATIONS), "--version", "0", "--output", str(out)], check=True,
+                   timeout=60)
     built = built_page("btrt.conf.5").read_text()
     assert re.sub(r'"btrt [^"]*"', "", out.read_text()) == re.sub(r'"btrt [^"]*"', "", built), \
         "the built btrt.conf(5) is stale: rebuild"

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -1067,6 +1068,82 @@ TEST_F(ConfigTest, UnreadableConfigFile) {
   EXPECT_FALSE(result.config);
   EXPECT_EQ(messages(result),
             std::vector<std::string>{path + ": cannot open: No such file or directory"});
+}
+
+TEST_F(ConfigTest, KeepDaysIsReadWithinItsRange) {
+  LoadResult ok = load("logging:\n  keep_days: 0\n");
+  ASSERT_TRUE(ok.errors.empty()) << joined(ok);
+  EXPECT_EQ(ok.config->logging.keep_days, 0u);
+  EXPECT_EQ(load("").config->logging.keep_days, 30u);
+  EXPECT_EQ(messages(load("logging:\n  keep_days: 100001\n")),
+            std::vector<std::string>{
+                "test.conf:2: logging.keep_days: must be at most 100000, got '100001'"});
+  EXPECT_EQ(messages(load("logging:\n  keep_dayz: 3\n")),
+            std::vector<std::string>{"test.conf:2: unknown key 'keep_dayz' in section 'logging' "
+                                     "(did you mean 'keep_days'?)"});
+}
+
+const KeyReference* find_key(const std::vector<KeyReference>& keys, std::string_view path) {
+  for (const KeyReference& key : keys) {
+    if (key.path == path) return &key;
+  }
+  return nullptr;
+}
+
+TEST(KeyReference, DescribesEveryKeyOnceWithTheStructsDefaults) {
+  std::vector<KeyReference> keys = key_reference();
+  std::vector<std::string> paths;
+  for (const KeyReference& key : keys) {
+    paths.push_back(key.path);
+    EXPECT_FALSE(key.type.empty()) << key.path;
+    EXPECT_FALSE(key.doc.empty()) << key.path;
+    EXPECT_TRUE(key.reload == "SIGHUP" || key.reload == "restart") << key.path;
+  }
+  std::sort(paths.begin(), paths.end());
+  EXPECT_EQ(std::adjacent_find(paths.begin(), paths.end()), paths.end());
+
+  auto expect = [&](std::string_view path, std::string_view type, std::string_view default_value,
+                    std::string_view reload) {
+    const KeyReference* key = find_key(keys, path);
+    ASSERT_NE(key, nullptr) << path;
+    EXPECT_EQ(key->type, type) << path;
+    EXPECT_EQ(key->default_value, default_value) << path;
+    EXPECT_EQ(key->reload, reload) << path;
+  };
+  expect("server.listen",
+         "list of `\"a.b.c.d:port\"` / `\"[v6]:port\"`, at least one, no duplicates",
+         "`[\"0.0.0.0:80\"]`", "restart");
+  expect("server.threads", "integer 0–1024", "`0`", "restart");
+  expect("server.max_connections", "integer ≥ 1", "`100000`", "restart");
+  expect("tracker.min_interval", "duration ≥ 1, ≤ `announce_interval`", "`900`", "SIGHUP");
+  expect("tracker.full_scrape", "boolean", "`false`", "SIGHUP");
+  expect("logging.level", "`critical`, `error`, `warning`, `info`, `diagnostic`, `debug`",
+         "`\"info\"`", "SIGHUP");
+  expect("logging.switch_time", "`\"HH:MM:SS\"`", "`\"01:00:00\"`", "restart");
+  expect("logging.keep_days", "integer 0–100000", "`30`", "restart");
+  expect("database.password", "string", "`\"\"`", "restart");
+  expect("peer_groups[].name", "string, required, unique, not `other`", "—", "SIGHUP");
+  expect("peer_groups[].priority", "integer ≥ 0, required", "—", "SIGHUP");
+  expect("forwarding.mode", "`when_needed` or `always`", "`\"when_needed\"`", "SIGHUP");
+  expect("forwarding.dns_servers", "list of `a.b.c.d`, `a.b.c.d:port`, `[v6]:port`", "`[]`",
+         "restart");
+  expect("hashlist.groups", "list of peer group names", "`[\"local peers\"]`", "SIGHUP");
+}
+
+TEST(KeyReference, EveryKeyItDescribesIsAccepted) {
+  // Each key alone, in its section (list items in an item of their own): never "unknown".
+  for (const KeyReference& key : key_reference()) {
+    std::string text;
+    if (auto item = key.path.find("[]."); item != std::string::npos) {
+      text = key.path.substr(0, item) + ":\n  - " + key.path.substr(item + 3) + ": x\n";
+    } else {
+      auto dot = key.path.find('.');
+      text = key.path.substr(0, dot) + ":\n  " + key.path.substr(dot + 1) + ": x\n";
+    }
+    for (const std::string& message : messages(load_string(text, "test.conf"))) {
+      EXPECT_EQ(message.find("unknown"), std::string::npos) << message;
+    }
+  }
 }
 
 }  // namespace
