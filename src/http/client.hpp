@@ -88,12 +88,4 @@ class Client {
   std::shared_ptr<Impl> impl_;
 };
 
-// Parses "http://host[:port]/path?query" (no userinfo, no fragment). Pure.
-struct HttpUrl {
-  std::string host;  // as written: a name, an IPv4 literal, or an IPv6 literal without brackets
-  std::uint16_t port = 80;
-  std::string target;  // path and query, at least "/"
-};
-bool parse_http_url(std::string_view url, HttpUrl& out);
-
 }  // namespace btrt::http
