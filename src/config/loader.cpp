@@ -1,4 +1,5 @@
-// Loading and validation of the configuration (spec section 4).
+// Loading and validation of the configuration (every key: docs/operations.md, "Configuration
+// reference").
 //
 // The loader never stops at the first problem: every error is collected with the line it
 // concerns, so that `btrt check-config` can show them all at once. Errors are reported in

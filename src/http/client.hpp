@@ -40,7 +40,8 @@ struct ClientResponse {
   std::string body;
 };
 
-// Decides whether btrt may connect to an address (spec 6.3 point 6).
+// Decides whether btrt may connect to an address: the destination guard, applied to every
+// address a name resolves to (docs/dpi-integration.md, "Safety rules").
 using DestinationGuard = std::function<bool(const net::IpAddress&)>;
 
 struct ClientOptions {

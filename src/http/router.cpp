@@ -212,7 +212,8 @@ void Router::answer(const protocol::AnnounceRequest& parsed, const core::SwarmCo
   a.complete = counts.complete;
   a.incomplete = counts.incomplete;
   if (origin) {
-    // Spec 6.3 point 4: the origin's pace (never faster than ours), the larger counts.
+    // The origin's pace, never faster than ours (tracker.min_interval), and the larger
+    // counts, since each side may know peers the other does not (docs/dpi-integration.md).
     a.interval = std::max(origin->interval, a.min_interval);
     a.min_interval = std::min(std::max(origin->min_interval, a.min_interval), a.interval);
     a.complete = std::max(a.complete, origin->complete);

@@ -91,7 +91,8 @@ class SociDatabase final : public Database {
         sql_ << "PRAGMA journal_mode=WAL";
         sql_ << "PRAGMA synchronous=NORMAL";
         // 4 MiB: enough for the B-tree interior pages the random-order peer writes walk; a
-        // larger cache costs memory per peer (spec 12) for little write speed (bench_persistence).
+        // larger cache costs memory per peer (docs/performance.md, "Targets") for little write
+        // speed (bench_persistence).
         sql_ << "PRAGMA cache_size=-4096";
       } else {
         mysql_ = true;
@@ -220,33 +221,6 @@ class SociDatabase final : public Database {
         completed.resize(kRowsPerFetch);
       }
       return 0;
-    });
-  }
-
-  std::vector<StatsRow> load_stats(std::size_t limit) override {
-    return guarded([&] {
-      std::vector<StatsRow> rows;
-      soci::rowset<soci::row> result =
-          (sql_.prepare << "SELECT sampled_at, announces, scrapes, forwarded FROM stats "
-                           "ORDER BY sampled_at DESC LIMIT " +
-                               std::to_string(limit));
-      for (const auto& r : result) {
-        StatsRow row = stats_row_of(r);
-        rows.push_back(row);
-      }
-      for (auto& row : rows) {
-        long long at = row.sampled_at;
-        soci::rowset<soci::row> returned =
-            (sql_.prepare << "SELECT peer_group, peers FROM stats_returned WHERE sampled_at = :at "
-                             "ORDER BY peer_group",
-             soci::use(at));
-        for (const auto& r : returned) {
-          row.returned_by_group.emplace_back(r.get<std::string>(0),
-                                             static_cast<std::uint64_t>(as_int(r, 1)));
-        }
-      }
-      std::reverse(rows.begin(), rows.end());
-      return rows;
     });
   }
 
