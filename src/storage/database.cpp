@@ -10,6 +10,7 @@
 #include <type_traits>
 
 #include "storage/schema_sql.hpp"
+#include "text/url.hpp"
 
 namespace btrt::storage {
 namespace {
@@ -101,9 +102,10 @@ class SociDatabase final : public Database {
           where = "unix_socket=" + quoted(config.location);
           describe_ = "MySQL " + config.location;
         } else {
-          auto colon = config.location.rfind(':');
-          where = "host=" + quoted(config.location.substr(0, colon)) +
-                  " port=" + config.location.substr(colon + 1);
+          // "[::1]:3306": the brackets are URL syntax; the MySQL client wants the bare address.
+          const auto hp = text::split_host_port(config.location);
+          where = "host=" + quoted(std::string(hp ? hp->host : config.location)) +
+                  " port=" + std::string(hp && hp->port ? *hp->port : "3306");
           describe_ = "MySQL " + config.location;
         }
         describe_ += " schema " + config.schema;
