@@ -12,7 +12,7 @@
 -- Usage: wrk -t1 -c16 -d5s -s bench/announce.lua http://127.0.0.1:6969 -- [close] [seq]
 --        [origin=PORT]
 --   close: send "Connection: close" (a new connection per request)
---   origin=PORT: send each announce as a DPI passes it on (spec 6.3, transparent shape): Host
+--   origin=PORT: send each announce as a DPI passes it on (the transparent shape of docs/dpi-integration.md): Host
 --          127.0.0.1:PORT (the origin tracker) and the subscriber's address in
 --          X-Forwarded-For instead of ip= (bench/forwarding.py)
 --   seq:   walk the peers in order instead of at random (the warm-up uses it to register

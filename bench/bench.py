@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Load benchmark of btrt against Debian's opentracker (spec section 12). Run by bench/run.sh,
+"""Load benchmark of btrt against Debian's opentracker (targets: docs/performance.md). Run by bench/run.sh,
 which installs the packages and builds btrt first; see docs/performance.md.
 
 Everything stays on 127.0.0.0/8. Every process started here is ended here, by its PID; every

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Forwarded announces (spec 6.3, spec 12): bench/forwarding.sh runs this.
+"""Forwarded announces (targets: docs/performance.md): bench/forwarding.sh runs this.
 
 1. Throughput: one btrt (1 thread, pinned like bench.py's) answers the same 100,000-peer load
    (bench/announce.lua) as plain announces and as transparent forwarded announces whose

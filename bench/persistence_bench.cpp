@@ -1,4 +1,4 @@
-// Issue 3 / spec 12: what persistence costs the announce path, and how long a restart with
+// Issue 3: what persistence costs the announce path, and how long a restart with
 // 1,000,000 stored peers takes to restore. Runs on SQLite (the embedded default), and on
 // MySQL/MariaDB too when BTRT_TEST_MYSQL_PORT names a server (scripts/test-mariadb.sh).
 //

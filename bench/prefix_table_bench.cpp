@@ -1,6 +1,7 @@
-// Spec 12: 1,000,000 CIDR prefixes load in under 2 s; classification is O(prefix length).
-// Loads a generated CIDR file through the same path as `btrt run` (config::load_cidr_file,
-// then net::Classifier), then measures classification with Google Benchmark.
+// Target (docs/performance.md): 1,000,000 CIDR prefixes load in under 2 s; classification is
+// O(prefix length). Loads a generated CIDR file through the same path as `btrt run`
+// (config::load_cidr_file, then net::Classifier), then measures classification with Google
+// Benchmark.
 #include <benchmark/benchmark.h>
 
 #include <chrono>

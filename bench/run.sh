@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Load benchmark of btrt against Debian's opentracker on loopback (spec section 12).
+# Load benchmark of btrt against Debian's opentracker on loopback (targets: docs/performance.md).
 # One command, from anywhere: bench/run.sh
 #   1. installs what it needs with apt-get (idempotent): the build dependencies
 #      (scripts/install-deps.sh), opentracker and wrk;

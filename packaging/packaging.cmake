@@ -1,4 +1,4 @@
-# Installation layout (spec 11) and the .deb/.rpm packages (CPack). With the default prefix
+# Installation layout (docs/operations.md, "Installation") and the .deb/.rpm packages (CPack). With the default prefix
 # /usr, GNUInstallDirs puts the configuration in /etc and the state in /var.
 include(GNUInstallDirs)
 

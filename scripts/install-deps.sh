@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   # toolchain
   build-essential cmake ninja-build ccache pkg-config clang-14 libclang-rt-14-dev clang-format
-  # libraries (ARCHITECTURE.md)
+  # libraries (docs/design.md names what each layer uses)
   libboost-dev libyaml-cpp-dev libspdlog-dev libfmt-dev libcli11-dev libabsl-dev libsoci-dev
   libc-ares-dev
   # tests and micro-benchmarks

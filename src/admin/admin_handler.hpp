@@ -14,10 +14,11 @@
 
 namespace btrt::admin {
 
-// The service pages /metrics and /stats (spec 6.4), for server.admin_allow only (others get
-// 403). The router hands these paths here; everything else of the process is reached through
-// providers, so that this layer knows no storage, neighbour or server type. A provider left
-// empty shows as nothing (or zero). Thread-safe: every call gathers a fresh snapshot.
+// The service pages /metrics and /stats (docs/operations.md, "Metrics and the stats page"),
+// for server.admin_allow only (others get 403). The router hands these paths here; everything else
+// of the process is reached through providers, so that this layer knows no storage, neighbour or
+// server type. A provider left empty shows as nothing (or zero). Thread-safe: every call gathers a
+// fresh snapshot.
 class AdminHandler : public http::Handler {
  public:
   struct Providers {

@@ -83,8 +83,9 @@ class ExpirySweeper {
   std::size_t next_ = 0;
 };
 
-// Writes hashlist.bin from the swarm in memory every hashlist.interval seconds (spec 9),
-// on the control thread: a pass locks one shard at a time, as the sweeper does.
+// Writes hashlist.bin from the swarm in memory every hashlist.interval seconds
+// (docs/dpi-integration.md), on the control thread: a pass locks one shard at a time, as the
+// sweeper does.
 class HashlistTimer {
  public:
   HashlistTimer(asio::io_context& io, const core::SwarmStore& store, const http::Router& router)

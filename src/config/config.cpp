@@ -1,8 +1,9 @@
 #include "config/config.hpp"
 
 #include <array>
-#include <cctype>
 #include <utility>
+
+#include "text/strings.hpp"
 
 namespace btrt::config {
 namespace {
@@ -16,17 +17,6 @@ constexpr std::array<std::pair<LogLevel, std::string_view>, 6> kLevels{{
     {LogLevel::debug, "debug"},
 }};
 
-bool equals_ignoring_case(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) !=
-        std::tolower(static_cast<unsigned char>(b[i]))) {
-      return false;
-    }
-  }
-  return true;
-}
-
 }  // namespace
 
 std::string_view to_string(LogLevel level) {
@@ -38,7 +28,7 @@ std::string_view to_string(LogLevel level) {
 
 std::optional<LogLevel> parse_log_level(std::string_view text) {
   for (const auto& [value, name] : kLevels) {
-    if (equals_ignoring_case(text, name)) return value;
+    if (text::iequals(text, name)) return value;
   }
   return std::nullopt;
 }

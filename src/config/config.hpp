@@ -11,8 +11,9 @@
 
 namespace btrt::config {
 
-// Plain data: the whole configuration of spec section 4, with its defaults. Durations are
-// seconds. Loaded and validated by load_file()/load_string(); nothing else mutates it.
+// Plain data: the whole configuration, with its defaults (each key is described in
+// docs/operations.md, "Configuration reference"). Durations are seconds. Loaded and validated by
+// load_file()/load_string(); nothing else mutates it.
 
 struct Server {
   std::vector<net::Endpoint> listen{*net::Endpoint::parse("0.0.0.0:80")};

@@ -1,4 +1,5 @@
-// Loading and validation of the configuration (spec section 4).
+// Loading and validation of the configuration (every key: docs/operations.md, "Configuration
+// reference").
 //
 // The loader never stops at the first problem: every error is collected with the line it
 // concerns, so that `btrt check-config` can show them all at once. Errors are reported in
@@ -10,7 +11,6 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
-#include <cctype>
 #include <cerrno>
 #include <charconv>
 #include <cstdio>
@@ -24,6 +24,8 @@
 
 #include "config/config.hpp"
 #include "net/classifier.hpp"
+#include "text/strings.hpp"
+#include "text/url.hpp"
 
 namespace btrt::config {
 namespace {
@@ -33,21 +35,9 @@ namespace fs = std::filesystem;
 // ---------------------------------------------------------------------------------------
 // Text helpers
 
-bool is_space(char c) {
-  return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
-  while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
-  return s;
-}
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
+using text::is_space;
+using text::lower;
+using text::trim;
 
 // Control characters would garble a terminal or a log line; they are shown as '?'.
 std::string printable(std::string_view s) {
@@ -688,38 +678,26 @@ class Loader {
     } else if (url.starts_with(kTcp)) {
       std::string_view rest = url.substr(kTcp.size());
       if (rest.ends_with('/')) rest.remove_suffix(1);
-      std::string_view host;
-      std::string_view port;
-      if (rest.starts_with('[')) {
-        auto close = rest.find(']');
-        if (close == std::string_view::npos) return bad("unterminated '[' in the host");
-        host = rest.substr(0, close + 1);
-        std::string_view after = rest.substr(close + 1);
-        if (!after.empty()) {
-          if (after.front() != ':') return bad("expected tcp://HOST:PORT");
-          port = after.substr(1);
-        }
-      } else {
-        auto colon = rest.rfind(':');
-        host = rest.substr(0, colon);
-        if (colon != std::string_view::npos) port = rest.substr(colon + 1);
-        if (colon != std::string_view::npos && port.empty()) return bad("expected tcp://HOST:PORT");
+      const auto hp = text::split_host_port(rest);
+      if (!hp && rest.starts_with('[')) return bad("unterminated '[' in the host");
+      if (!hp || (hp->port && hp->port->empty())) return bad("expected tcp://HOST:PORT");
+      if (!hp->bracketed && hp->host.find(':') != std::string_view::npos) {
+        return bad("an IPv6 address needs brackets: tcp://[ADDRESS]:PORT");
       }
       bool host_ok =
-          !host.empty() && host != "[]" && std::none_of(host.begin(), host.end(), [](char c) {
+          !hp->host.empty() && std::none_of(hp->host.begin(), hp->host.end(), [](char c) {
             return is_space(c) || c == '/' || c == '@' || c == '?' || c == '#';
           });
       if (!host_ok) return bad("expected tcp://HOST:PORT");
-      unsigned number = 3306;  // MySQL's port when none is given
-      if (!port.empty()) {
-        auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), number);
-        if (ec != std::errc{} || end != port.data() + port.size() || number == 0 ||
-            number > 65535) {
-          return bad("port must be 1-65535");
-        }
+      std::uint16_t number = 3306;  // MySQL's port when none is given
+      if (hp->port) {
+        const auto port = text::parse_port(*hp->port);
+        if (!port || *port == 0) return bad("port must be 1-65535");
+        number = *port;
       }
       d.kind = Database::Kind::mysql_tcp;
-      d.location = std::string(host) + ":" + std::to_string(number);
+      const std::string host(hp->host);
+      d.location = (hp->bracketed ? "[" + host + "]" : host) + ":" + std::to_string(number);
     } else if (url.starts_with(kUnix)) {
       std::string_view socket = url.substr(kUnix.size());
       if (!socket.starts_with('/') || socket.size() < 2) {
@@ -1118,7 +1096,7 @@ void load_neighbor_name(Loader& l, const Entry& e, const std::string& path, Neig
 void load_announce_request(Loader& l, const Entry& e, const std::string& path, Neighbor& out) {
   if (!l.get_string(e, path, out.announce_request)) return;
   std::string_view url = trim(out.announce_request);
-  if (!url.starts_with("http://") || url.size() <= 7) {
+  if (!text::is_http_url(url) || url.size() <= 7) {
     l.fail(e.line, path + ": must be an http:// URL, got " + quote(url));
   } else if (url.find("{info_hash}") == std::string_view::npos) {
     l.fail(e.line, path + ": must contain {info_hash}, got " + quote(url));

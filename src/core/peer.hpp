@@ -13,7 +13,8 @@ namespace btrt::core {
 // Seconds on a monotonic clock that the caller supplies; the core never reads a clock.
 using Seconds = std::uint32_t;
 
-// How btrt learned of a peer (spec 2). Six bits in the peer record.
+// How btrt learned of a peer: it announced here (local), an origin's answer listed it
+// (external), or a neighbour did (one value per neighbour). Six bits in the peer record.
 struct Source {
   static constexpr std::uint8_t local = 0;
   static constexpr std::uint8_t external = 1;

@@ -53,7 +53,8 @@ struct PeerAnnounce {
 
 struct SelectOptions {
   std::uint32_t numwant = 50;
-  std::uint32_t locality_cutoff = 0;  // spec 5; 0 = fill to numwant in rank order
+  // tracker.locality_cutoff (docs/local-retracking.md); 0 = fill to numwant in rank order
+  std::uint32_t locality_cutoff = 0;
 };
 
 struct SwarmCounts {
@@ -134,7 +135,8 @@ class SwarmStore {
              std::size_t shards = kDefaultShards);
 
   // Registers (or updates, or with `stopped` removes) the peer, then fills `out` with the
-  // peers to hand back (spec 5) unless it is `stopped`. `ttl` is how long the peer lives.
+  // peers to hand back, best ranked first (docs/design.md, "The swarm store"), unless it is
+  // `stopped`. `ttl` is how long the peer lives.
   AnnounceOutcome announce(const PeerAnnounce& peer, Seconds now, Seconds ttl,
                            const SelectOptions& options, std::vector<SelectedPeer>& out);
 

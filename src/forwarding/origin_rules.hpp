@@ -10,8 +10,8 @@
 
 namespace btrt::forwarding {
 
-// The rules of spec 6.3 that need no I/O: which requests are forwarded, where btrt may
-// connect, how the upstream request is built.
+// The rules of forwarding (docs/dpi-integration.md) that need no I/O: which requests are forwarded,
+// where btrt may connect, how the upstream request is built.
 
 // btrt's mark on its own upstream requests (a Via element, RFC 9110 7.6.3).
 inline constexpr std::string_view kViaMark = "1.1 btrt";

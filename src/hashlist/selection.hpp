@@ -17,7 +17,7 @@ class SwarmStore;
 
 namespace btrt::hashlist {
 
-// Which torrents hashlist.bin lists (spec 9). Pure: no I/O, no clock.
+// Which torrents hashlist.bin lists (docs/dpi-integration.md, "Selection"). Pure: no I/O, no clock.
 
 using GroupSet = std::bitset<256>;  // indexed by net::GroupId
 

@@ -19,6 +19,8 @@
 
 #include "core/lru_map.hpp"
 #include "http/resolver.hpp"
+#include "text/strings.hpp"
+#include "text/url.hpp"
 
 namespace btrt::http {
 
@@ -33,42 +35,10 @@ namespace {
 
 constexpr std::uint32_t kHeaderLimit = 16 * 1024;  // status line and headers of an answer
 constexpr std::size_t kMaxIdleTotal = 256;         // kept-alive connections, all origins
-constexpr std::size_t kMaxHostLength = 253;
-
-char ascii_lower(char c) {
-  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = ascii_lower(c);
-  return out;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (ascii_lower(a[i]) != ascii_lower(b[i])) return false;
-  }
-  return true;
-}
-
-bool is_digit(char c) {
-  return c >= '0' && c <= '9';
-}
-
-bool is_host_char(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c) || c == '-' || c == '.' ||
-         c == '_';
-}
-
-bool is_ipv6_char(char c) {
-  return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') || c == ':' || c == '.';
-}
 
 // RFC 9110 tchar.
 bool is_token_char(char c) {
-  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c)) return true;
+  if (text::is_alpha(c) || text::is_digit(c)) return true;
   return std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
 }
 
@@ -76,7 +46,7 @@ bool is_token_char(char c) {
 bool header_ok(const std::pair<std::string, std::string>& header) {
   const auto& [name, value] = header;
   if (name.empty() || !std::all_of(name.begin(), name.end(), is_token_char)) return false;
-  if (iequals(name, "Content-Length") || iequals(name, "Transfer-Encoding")) {
+  if (text::iequals(name, "Content-Length") || text::iequals(name, "Transfer-Encoding")) {
     return false;
   }
   return std::none_of(value.begin(), value.end(), [](char c) {
@@ -136,74 +106,6 @@ const char* to_string(ClientError error) {
       return "address busy";
   }
   return "unknown";
-}
-
-bool parse_http_url(std::string_view url, HttpUrl& out) {
-  constexpr std::string_view kScheme = "http://";
-  if (url.size() < kScheme.size()) return false;
-  for (std::size_t i = 0; i < kScheme.size(); ++i) {
-    if (ascii_lower(url[i]) != kScheme[i]) return false;
-  }
-  const std::string_view rest = url.substr(kScheme.size());
-  const std::size_t end = rest.find_first_of("/?");
-  const std::string_view authority = rest.substr(0, end);
-  const std::string_view target =
-      end == std::string_view::npos ? std::string_view{} : rest.substr(end);
-  for (char c : target) {
-    const auto u = static_cast<unsigned char>(c);
-    if (u <= 0x20 || u == 0x7f || c == '#') return false;
-  }
-
-  std::string_view host;
-  std::string_view port_text;
-  bool has_port = false;
-  if (!authority.empty() && authority.front() == '[') {
-    const std::size_t close = authority.find(']');
-    if (close == std::string_view::npos) return false;
-    host = authority.substr(1, close - 1);
-    const std::string_view after = authority.substr(close + 1);
-    if (!after.empty()) {
-      if (after.front() != ':') return false;
-      has_port = true;
-      port_text = after.substr(1);
-    }
-    if (host.find(':') == std::string_view::npos) return false;  // brackets are for IPv6
-    if (!std::all_of(host.begin(), host.end(), is_ipv6_char)) return false;  // no zone id
-    if (!net::IpAddress::parse(host)) return false;
-  } else {
-    const std::size_t colon = authority.find(':');
-    host = authority.substr(0, colon);
-    if (colon != std::string_view::npos) {
-      has_port = true;
-      port_text = authority.substr(colon + 1);
-    }
-    if (host.empty() || host.size() > kMaxHostLength) return false;
-    if (!std::all_of(host.begin(), host.end(), is_host_char)) return false;
-  }
-
-  std::uint16_t port = 80;
-  if (has_port) {
-    if (port_text.empty() || port_text.size() > 5) return false;
-    unsigned value = 0;
-    for (char c : port_text) {
-      if (!is_digit(c)) return false;
-      value = value * 10 + static_cast<unsigned>(c - '0');
-    }
-    if (value == 0 || value > 65535) return false;
-    port = static_cast<std::uint16_t>(value);
-  }
-
-  out.host.assign(host);
-  out.port = port;
-  if (target.empty()) {
-    out.target = "/";
-  } else if (target.front() == '?') {
-    out.target = "/";
-    out.target.append(target);
-  } else {
-    out.target.assign(target);
-  }
-  return true;
 }
 
 struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
@@ -278,10 +180,10 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
 
 // One request, from get() to its handler.
 struct Client::Impl::Op : std::enable_shared_from_this<Client::Impl::Op> {
-  Op(std::shared_ptr<Impl> owner, HttpUrl parsed, Handler handler)
+  Op(std::shared_ptr<Impl> owner, text::HttpUrl parsed, Handler handler)
       : impl(std::move(owner)),
         url(std::move(parsed)),
-        host_key(lower(url.host)),
+        host_key(text::lower(url.host)),
         key(host_key + ":" + std::to_string(url.port)),
         done(std::move(handler)),
         deadline(impl->io),
@@ -304,7 +206,7 @@ struct Client::Impl::Op : std::enable_shared_from_this<Client::Impl::Op> {
   void unclaim();
 
   std::shared_ptr<Impl> impl;
-  HttpUrl url;
+  text::HttpUrl url;
   std::string host_key;  // lower-case host: the DNS cache key
   std::string key;       // the pool key
   std::optional<asio::ip::address> literal;
@@ -339,13 +241,12 @@ void Client::Impl::get(ClientRequest req, Handler done) {
     post_result(std::move(done), ClientError::connect_failed);
     return;
   }
-  HttpUrl url;
-  if (!parse_http_url(req.url, url) ||
-      !std::all_of(req.headers.begin(), req.headers.end(), header_ok)) {
+  auto url = text::parse_http_url(req.url);
+  if (!url || !std::all_of(req.headers.begin(), req.headers.end(), header_ok)) {
     post_result(std::move(done), ClientError::bad_url);
     return;
   }
-  auto op = std::make_shared<Op>(shared_from_this(), std::move(url), std::move(done));
+  auto op = std::make_shared<Op>(shared_from_this(), std::move(*url), std::move(done));
   op->build_request(req.headers);
   op->timeout = req.timeout;
   ops.emplace(op->id, op);
@@ -526,7 +427,7 @@ void Client::Impl::Op::build_request(
     const std::vector<std::pair<std::string, std::string>>& headers) {
   auto given = [&](std::string_view name) {
     return std::any_of(headers.begin(), headers.end(),
-                       [&](const auto& h) { return iequals(h.first, name); });
+                       [&](const auto& h) { return text::iequals(h.first, name); });
   };
   request.method(bhttp::verb::get);
   request.target(url.target);  // byte-for-byte: never re-encoded

@@ -40,7 +40,8 @@ struct ClientResponse {
   std::string body;
 };
 
-// Decides whether btrt may connect to an address (spec 6.3 point 6).
+// Decides whether btrt may connect to an address: the destination guard, applied to every
+// address a name resolves to (docs/dpi-integration.md, "Safety rules").
 using DestinationGuard = std::function<bool(const net::IpAddress&)>;
 
 struct ClientOptions {
@@ -87,13 +88,5 @@ class Client {
   struct Impl;
   std::shared_ptr<Impl> impl_;
 };
-
-// Parses "http://host[:port]/path?query" (no userinfo, no fragment). Pure.
-struct HttpUrl {
-  std::string host;  // as written: a name, an IPv4 literal, or an IPv6 literal without brackets
-  std::uint16_t port = 80;
-  std::string target;  // path and query, at least "/"
-};
-bool parse_http_url(std::string_view url, HttpUrl& out);
 
 }  // namespace btrt::http

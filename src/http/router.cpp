@@ -10,6 +10,8 @@
 #include "protocol/percent.hpp"
 #include "protocol/response.hpp"
 #include "protocol/scrape.hpp"
+#include "text/strings.hpp"
+#include "text/url.hpp"
 
 namespace btrt::http {
 
@@ -41,15 +43,9 @@ core::PeerAnnounce peer_of(const protocol::AnnounceRequest& parsed, const net::I
   return peer;
 }
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
 // The first address of an X-Forwarded-For list ("client, proxy1, proxy2").
 std::optional<net::IpAddress> first_forwarded(std::string_view header) {
-  return net::IpAddress::parse(trim(header.substr(0, header.find(','))));
+  return net::IpAddress::parse(text::trim(header.substr(0, header.find(','))));
 }
 
 void failure(Response& response, std::string_view reason) {
@@ -66,15 +62,6 @@ void refuse(Response& response, metrics::Counters::Id reason, std::string_view t
 
 constexpr std::string_view kTrackerFull =
     "tracker is full: no new torrents accepted (tracker.max_torrents)";
-
-bool starts_with_http(std::string_view target) {
-  constexpr std::string_view kScheme = "http://";
-  if (target.size() < kScheme.size()) return false;
-  for (std::size_t i = 0; i < kScheme.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(target[i])) != kScheme[i]) return false;
-  }
-  return true;
-}
 
 // The DPI passes announces on, and an announce always names its torrent; anything else with a
 // foreign Host (a health check, a stray request) is served as ours.
@@ -103,7 +90,7 @@ net::IpAddress subscriber_address(const Request& request) {
   std::optional<net::IpAddress> claimed;
   if (!request.x_forwarded_for.empty()) claimed = first_forwarded(request.x_forwarded_for);
   if (!claimed && !request.x_real_ip.empty()) {
-    claimed = net::IpAddress::parse(trim(request.x_real_ip));
+    claimed = net::IpAddress::parse(text::trim(request.x_real_ip));
   }
   return claimed && !claimed->is_unspecified() ? *claimed : request.source;
 }
@@ -149,23 +136,20 @@ void Router::handle(const Request& request, Response& response) {
   }
   std::string_view target = request.target;
   const bool from_trusted = trusted(request.source);
-  if (starts_with_http(target)) {
+  if (const auto absolute = text::split_url(target);
+      absolute && text::iequals(absolute->scheme, "http")) {
     // Absolute form, as a client sends it to its HTTP proxy.
-    auto path_start = target.find_first_of("/?", 7);
-    auto authority =
-        target.substr(7, path_start == std::string_view::npos ? target.size() - 7 : path_start - 7);
     if (from_trusted && names_a_torrent(target) &&
-        !forwarding::names_this_tracker(authority, hostnames_, listen_)) {
+        !forwarding::names_this_tracker(absolute->authority, hostnames_, listen_)) {
       return forwarded(request, target, response, true);
     }
-    target =
-        path_start == std::string_view::npos ? std::string_view("/") : target.substr(path_start);
+    target = absolute->target.empty() ? std::string_view("/") : absolute->target;
   } else if (from_trusted && names_a_torrent(target) &&
              !forwarding::names_this_tracker(request.host, hostnames_, listen_)) {
     // Transparent: the DPI passed the subscriber's request on as it was.
     thread_local std::string url;
     url.assign("http://");
-    url.append(trim(request.host));
+    url.append(text::trim(request.host));
     url.append(target);
     return forwarded(request, url, response, true);
   }
@@ -228,7 +212,8 @@ void Router::answer(const protocol::AnnounceRequest& parsed, const core::SwarmCo
   a.complete = counts.complete;
   a.incomplete = counts.incomplete;
   if (origin) {
-    // Spec 6.3 point 4: the origin's pace (never faster than ours), the larger counts.
+    // The origin's pace, never faster than ours (tracker.min_interval), and the larger
+    // counts, since each side may know peers the other does not (docs/dpi-integration.md).
     a.interval = std::max(origin->interval, a.min_interval);
     a.min_interval = std::min(std::max(origin->min_interval, a.min_interval), a.interval);
     a.complete = std::max(a.complete, origin->complete);
@@ -255,7 +240,7 @@ void Router::announce(const Request& request, std::string_view query, Response& 
     std::optional<net::IpAddress> claimed;
     if (!request.x_forwarded_for.empty()) claimed = first_forwarded(request.x_forwarded_for);
     if (!claimed && !request.x_real_ip.empty()) {
-      claimed = net::IpAddress::parse(trim(request.x_real_ip));
+      claimed = net::IpAddress::parse(text::trim(request.x_real_ip));
     }
     if (!claimed) claimed = parsed.ip;
     if (claimed && !claimed->is_unspecified()) peer.address = *claimed;

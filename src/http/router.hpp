@@ -13,10 +13,10 @@
 
 namespace btrt::http {
 
-// The tracker's HTTP endpoints: /announce, /scrape, /health, and forwarded announces (spec
-// 6.3: /forwarded_announce, a foreign Host, an absolute-form target, each from a trusted
-// source). Turns requests into store operations and bencoded answers; thread-safe, no lock
-// of its own. The service pages (/metrics, /stats) go to the admin handler, when one is
+// The tracker's HTTP endpoints: /announce, /scrape, /health, and forwarded announces
+// (/forwarded_announce, a foreign Host, an absolute-form target, each from a trusted source:
+// docs/dpi-integration.md). Turns requests into store operations and bencoded answers; thread-safe,
+// no lock of its own. The service pages (/metrics, /stats) go to the admin handler, when one is
 // set.
 class Router : public Handler {
  public:

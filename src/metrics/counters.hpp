@@ -22,7 +22,7 @@ class Counters {
     failures,
     neighbor_ok,
     neighbor_failed,
-    // Forwarded announces (spec 6.3), by what happened upstream.
+    // Forwarded announces (docs/dpi-integration.md), by what happened upstream.
     upstream_ok,              // the origin answered with peers
     upstream_failure_reason,  // the origin answered with a failure reason (relayed)
     upstream_failed,          // timeout, refused, reset, garbage or oversized answer
@@ -31,7 +31,8 @@ class Counters {
     upstream_cached,          // not sent: a fresh enough answer was cached (when_needed)
     upstream_merged,          // joined an identical request already in flight
     // Tracker failures (a bencoded failure reason) by request kind and reason; `failures`
-    // above stays the announce total. Each one is exported as one reason label (spec 6.4).
+    // above stays the announce total. Each one is exported as one reason label (docs/operations.md,
+    // "Metrics").
     announce_bad_request,     // the query did not parse (missing or bad parameter)
     announce_torrent_limit,   // tracker.max_torrents reached for a new torrent
     scrape_bad_request,       // the query did not parse, or too many info_hash

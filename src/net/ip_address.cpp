@@ -2,8 +2,9 @@
 
 #include <arpa/inet.h>
 
-#include <charconv>
 #include <cstring>
+
+#include "text/url.hpp"
 
 namespace btrt::net {
 namespace {
@@ -72,30 +73,13 @@ bool IpAddress::is_unspecified() const {
 }
 
 std::optional<Endpoint> Endpoint::parse(std::string_view text) {
-  std::string_view host;
-  std::string_view port;
-  if (!text.empty() && text.front() == '[') {
-    auto close = text.find(']');
-    if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':') {
-      return std::nullopt;
-    }
-    host = text.substr(1, close - 1);
-    port = text.substr(close + 2);
-  } else {
-    auto colon = text.rfind(':');
-    if (colon == std::string_view::npos) return std::nullopt;
-    host = text.substr(0, colon);
-    port = text.substr(colon + 1);
-    if (host.find(':') != std::string_view::npos) return std::nullopt;  // IPv6 needs brackets
-  }
-  auto address = IpAddress::parse(host);
-  if (!address) return std::nullopt;
-  unsigned value = 0;
-  auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
-  if (ec != std::errc{} || end != port.data() + port.size() || port.empty() || value > 65535) {
-    return std::nullopt;
-  }
-  return Endpoint{*address, static_cast<std::uint16_t>(value)};
+  const auto hp = text::split_host_port(text);
+  // The port is required (so a bare IPv6 address, which has no port, is refused).
+  if (!hp || !hp->port) return std::nullopt;
+  auto address = IpAddress::parse(hp->host);
+  auto port = text::parse_port(*hp->port);
+  if (!address || !port) return std::nullopt;
+  return Endpoint{*address, *port};
 }
 
 std::string Endpoint::to_string() const {

@@ -10,6 +10,7 @@
 #include <type_traits>
 
 #include "storage/schema_sql.hpp"
+#include "text/url.hpp"
 
 namespace btrt::storage {
 namespace {
@@ -91,7 +92,8 @@ class SociDatabase final : public Database {
         sql_ << "PRAGMA journal_mode=WAL";
         sql_ << "PRAGMA synchronous=NORMAL";
         // 4 MiB: enough for the B-tree interior pages the random-order peer writes walk; a
-        // larger cache costs memory per peer (spec 12) for little write speed (bench_persistence).
+        // larger cache costs memory per peer (docs/performance.md, "Targets") for little write
+        // speed (bench_persistence).
         sql_ << "PRAGMA cache_size=-4096";
       } else {
         mysql_ = true;
@@ -100,9 +102,10 @@ class SociDatabase final : public Database {
           where = "unix_socket=" + quoted(config.location);
           describe_ = "MySQL " + config.location;
         } else {
-          auto colon = config.location.rfind(':');
-          where = "host=" + quoted(config.location.substr(0, colon)) +
-                  " port=" + config.location.substr(colon + 1);
+          // "[::1]:3306": the brackets are URL syntax; the MySQL client wants the bare address.
+          const auto hp = text::split_host_port(config.location);
+          where = "host=" + quoted(std::string(hp ? hp->host : config.location)) +
+                  " port=" + std::string(hp && hp->port ? *hp->port : "3306");
           describe_ = "MySQL " + config.location;
         }
         describe_ += " schema " + config.schema;
@@ -220,33 +223,6 @@ class SociDatabase final : public Database {
         completed.resize(kRowsPerFetch);
       }
       return 0;
-    });
-  }
-
-  std::vector<StatsRow> load_stats(std::size_t limit) override {
-    return guarded([&] {
-      std::vector<StatsRow> rows;
-      soci::rowset<soci::row> result =
-          (sql_.prepare << "SELECT sampled_at, announces, scrapes, forwarded FROM stats "
-                           "ORDER BY sampled_at DESC LIMIT " +
-                               std::to_string(limit));
-      for (const auto& r : result) {
-        StatsRow row = stats_row_of(r);
-        rows.push_back(row);
-      }
-      for (auto& row : rows) {
-        long long at = row.sampled_at;
-        soci::rowset<soci::row> returned =
-            (sql_.prepare << "SELECT peer_group, peers FROM stats_returned WHERE sampled_at = :at "
-                             "ORDER BY peer_group",
-             soci::use(at));
-        for (const auto& r : returned) {
-          row.returned_by_group.emplace_back(r.get<std::string>(0),
-                                             static_cast<std::uint64_t>(as_int(r, 1)));
-        }
-      }
-      std::reverse(rows.begin(), rows.end());
-      return rows;
     });
   }
 

@@ -98,8 +98,6 @@ class Database {
   // Calls f for every torrent with completions.
   virtual void load_completed(
       const std::function<void(const core::InfoHash&, std::uint64_t)>& f) = 0;
-  // The last `limit` statistics rows, oldest first (for reports and tests).
-  virtual std::vector<StatsRow> load_stats(std::size_t limit) = 0;
   // The statistics rows sampled at or after `since` (unix seconds), oldest first.
   virtual std::vector<StatsRow> load_stats_since(std::int64_t since) = 0;
 

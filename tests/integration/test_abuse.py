@@ -1,4 +1,4 @@
-"""Abuse and limits (spec 6: no request can crash or hang the server): slow clients, idle
+"""Abuse and limits (no request can crash or hang the server): slow clients, idle
 connections past max_connections, pipelining, huge queries, torrent floods. Each test checks
 that an ordinary announce is still answered promptly while the abuse goes on."""
 import os

@@ -1,4 +1,4 @@
-"""The command line, configuration checking, signals and logging of spec 3, 4 and 10."""
+"""The command line, configuration checking, signals and logging (docs/operations.md)."""
 import datetime
 import signal
 import subprocess

@@ -1,4 +1,4 @@
-"""Forwarded announces (spec 6.3) with the real binary and fake origin trackers on loopback:
+"""Forwarded announces (docs/dpi-integration.md) with the real binary and fake origin trackers on loopback:
 the DPI's three request shapes, the origin cache, merging, failures, back-off and the guards."""
 import concurrent.futures
 import json

@@ -1,4 +1,4 @@
-"""hashlist.bin (spec 9): written by `btrt run` every interval and by `btrt hashlist`."""
+"""hashlist.bin (docs/dpi-integration.md): written by `btrt run` every interval and by `btrt hashlist`."""
 import os
 import signal
 import subprocess

@@ -1,4 +1,4 @@
-"""Every bad input of spec 6 gets its answer, and the server keeps serving."""
+"""Every bad input over HTTP gets its answer, and the server keeps serving."""
 import socket
 import time
 

@@ -1,4 +1,4 @@
-"""Log files (spec 10): a file that cannot be opened at the daily switch, and keep_days."""
+"""Log files (docs/operations.md, "Logs"): a file that cannot be opened at the daily switch, and keep_days."""
 import datetime
 import shutil
 import signal

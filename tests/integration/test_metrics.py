@@ -1,4 +1,4 @@
-"""The service pages /metrics and /stats (spec 6.4) with the real binary on loopback."""
+"""The service pages /metrics and /stats (docs/operations.md) with the real binary on loopback."""
 import json
 import os
 import re

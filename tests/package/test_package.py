@@ -1,4 +1,4 @@
-"""The .deb and .rpm packages (spec 11), built with CPack from the release build directory.
+"""The .deb and .rpm packages (docs/operations.md, "Installation"), built with CPack from the release build directory.
 
 The .deb is really installed (dpkg -i) and purged at the end, whatever happens; this needs
 root and a machine where no other btrt package is installed. Concurrent runs are serialised

@@ -1033,7 +1033,8 @@ TEST_F(ConfigTest, CidrFileThatIsADirectory) {
   EXPECT_EQ(errors[0].message, "cannot open: Is a directory");
 }
 
-// The load time is printed, not asserted (spec 12 is measured by bench_prefix_table).
+// The load time is printed, not asserted (the target, docs/performance.md, is measured by
+// bench_prefix_table).
 TEST_F(ConfigTest, LoadingOneMillionPrefixes) {
   std::string text;
   text.reserve(20 * 1000000);

@@ -54,6 +54,13 @@ TEST(ThisTracker, NamesAndListenAddresses) {
   EXPECT_FALSE(names_this_tracker("tracker.example.org", names, listen));
   EXPECT_FALSE(names_this_tracker("tracker.example.org:6969", names, listen));
   EXPECT_FALSE(names_this_tracker("127.0.0.1:99999", names, listen));
+  EXPECT_TRUE(names_this_tracker("[::1]:", names, listen));  // empty port: the default
+  EXPECT_TRUE(names_this_tracker("::1", names, listen));     // bare IPv6: port 80
+  EXPECT_TRUE(names_this_tracker(" localhost\t", names, listen));
+  EXPECT_FALSE(names_this_tracker("127.0.0.1:69x9", names, listen));
+  // A malformed authority is no address of ours, whatever its digits.
+  EXPECT_FALSE(names_this_tracker("[::1", names, listen));
+  EXPECT_FALSE(names_this_tracker("[::1]junk", names, listen));
   const std::vector<net::Endpoint> wildcard{endpoint("0.0.0.0:6969")};
   EXPECT_TRUE(names_this_tracker("10.1.1.1:6969", names, wildcard));
   EXPECT_FALSE(names_this_tracker("10.1.1.1:80", names, wildcard));

@@ -235,7 +235,7 @@ TEST_P(DatabaseTest, StatisticsRoundTrip) {
   batch.stats = {{960, 10, 2, 0, {{"local peers", 7}, {"other", 3}}},
                  {1020, 20, 4, 1, {{"local peers", 9}}}};
   db->write(batch);
-  auto rows = db->load_stats(10);
+  auto rows = db->load_stats_since(0);
   ASSERT_EQ(rows.size(), 2u);
   EXPECT_EQ(rows[0].sampled_at, 960);
   EXPECT_EQ(rows[1].announces, 20u);
@@ -287,7 +287,7 @@ TEST_P(DatabaseTest, UpgradeBringsAVersionOneSchemaToTheCurrentOne) {
   Batch batch;  // the upgrade's table works
   batch.stats = {{60, 1, 0, 0, {{"local peers", 1}}}};
   db->write(batch);
-  EXPECT_EQ(db->load_stats(1).size(), 1u);
+  EXPECT_EQ(db->load_stats_since(0).size(), 1u);
   EXPECT_NE(upgrade_schema(*db).find("is current"), std::string::npos);
   // Version 3 dropped the index on peers.expires_at.
   auto session = raw_session();

@@ -1,0 +1,39 @@
+#pragma once
+
+#include <string>
+#include <string_view>
+
+// Small string helpers shared by every layer. Pure: no locale, no allocation except `lower`.
+// ASCII only on purpose: protocol text, header names, URL schemes and configuration words are
+// ASCII, and <cctype> would follow the process locale (a Turkish locale lowers 'I' to a
+// dotless i, so "INFO" would stop matching "info").
+namespace btrt::text {
+
+// Space, tab, CR, LF, vertical tab, form feed: what <cctype>'s isspace means in the C locale.
+constexpr bool is_space(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r';
+}
+
+constexpr bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
+
+constexpr bool is_alpha(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+constexpr char to_lower(char c) {
+  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+}
+
+// Without leading and trailing is_space characters.
+std::string_view trim(std::string_view s);
+
+std::string lower(std::string_view s);
+
+// Equal but for the case of ASCII letters.
+bool iequals(std::string_view a, std::string_view b);
+
+bool starts_with_ci(std::string_view s, std::string_view prefix);
+
+}  // namespace btrt::text

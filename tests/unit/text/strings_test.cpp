@@ -1,0 +1,53 @@
+#include "text/strings.hpp"
+
+#include <gtest/gtest.h>
+
+#include <clocale>
+
+namespace btrt::text {
+namespace {
+
+TEST(Trim, RemovesEveryAsciiSpaceAtBothEnds) {
+  EXPECT_EQ(trim("  a b \t"), "a b");
+  EXPECT_EQ(trim("\r\n\v\fvalue\f\v\n\r"), "value");
+  EXPECT_EQ(trim(" \t\r\n"), "");
+  EXPECT_EQ(trim(""), "");
+  EXPECT_EQ(trim("x"), "x");
+  // Only ASCII white space: a NUL or a non-breaking space (UTF-8 C2 A0) is content.
+  EXPECT_EQ(trim(std::string_view(" \0 ", 3)), std::string_view("\0", 1));
+  EXPECT_EQ(trim("\xc2\xa0x"), "\xc2\xa0x");
+}
+
+TEST(Lower, FoldsAsciiLettersOnly) {
+  EXPECT_EQ(lower("Retracker.LOCAL:80"), "retracker.local:80");
+  EXPECT_EQ(lower("\xc3\x84"), "\xc3\x84");  // UTF-8 'A' with umlaut stays as it is
+  EXPECT_EQ(lower(""), "");
+}
+
+TEST(Iequals, IgnoresAsciiCaseOnly) {
+  EXPECT_TRUE(iequals("Content-Length", "content-length"));
+  EXPECT_TRUE(iequals("", ""));
+  EXPECT_FALSE(iequals("btrt", "btrt "));
+  EXPECT_FALSE(iequals("a", "b"));
+  EXPECT_FALSE(iequals("@", "`"));  // 0x40 and 0x60 differ by the case bit but are not letters
+  EXPECT_FALSE(iequals("[", "{"));
+}
+
+TEST(Iequals, DoesNotDependOnTheLocale) {
+  // Whatever locale the process runs in, "INFO" and "info" stay equal.
+  const char* set = std::setlocale(LC_CTYPE, "tr_TR.UTF-8");
+  EXPECT_TRUE(iequals("INFO", "info"));
+  EXPECT_EQ(lower("INFO"), "info");
+  if (set) std::setlocale(LC_CTYPE, "C");
+}
+
+TEST(StartsWithCi, ComparesThePrefixIgnoringCase) {
+  EXPECT_TRUE(starts_with_ci("HTTP://x", "http://"));
+  EXPECT_TRUE(starts_with_ci("http://", "http://"));
+  EXPECT_FALSE(starts_with_ci("http:/", "http://"));
+  EXPECT_FALSE(starts_with_ci("https://x", "http://"));
+  EXPECT_TRUE(starts_with_ci("anything", ""));
+}
+
+}  // namespace
+}  // namespace btrt::text
