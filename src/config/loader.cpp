@@ -1039,8 +1039,10 @@ const Key<Database> kDatabaseKeys[] = {
     {"flush_interval", duration(&Database::flush_interval, 1), Reload::restart,
      "Seconds between write-behind flushes; what a crash can lose."},
     {"max_pending", integer(&Database::max_pending), Reload::restart,
-     "Peer changes kept in memory while the database is unreachable; beyond it the oldest peer "
-     "updates are dropped (with a warning saying how many); completion counts are never dropped."},
+     "Peer changes kept in memory while the database is unreachable (and only then: while it "
+     "is up every change is written); beyond it the oldest peer updates are dropped first, "
+     "removals of stopped peers only when they alone exceed it (with a warning saying how "
+     "many); completion counts are never dropped. 0 = keep no peer change through an outage."},
 };
 
 void load_group_name(Loader& l, const Entry& e, const std::string& path, PeerGroup& out) {
