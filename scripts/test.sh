@@ -7,8 +7,8 @@
 #      the .rpm built and inspected (needs root; skipped otherwise);
 #   3. unit and black-box tests again under AddressSanitizer + UndefinedBehaviorSanitizer
 #      (the end-to-end tests run on the release build only, to stay fast);
-#   4. the unit tests and the black-box tests of the threaded parts (server, forwarder,
-#      neighbours, write-behind, signals) under ThreadSanitizer;
+#   4. the unit tests and the black-box tests of the threaded parts (server, forwarder and its
+#      resolver, neighbours, write-behind and restore, logging, signals) under ThreadSanitizer;
 #   5. each libFuzzer target for a bounded time (FUZZ_SECONDS, default 15).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -58,7 +58,10 @@ ctest --test-dir build-tsan --output-on-failure -j2
 step "black-box tests of the threaded parts (TSan)"
 BTRT_BIN=build-tsan/src/btrt $PY -m pytest -q -p no:cacheprovider \
   tests/integration/test_forwarding.py tests/integration/test_neighbors.py \
-  tests/integration/test_chaos.py tests/integration/test_abuse.py tests/integration/test_metrics.py
+  tests/integration/test_chaos.py tests/integration/test_abuse.py tests/integration/test_metrics.py \
+  tests/integration/test_forwarding_limits.py tests/integration/test_origin_answers.py \
+  tests/integration/test_counts.py tests/integration/test_logging.py \
+  tests/integration/test_persistence.py
 
 step "fuzzing (bounded)"
 FUZZ_SECONDS=${FUZZ_SECONDS:-15} scripts/fuzz.sh
