@@ -240,8 +240,8 @@ void Forwarder::answered(const std::shared_ptr<Flight>& flight, const std::strin
       error == http::ClientError::destination_refused || error == http::ClientError::bad_url;
   std::string why;
   OriginAnswer answer;
-  const AnswerLimits limits{settings_.default_interval, settings_.min_interval,
-                            settings_.max_peers, settings_.allowed_destinations};
+  const AnswerLimits limits{settings_.default_interval, settings_.min_interval, settings_.max_peers,
+                            settings_.allowed_destinations};
   if (refused) {
     counters.add(Counters::upstream_refused);
     if (spdlog::should_log(spdlog::level::debug)) {

@@ -38,11 +38,14 @@ bool is_ipv6_literal(std::string_view host) {
 }  // namespace
 
 std::optional<UrlParts> split_url(std::string_view url) {
-  const std::size_t colon = url.find("://");
-  if (colon == 0 || colon == std::string_view::npos || !is_alpha(url.front())) return std::nullopt;
+  // Only the scheme's own characters are read before "://": the router asks this of every
+  // request target, and an origin-form one ("/announce?...") is refused at its first byte.
+  if (url.empty() || !is_alpha(url.front())) return std::nullopt;
+  const auto scheme_end = std::find_if_not(url.begin(), url.end(), is_scheme_char);
+  const auto colon = static_cast<std::size_t>(scheme_end - url.begin());
+  if (!url.substr(colon).starts_with("://")) return std::nullopt;
   UrlParts out;
   out.scheme = url.substr(0, colon);
-  if (!std::all_of(out.scheme.begin(), out.scheme.end(), is_scheme_char)) return std::nullopt;
   const std::string_view rest = url.substr(colon + 3);
   const std::size_t end = rest.find_first_of("/?#");
   out.authority = rest.substr(0, end);
