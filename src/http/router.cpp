@@ -287,7 +287,7 @@ void Router::forwarded(const Request& request, std::string_view url, Response& r
       selected.clear();
       core::SwarmCounts counts;
       if (peer.event == core::AnnounceEvent::stopped) {
-        counts = store_.counts(peer.info_hash, now());
+        counts = tracker_.counts(peer.info_hash);
       } else {
         counts = store_.select(peer, now(), options, selected);
       }
@@ -317,7 +317,7 @@ void Router::scrape(std::string_view query, Response& response) {
     });
   } else {
     for (const auto& hash : hashes) {
-      auto c = store_.counts(hash, now());
+      auto c = tracker_.counts(hash);
       entries.push_back({hash, c.complete, c.incomplete, c.downloaded});
     }
   }
