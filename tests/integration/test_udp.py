@@ -239,8 +239,8 @@ def test_connection_id_of_another_source_gets_no_answer(udp_tracker):
         mine.send(struct.pack(">QII", PROTOCOL_ID, 0, 4242))
         assert struct.unpack(">IIQ", mine.receive())[:2] == (0, 4242)
         assert metrics(t)['btrt_udp_dropped_total{reason="connection_id"}'] == 1
-        assert t.scrape(info_hash(8))[b"files"] == {} or \
-            t.scrape(info_hash(8))[b"files"][info_hash(8)][b"incomplete"] == 0
+        files = t.scrape(info_hash(8))[b"files"]
+        assert files.get(info_hash(8), {}).get(b"incomplete", 0) == 0  # not registered
     finally:
         mine.close()
         other.close()
