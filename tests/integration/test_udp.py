@@ -360,3 +360,16 @@ def test_second_instance_on_the_same_udp_port_fails(udp_tracker, make_tracker):
     assert re.search(rf"cannot listen on udp 127\.0\.0\.1:{first.udp_port}: Address already in use",
                      out), out
     assert udp_announce(first, "127.1.0.1", info_hash(13), peer_id(1), 6001)[1] == 1
+
+
+def test_sigterm_stops_cleanly_while_udp_is_served(udp_tracker):
+    t = udp_tracker()
+    c = Client(t, "127.1.0.1")
+    try:
+        c.announce(info_hash(14), peer_id(1), 6001)
+        for i in range(200):  # queued, some perhaps unread when the signal arrives
+            c.send(c.announce_packet(info_hash(14), peer_id(1), 6001))
+        assert t.stop(timeout=10) == 0
+        assert "stopped" in t.logs()
+    finally:
+        c.close()
