@@ -53,7 +53,7 @@ def env(name):
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BENCH = os.path.join(ROOT, "bench")
 BUILD = os.environ.get("BENCH_BUILD_DIR", os.path.join(ROOT, "build-bench"))
-BTRT = os.path.join(BUILD, "src", "btrt")
+BTRT = os.environ.get("BENCH_BTRT", os.path.join(BUILD, "src", "btrt"))
 LOADER = os.path.join(BUILD, "bench", "bench_loader")
 UDP_LOAD = os.path.join(BUILD, "bench", "bench_udp_load")
 FLOOR_HTTP = os.path.join(BUILD, "bench", "bench_floor_http")
