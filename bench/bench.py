@@ -654,21 +654,21 @@ def main():
                                       ("wrk CPU %", "wrk_pct", "{:.0f}"),
                                       ("wrk errors", "errors", "{:.0f}")):
                 row = [f"{key} {label}", fmt.format(ot[field])]
-                if "floor" in names:
-                    row.append(fmt.format(res["floor"][field]) if "floor" in res else "-")
+                if "floor" in res:
+                    row.append(fmt.format(res["floor"][field]))
                 for n in btrts:
                     row += [fmt.format(res[n][field]),
                             ratio(res[n][field], ot[field]) if field in RATIO_FIELDS else ""]
                 rows.append(row)
             return rows
 
-        header = ["", "opentracker"] + (["floor"] if "floor" in names else [])
-        for n in btrts:
-            header += [n, "÷ ot"]
         for section in ("announce", "scrape"):
             keys = [k for k in results if k[0] == section]
             if not keys:
                 continue
+            header = ["", "opentracker"] + (["floor"] if "floor" in results[keys[0]] else [])
+            for n in btrts:
+                header += [n, "÷ ot"]
             if section == "announce":
                 report.add("ANNOUNCE: 10,000 torrents, 100,000 peers, compact, numwant 50 "
                            "(÷ ot = btrt / opentracker)")
