@@ -1,6 +1,7 @@
 #!/usr/bin/python3
-"""Load benchmark of btrt against Debian's opentracker (targets: docs/performance.md). Run by bench/run.sh,
-which installs the packages and builds btrt first; see docs/performance.md.
+"""Load benchmark of btrt against Debian's opentracker and against the floors, servers that do
+only the socket work of a tracker (targets: docs/performance.md). Run by bench/run.sh, which
+installs the packages and builds btrt first; see docs/performance.md.
 
 Everything stays on 127.0.0.0/8. Every process started here is ended here, by its PID; every
 wait is bounded. Settings come from the environment (see DEFAULTS).
@@ -15,6 +16,7 @@ import shutil
 import signal
 import socket
 import statistics
+import struct
 import subprocess
 import sys
 import tempfile
@@ -33,7 +35,9 @@ DEFAULTS = {
     "BENCH_MEMORY_SECONDS": "240",  # bound of one memory load
     "BENCH_TRACKER_CPU": "0",  # core for the trackers
     "BENCH_LOAD_CPU": "1",  # core for wrk and the loader
-    "BENCH_SECTIONS": "announce scrape memory",
+    "BENCH_SECTIONS": "announce scrape udp memory",
+    "BENCH_UDP_SOCKETS": "32",  # UDP client sockets, one loopback source address each
+    "BENCH_UDP_WINDOW": "4",  # UDP announces in flight per socket
 }
 
 FLUSH_INTERVAL = 10  # btrt's database.flush_interval in the bench configuration (its default)
@@ -49,8 +53,11 @@ def env(name):
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BENCH = os.path.join(ROOT, "bench")
 BUILD = os.environ.get("BENCH_BUILD_DIR", os.path.join(ROOT, "build-bench"))
-BTRT = os.path.join(BUILD, "src", "btrt")
+BTRT = os.environ.get("BENCH_BTRT", os.path.join(BUILD, "src", "btrt"))
 LOADER = os.path.join(BUILD, "bench", "bench_loader")
+UDP_LOAD = os.path.join(BUILD, "bench", "bench_udp_load")
+FLOOR_HTTP = os.path.join(BUILD, "bench", "bench_floor_http")
+FLOOR_UDP = os.path.join(BUILD, "bench", "bench_floor_udp")
 OPENTRACKER = shutil.which("opentracker") or "/usr/bin/opentracker"
 WRK = shutil.which("wrk") or "/usr/bin/wrk"
 
@@ -61,6 +68,9 @@ CONNS = [int(c) for c in env("BENCH_CONNS").split()]
 TRACKER_CPU = env("BENCH_TRACKER_CPU")
 LOAD_CPU = env("BENCH_LOAD_CPU")
 SECTIONS = env("BENCH_SECTIONS").split()
+UDP_SOCKETS = int(env("BENCH_UDP_SOCKETS"))
+UDP_WINDOW = int(env("BENCH_UDP_WINDOW"))
+UDP_SRC = "127.100.0.1"  # the UDP load's first source address; btrt trusts 127.100.0.0/16
 NCPU = os.cpu_count() or 1
 PIN = NCPU >= 2
 
@@ -79,6 +89,12 @@ def slug(name):
 
 def free_port():
     with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def free_udp_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
@@ -118,11 +134,58 @@ def cpu_model():
 # trackers
 
 
+def tcp_ready(port):
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def udp_connect(port, sock):
+    """BEP 15 connect from sock; the connection id, or None when no answer came in time."""
+    txid = random.getrandbits(32)
+    sock.sendto(struct.pack(">QII", 0x41727101980, 0, txid), ("127.0.0.1", port))
+    try:
+        data = sock.recv(2048)
+    except OSError:  # timeout or refused
+        return None
+    if len(data) < 16 or struct.unpack(">II", data[:8]) != (0, txid):
+        return None
+    return struct.unpack(">Q", data[8:16])[0]
+
+
+def udp_ready(port):
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(0.5)
+        return udp_connect(port, sock) is not None
+
+
+def udp_sanity_check(tracker):
+    """Peer 5 of the pool announces again over UDP (as bench_udp_load would, with ip=10.0.0.5)
+    and gets the other peers of torrent 5. Returns how many."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(2)
+        sock.bind((UDP_SRC, 0))
+        cid = udp_connect(tracker.udp_port, sock)
+        if cid is None:
+            raise RuntimeError(f"{tracker.name}: no UDP connect answer")
+        txid = random.getrandbits(32)
+        packet = struct.pack(">QII20s20sQQQIIIiH", cid, 1, txid, info_hash_bytes(5),
+                             b"-WR0001-000000000005", 0, 0, 0, 0,
+                             int(ipaddress.ip_address("10.0.0.5")), 5, 50, 1030)
+        sock.sendto(packet, ("127.0.0.1", tracker.udp_port))
+        data = sock.recv(2048)
+    if len(data) < 20 or struct.unpack(">II", data[:8]) != (1, txid):
+        raise RuntimeError(f"{tracker.name}: bad UDP announce answer {data[:64]!r}")
+    return (len(data) - 20) // 6
+
+
 class Tracker:
     """A tracker process we started; stopped by its PID."""
 
-    def __init__(self, name, argv, port, workdir, cpu):
-        self.name, self.port, self.workdir = name, port, workdir
+    def __init__(self, name, argv, port, workdir, cpu, ready=None, udp_port=None):
+        self.name, self.port, self.workdir, self.udp_port = name, port, workdir, udp_port
         self.log_path = os.path.join(workdir, f"{slug(name)}.out")
         self.log_file = open(self.log_path, "w")
         self.proc = subprocess.Popen(pinned(cpu, argv), stdout=self.log_file,
@@ -132,14 +195,12 @@ class Tracker:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"{name} exited at start (see {self.log_path})")
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                    break
-            except OSError:
-                time.sleep(0.1)
+            if (ready or tcp_ready)(port):
+                break
+            time.sleep(0.1)
         else:
             self.stop()
-            raise RuntimeError(f"{name} did not listen on port {port} within 15 s")
+            raise RuntimeError(f"{name} did not answer on port {port} within 15 s")
         time.sleep(0.3)
 
     @property
@@ -174,13 +235,18 @@ class Tracker:
         self.log_file.close()
 
 
-def write_btrt_config(workdir, name, port, threads, cidr_files):
+def write_btrt_config(workdir, name, port, threads, cidr_files, udp_port=None):
     lines = [
         "server:",
         f'  listen: ["127.0.0.1:{port}"]',
         f"  threads: {threads}",
         '  hostnames: ["localhost", "127.0.0.1", "retracker.local"]',
-        '  trusted_sources: ["127.0.0.1/32"]',
+        # the UDP load's sources send the pool's 10.a.b.c addresses as wrk's ip= does
+        '  trusted_sources: ["127.0.0.1/32", "127.100.0.0/16"]',
+    ]
+    if udp_port:
+        lines.append(f'  udp_listen: ["127.0.0.1:{udp_port}"]')
+    lines += [
         "tracker:",
         "  locality_cutoff: 0",
         "  numwant_max: 200",
@@ -250,17 +316,31 @@ def write_peer_group_table(workdir, count):
     return files, len(local) + len(partner)
 
 
-def start_opentracker(workdir, name, port, cpu):
+def start_opentracker(workdir, name, port, cpu, udp_port=None):
     # Debian builds opentracker with a whitelist (README.Debian): list every benchmark hash.
     # -d chroots into workdir (as root), -u drops to nobody, so workdir must be world-readable.
-    return Tracker(name, [OPENTRACKER, "-i", "127.0.0.1", "-p", str(port), "-d",
-                          workdir, "-u", "nobody", "-w", "whitelist.txt"], port, workdir, cpu)
+    # -i applies to the -p/-P after it: both sockets are on 127.0.0.1.
+    udp = ["-P", str(udp_port)] if udp_port else []
+    return Tracker(name, [OPENTRACKER, "-i", "127.0.0.1", "-p", str(port)] + udp +
+                   ["-d", workdir, "-u", "nobody", "-w", "whitelist.txt"], port, workdir, cpu,
+                   udp_port=udp_port)
 
 
-def start_btrt(workdir, name, threads, cidr_files, cpu):
+def start_btrt(workdir, name, threads, cidr_files, cpu, udp_port=None):
     port = free_port()
-    conf = write_btrt_config(workdir, slug(name), port, threads, cidr_files)
-    return Tracker(name, [BTRT, "run", "-c", conf], port, workdir, cpu)
+    conf = write_btrt_config(workdir, slug(name), port, threads, cidr_files, udp_port)
+    return Tracker(name, [BTRT, "run", "-c", conf], port, workdir, cpu, udp_port=udp_port)
+
+
+def start_floor_http(workdir, cpu):
+    port = free_port()
+    return Tracker("floor", [FLOOR_HTTP, "--port", str(port)], port, workdir, cpu)
+
+
+def start_floor_udp(workdir, cpu):
+    port = free_udp_port()
+    return Tracker("floor", [FLOOR_UDP, "--port", str(port)], port, workdir, cpu,
+                   ready=udp_ready, udp_port=port)
 
 
 def sanity_check(tracker):
@@ -302,15 +382,14 @@ def run_loader(tracker, peers, torrents, conns, close, seconds, src, extra=()):
             "rate": int(m.group(5))}
 
 
-def run_wrk(tracker, script, conns, seconds, args):
-    argv = [WRK, "-t1", f"-c{conns}", f"-d{seconds}s", "--timeout", "5s", "-s",
-            os.path.join(BENCH, script), tracker.url, "--"] + args
+def run_load(tracker, argv, bound):
+    """Runs a load generator pinned to the load core; returns its output, its CPU seconds (from
+    wait4: taskset execs it, same PID) and the tracker's CPU seconds during it. Bounded."""
     cpu_before = tracker.cpu_seconds()
     with tempfile.TemporaryFile("w+") as out:
         proc = subprocess.Popen(pinned(LOAD_CPU, argv), stdout=out, stderr=subprocess.STDOUT,
                                 text=True)
-        # wait4 for wrk's own CPU time (taskset execs wrk: same PID); bounded.
-        deadline = time.monotonic() + seconds + 60
+        deadline = time.monotonic() + bound
         while True:
             pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
             if pid == proc.pid:
@@ -319,11 +398,17 @@ def run_wrk(tracker, script, conns, seconds, args):
             if time.monotonic() > deadline:
                 proc.kill()
                 proc.wait(timeout=10)
-                raise RuntimeError("wrk did not finish in time")
+                raise RuntimeError(f"{os.path.basename(argv[0])} did not finish in time")
             time.sleep(0.05)
         cpu_after = tracker.cpu_seconds()
         out.seek(0)
-        text = out.read()
+        return out.read(), usage.ru_utime + usage.ru_stime, cpu_after - cpu_before
+
+
+def run_wrk(tracker, script, conns, seconds, args):
+    argv = [WRK, "-t1", f"-c{conns}", f"-d{seconds}s", "--timeout", "5s", "-s",
+            os.path.join(BENCH, script), tracker.url, "--"] + args
+    text, wrk_cpu, tracker_cpu = run_load(tracker, argv, seconds + 60)
     m = re.search(r"RESULT (.*)", text)
     if not m:
         raise RuntimeError(f"wrk: {text}")
@@ -331,9 +416,27 @@ def run_wrk(tracker, script, conns, seconds, args):
     seconds_run = r["duration_us"] / 1e6
     r["rps"] = r["requests"] / seconds_run
     r["errors"] = r["connect"] + r["read"] + r["write"] + r["status"] + r["timeout"]
-    r["cpu_us"] = (cpu_after - cpu_before) * 1e6 / max(r["requests"], 1)
-    r["tracker_pct"] = (cpu_after - cpu_before) * 100 / seconds_run
-    r["wrk_pct"] = (usage.ru_utime + usage.ru_stime) * 100 / seconds_run
+    r["cpu_us"] = tracker_cpu * 1e6 / max(r["requests"], 1)
+    r["tracker_pct"] = tracker_cpu * 100 / seconds_run
+    r["wrk_pct"] = wrk_cpu * 100 / seconds_run
+    return r
+
+
+def run_udp_load(tracker, seconds, seq=False):
+    argv = [UDP_LOAD, "--port", str(tracker.udp_port), "--seconds", str(seconds), "--sockets",
+            str(UDP_SOCKETS), "--window", str(UDP_WINDOW), "--src", UDP_SRC, "--peers",
+            str(ANNOUNCE_PEERS), "--torrents", str(ANNOUNCE_TORRENTS), "--numwant", "50"]
+    if seq:
+        argv.append("--seq")
+    text, load_cpu, tracker_cpu = run_load(tracker, argv, seconds + 60)
+    m = re.search(r"UDPLOAD (.*)", text)
+    if not m:
+        raise RuntimeError(f"bench_udp_load: {text}")
+    r = {k: float(v) for k, v in (kv.split("=") for kv in m.group(1).split())}
+    r["rps"] = r["announce_answers"] / r["seconds"]
+    r["cpu_us"] = tracker_cpu * 1e6 / max(r["announce_answers"], 1)
+    r["tracker_pct"] = tracker_cpu * 100 / r["seconds"]
+    r["load_pct"] = load_cpu * 100 / r["seconds"]
     return r
 
 
@@ -372,9 +475,81 @@ def ratio(a, b):
     return f"{a / b:.2f}" if b else "-"
 
 
+def udp_section(report, workdir, cidr_files, trackers):
+    """BEP 15 announces from bench_udp_load against opentracker (-P), the UDP floor and btrt
+    (server.udp_listen), side by side and interleaved like the HTTP runs."""
+    variants = [  # the btrt's own name keeps its database apart from the HTTP runs' one
+        ("opentracker", lambda: start_opentracker(workdir, "opentracker", free_port(),
+                                                  TRACKER_CPU, free_udp_port())),
+        ("floor", lambda: start_floor_udp(workdir, TRACKER_CPU)),
+        ("btrt+groups", lambda: start_btrt(workdir, "btrt+groups-udp", 1, cidr_files,
+                                           TRACKER_CPU, free_udp_port())),
+    ]
+    started, skipped = {}, {}  # label -> tracker / why not
+    for name, start in variants:
+        log(f"udp: starting {name}")
+        try:
+            tracker = start()
+        except RuntimeError as e:
+            # A btrt without a UDP server refuses the key at check-config: say so, go on.
+            if name.startswith("btrt") and "udp_listen" in str(e):
+                skipped[name] = "this btrt refuses server.udp_listen (no UDP server): skipped"
+                log(f"udp: {name}: {skipped[name]}\n{e}")
+                continue
+            raise
+        trackers.append(tracker)
+        started[name] = tracker
+        if name != "floor":
+            # Register every peer of the pool once (the same peers, addresses and hashes as the
+            # HTTP runs), then random load.
+            reg = run_udp_load(tracker, 120, seq=True)
+            if reg["announce_answers"] < ANNOUNCE_PEERS:
+                raise RuntimeError(f"udp {name}: registration answered {reg}")
+        run_udp_load(tracker, WARMUP)
+        n = udp_sanity_check(tracker)
+        log(f"udp {name}: ready; torrent 5 answers {n} peers")
+
+    runs = {name: [] for name in started}
+    for _ in range(RUNS):
+        for name, t in started.items():
+            runs[name].append(run_udp_load(t, SECONDS))
+    fields = ("rps", "cpu_us", "tracker_pct", "load_pct", "lost", "unmatched", "reconnects",
+              "error_answers")
+    med = {n: {k: statistics.median(r[k] for r in rs) for k in fields} for n, rs in runs.items()}
+    log("udp: " + ", ".join(f"{n} {m['rps']:.0f}/s" for n, m in med.items()))
+    for t in started.values():
+        t.stop()
+        trackers.remove(t)
+
+    report.add(f"UDP (BEP 15): announces from {UDP_SOCKETS} sockets (sources 127.100.0.1..), "
+               f"{UDP_WINDOW} in flight each, same pool as HTTP; numwant 50")
+    names = [v[0] for v in variants]
+    header = [""] + names + ["btrt ÷ ot", "btrt ÷ floor"]
+    rows = []
+    for label, field, fmt in (("answered announces/s", "rps", "{:.0f}"),
+                              ("CPU µs/announce", "cpu_us", "{:.2f}"),
+                              ("tracker CPU %", "tracker_pct", "{:.0f}"),
+                              ("load CPU %", "load_pct", "{:.0f}"),
+                              ("lost (timed out)", "lost", "{:.0f}"),
+                              ("late answers", "unmatched", "{:.0f}"),
+                              ("error answers", "error_answers", "{:.0f}"),
+                              ("reconnects", "reconnects", "{:.0f}")):
+        row = [label] + [fmt.format(med[n][field]) if n in med else "skipped" for n in names]
+        bt = med.get("btrt+groups")
+        for ref in ("opentracker", "floor"):
+            row.append(ratio(bt[field], med[ref][field])
+                       if bt and ref in med and field in ("rps", "cpu_us") else "")
+        rows.append(row)
+    report.table(header, rows)
+    for name, why in skipped.items():
+        report.add(f"- {name}: {why}")
+    report.add("")
+
+
 def main():
     for path, what in ((BTRT, "btrt"), (LOADER, "bench_loader"), (OPENTRACKER, "opentracker"),
-                       (WRK, "wrk")):
+                       (WRK, "wrk"), (UDP_LOAD, "bench_udp_load"), (FLOOR_HTTP, "bench_floor_http"),
+                       (FLOOR_UDP, "bench_floor_udp")):
         if not os.access(path, os.X_OK):
             sys.exit(f"bench: {what} not found at {path} (run bench/run.sh)")
     started = time.monotonic()
@@ -390,7 +565,7 @@ def main():
         os.chmod(os.path.join(workdir, "whitelist.txt"), 0o644)
         cidr_files, prefixes = write_peer_group_table(workdir, int(env("BENCH_PREFIXES")))
 
-        report.add(f"btrt vs opentracker, {stamp}")
+        report.add(f"btrt vs opentracker and the floors, {stamp}")
         report.add(f"machine: {NCPU} cores, {cpu_model()}; load average at start: "
                    f"{load_average()}")
         btrt_version = subprocess.run([BTRT, "version"], capture_output=True, text=True,
@@ -407,10 +582,11 @@ def main():
 
         # The trackers of the announce and scrape benchmarks run side by side (idle ones cost
         # nothing) so that the runs can be interleaved: a change of machine load during the
-        # kit then hits every tracker alike.
+        # kit then hits every tracker alike. The floor runs beside them in the announce runs.
         variants = [
             ("opentracker", lambda: start_opentracker(workdir, "opentracker", free_port(),
                                                       TRACKER_CPU)),
+            ("floor", lambda: start_floor_http(workdir, TRACKER_CPU)),
             ("btrt", lambda: start_btrt(workdir, "btrt", 1, [], TRACKER_CPU)),
             ("btrt+groups", lambda: start_btrt(workdir, "btrt+groups", 1, cidr_files,
                                                TRACKER_CPU)),
@@ -420,12 +596,16 @@ def main():
                              lambda: start_btrt(workdir, "btrt+groups 2thr", 2,
                                                 cidr_files, None)))
         names = [v[0] for v in variants]
+        btrts = [n for n in names if n.startswith("btrt")]
 
         if "announce" in SECTIONS or "scrape" in SECTIONS:
             for name, start in variants:
                 log(f"starting {name}")
                 tracker = start()
                 trackers.append(tracker)
+                if name == "floor":  # stores nothing: only the warm-up of its sockets
+                    run_wrk(tracker, "announce.lua", CONNS[0], WARMUP, [])
+                    continue
                 # Register every one of the 100,000 peers once, then random load.
                 is_ot = name == "opentracker"
                 loaded = run_loader(tracker, ANNOUNCE_PEERS, ANNOUNCE_TORRENTS, 16, is_ot, 120,
@@ -439,24 +619,26 @@ def main():
 
         results = {}  # (section, mode, conns) -> name -> median
 
-        def measure(section, script, modes, conns_list):
+        def measure(section, script, modes, conns_list, measured):
             for mode in modes:
                 for conns in conns_list:
-                    runs = {name: [] for name in names}
+                    runs = {t.name: [] for t in measured}
                     for i in range(RUNS):
-                        for t in trackers:
+                        for t in measured:
                             r = run_wrk(t, script, conns, SECONDS,
                                         ["close"] if mode == "close" else [])
                             runs[t.name].append(r)
                     results[(section, mode, conns)] = {n: median_of(rs) for n, rs in
                                                        runs.items()}
                     log(f"{section} {mode} c{conns}: " + ", ".join(
-                        f"{n} {results[(section, mode, conns)][n]['rps']:.0f}/s" for n in names))
+                        f"{n} {m['rps']:.0f}/s" for n, m in
+                        results[(section, mode, conns)].items()))
 
         if "announce" in SECTIONS:
-            measure("announce", "announce.lua", ["keep-alive", "close"], CONNS)
-        if "scrape" in SECTIONS:
-            measure("scrape", "scrape.lua", ["keep-alive", "close"], CONNS[:1])
+            measure("announce", "announce.lua", ["keep-alive", "close"], CONNS, trackers)
+        if "scrape" in SECTIONS:  # the floor answers every request alike: not a scrape floor
+            measure("scrape", "scrape.lua", ["keep-alive", "close"], CONNS[:1],
+                    [t for t in trackers if t.name != "floor"])
         for t in trackers:
             t.stop()
         trackers.clear()
@@ -472,42 +654,78 @@ def main():
                                       ("wrk CPU %", "wrk_pct", "{:.0f}"),
                                       ("wrk errors", "errors", "{:.0f}")):
                 row = [f"{key} {label}", fmt.format(ot[field])]
-                for n in names[1:]:
+                if "floor" in res:
+                    row.append(fmt.format(res["floor"][field]))
+                for n in btrts:
                     row += [fmt.format(res[n][field]),
                             ratio(res[n][field], ot[field]) if field in RATIO_FIELDS else ""]
                 rows.append(row)
             return rows
 
-        header = ["", "opentracker"]
-        for n in names[1:]:
-            header += [n, "ratio"]
         for section in ("announce", "scrape"):
             keys = [k for k in results if k[0] == section]
             if not keys:
                 continue
+            header = ["", "opentracker"] + (["floor"] if "floor" in results[keys[0]] else [])
+            for n in btrts:
+                header += [n, "÷ ot"]
             if section == "announce":
                 report.add("ANNOUNCE: 10,000 torrents, 100,000 peers, compact, numwant 50 "
-                           "(ratio = btrt / opentracker)")
+                           "(÷ ot = btrt / opentracker)")
             else:
-                report.add("SCRAPE: one random torrent of the 10,000 per request")
+                report.add("SCRAPE: one random torrent of the 10,000 per request (no floor)")
             rows = []
             for (_, mode, conns) in keys:
                 rows += metric_rows(f"{mode} c{conns}", section, mode, conns)
             report.table(header, rows)
             report.add("")
 
-        if "announce" in SECTIONS and "btrt+groups" in names:
+        announce_keys = [k for k in results if k[0] == "announce"]
+        if announce_keys and "floor" in names:
+            report.add("FLOOR: HTTP announce, CPU µs per answered request and req/s; btrt / floor "
+                       "(target ≤ 1.25) and btrt / opentracker (target ≤ 1.0)")
+            rows = []
+            for key in announce_keys:
+                res = results[key]
+                fl, ot = res["floor"], res["opentracker"]
+                for n in btrts:
+                    rows.append([f"{key[1]} c{key[2]} {n}", f"{fl['cpu_us']:.1f}",
+                                 f"{ot['cpu_us']:.1f}", f"{res[n]['cpu_us']:.1f}",
+                                 ratio(res[n]["cpu_us"], fl["cpu_us"]),
+                                 ratio(res[n]["cpu_us"], ot["cpu_us"]),
+                                 ratio(res[n]["rps"], fl["rps"]),
+                                 ratio(res[n]["rps"], ot["rps"])])
+            report.table(["", "floor µs", "ot µs", "btrt µs", "CPU ÷ floor", "CPU ÷ ot",
+                          "req/s ÷ floor", "req/s ÷ ot"], rows)
+            report.add("")
+
+        if announce_keys and "btrt+groups" in names:
             report.add(f"PEER GROUPS: btrt with {prefixes:,} prefixes in 2 groups / btrt "
                        "without groups")
             rows = []
-            for (section, mode, conns), res in results.items():
-                if section != "announce":
-                    continue
-                rows.append([f"{mode} c{conns}",
+            for key in announce_keys:
+                res = results[key]
+                rows.append([f"{key[1]} c{key[2]}",
                              ratio(res["btrt+groups"]["rps"], res["btrt"]["rps"]),
                              ratio(res["btrt+groups"]["cpu_us"], res["btrt"]["cpu_us"])])
             report.table(["", "req/s ratio", "CPU/req ratio"], rows)
             report.add("")
+
+        if announce_keys and "btrt+groups 2thr" in names:
+            report.add("THREADS: btrt+groups with threads: 2 (unpinned, sharing a core with "
+                       "wrk) against threads: 1 (pinned)")
+            rows = []
+            for key in announce_keys:
+                one, two = results[key]["btrt+groups"], results[key]["btrt+groups 2thr"]
+                rows.append([f"{key[1]} c{key[2]}", f"{one['rps']:.0f}", f"{two['rps']:.0f}",
+                             ratio(two["rps"], one["rps"]), f"{one['tracker_pct']:.0f}",
+                             f"{two['tracker_pct']:.0f}", f"{two['wrk_pct']:.0f}"])
+            report.table(["", "req/s 1 thr", "req/s 2 thr", "scaling", "CPU % 1 thr",
+                          "CPU % 2 thr", "wrk CPU % (2 thr)"], rows)
+            report.add("")
+
+        if "udp" in SECTIONS:
+            udp_section(report, workdir, cidr_files, trackers)
 
         if "memory" in SECTIONS:
             peers = int(env("BENCH_MEMORY_PEERS"))
@@ -560,6 +778,15 @@ def main():
         report.add("NOTES")
         report.add("- ratio = btrt / opentracker: above 1 is better for req/s, below 1 is better "
                    "for latency, CPU and memory.")
+        report.add("- floor: bench_floor_http / bench_floor_udp, servers that do only a "
+                   "tracker's socket work (read a request, one write of a fixed 50-peer answer; "
+                   "UDP: recvmmsg a batch, sendmmsg a fixed answer each). btrt / floor is what "
+                   "btrt costs above the kernel's share.")
+        report.add("- UDP: bench_udp_load (sendmmsg/recvmmsg, connect handshake per socket); "
+                   "CPU µs/announce is the tracker's CPU over the announces answered. On "
+                   "loopback the kernel's receive work for a datagram runs in the sender's "
+                   "context, so part of a tracker's receive cost is charged to the load "
+                   "generator (alike for every tracker).")
         report.add("- opentracker answers HTTP/1.1 without keep-alive: it closes after every "
                    "answer, so its keep-alive rows are a new connection per request as well "
                    "(wrk then counts one read error per request and reconnects).")
