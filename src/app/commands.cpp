@@ -13,8 +13,8 @@
 #include "config/config.hpp"
 #include "hashlist/file_writer.hpp"
 #include "hashlist/selection.hpp"
-#include "http/resolver.hpp"
 #include "storage/database.hpp"
+#include "upstream/resolver.hpp"
 
 namespace btrt::app {
 namespace {
@@ -62,7 +62,7 @@ int version() {
             << FMT_VERSION % 100 << "\n"
             << "  CLI11 " << CLI11_VERSION << "\n"
             << "  abseil " << ABSL_LTS_RELEASE_VERSION << "\n"
-            << "  c-ares " << http::Resolver::version() << "\n";
+            << "  c-ares " << upstream::Resolver::version() << "\n";
   return kSuccess;
 }
 

@@ -58,8 +58,8 @@ Poller::~Poller() {
 }
 
 void Poller::start(const std::vector<config::Neighbor>& neighbors) {
-  http::ClientOptions options;
-  client_ = std::make_unique<http::Client>(io_, options);
+  upstream::ClientOptions options;
+  client_ = std::make_unique<upstream::Client>(io_, options);
   apply(neighbors);  // starts the ticks if there is a neighbour
   thread_ = std::thread([this] {
     pthread_setname_np(pthread_self(), "btrt-neighbors");
@@ -212,40 +212,43 @@ void Poller::send(const std::shared_ptr<Neighbor>& n, const core::InfoHash& info
        at = url.find("{info_hash}", at + encoded.size())) {
     url.replace(at, 11, encoded);
   }
-  http::ClientRequest request;
+  upstream::ClientRequest request;
   request.url = std::move(url);
   request.timeout = std::chrono::seconds(n->config.timeout);
   ++n->in_flight;
   const auto t0 = std::chrono::steady_clock::now();
   const std::uint64_t round = n->round;
-  client_->get(std::move(request), [this, n, info_hash, t0, round](http::ClientError error,
-                                                                   http::ClientResponse response) {
-    --n->in_flight;
-    if (!n->alive) return;
-    const std::chrono::duration<double> took = std::chrono::steady_clock::now() - t0;
-    metrics::Latency::observe(metrics::Latency::neighbor, took.count());
-    if (error != http::ClientError::none) {
-      std::string why = http::to_string(error);
-      if (response.status != 0) why += " (HTTP " + std::to_string(response.status) + ")";
-      return failed(*n, why, round);
-    }
-    // The neighbour answered: whatever it says about this torrent (it may not know it), it
-    // is reachable, so nothing here backs it off.
-    protocol::TrackerAnswer answer;
-    if (const char* why = protocol::parse_tracker_answer(response.body, answer)) {
-      return refused(*n, std::string("malformed answer: ") + why);
-    }
-    if (answer.failure_reason) return refused(*n, "failure reason: " + *answer.failure_reason);
-    const core::Seconds now = now_();
-    n->status.peers_learned += store_.add_foreign_peers(info_hash, answer.peers, n->source, now,
-                                                        n->config.peers_expiry_interval);
-    ++n->status.requests_ok;
-    metrics::Counters::global().add(metrics::Counters::neighbor_ok);
-    if (n->backoff != 0 && round == n->round) {
-      spdlog::info("neighbour '{}' answers again", n->config.name);
-      n->backoff = 0;
-    }
-  });
+  client_->get(std::move(request),
+               [this, n, info_hash, t0, round](upstream::ClientError error,
+                                               upstream::ClientResponse response) {
+                 --n->in_flight;
+                 if (!n->alive) return;
+                 const std::chrono::duration<double> took = std::chrono::steady_clock::now() - t0;
+                 metrics::Latency::observe(metrics::Latency::neighbor, took.count());
+                 if (error != upstream::ClientError::none) {
+                   std::string why = upstream::to_string(error);
+                   if (response.status != 0)
+                     why += " (HTTP " + std::to_string(response.status) + ")";
+                   return failed(*n, why, round);
+                 }
+                 // The neighbour answered: whatever it says about this torrent (it may not know
+                 // it), it is reachable, so nothing here backs it off.
+                 protocol::TrackerAnswer answer;
+                 if (const char* why = protocol::parse_tracker_answer(response.body, answer)) {
+                   return refused(*n, std::string("malformed answer: ") + why);
+                 }
+                 if (answer.failure_reason)
+                   return refused(*n, "failure reason: " + *answer.failure_reason);
+                 const core::Seconds now = now_();
+                 n->status.peers_learned += store_.add_foreign_peers(
+                     info_hash, answer.peers, n->source, now, n->config.peers_expiry_interval);
+                 ++n->status.requests_ok;
+                 metrics::Counters::global().add(metrics::Counters::neighbor_ok);
+                 if (n->backoff != 0 && round == n->round) {
+                   spdlog::info("neighbour '{}' answers again", n->config.name);
+                   n->backoff = 0;
+                 }
+               });
 }
 
 void Poller::refused(Neighbor& n, const std::string& why) {

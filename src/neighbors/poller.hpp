@@ -16,7 +16,7 @@
 
 #include "config/config.hpp"
 #include "core/swarm_store.hpp"
-#include "http/client.hpp"
+#include "upstream/client.hpp"
 
 namespace btrt::neighbors {
 
@@ -66,7 +66,7 @@ class Poller {
   core::SwarmStore& store_;
   const std::function<core::Seconds()> now_;
   boost::asio::io_context io_{1};
-  std::unique_ptr<http::Client> client_;
+  std::unique_ptr<upstream::Client> client_;
   boost::asio::steady_timer timer_{io_};
   // Keeps the loop waiting for a reload while there is no neighbour and so no tick.
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_{

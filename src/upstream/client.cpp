@@ -1,4 +1,4 @@
-#include "http/client.hpp"
+#include "upstream/client.hpp"
 
 #include <algorithm>
 #include <boost/asio/ip/address.hpp>
@@ -18,11 +18,11 @@
 #include <unordered_map>
 
 #include "core/lru_map.hpp"
-#include "http/resolver.hpp"
 #include "text/strings.hpp"
 #include "text/url.hpp"
+#include "upstream/resolver.hpp"
 
-namespace btrt::http {
+namespace btrt::upstream {
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -662,4 +662,4 @@ void Client::set_max_per_address(std::size_t limit) {
   impl_->options.max_per_address = limit;
 }
 
-}  // namespace btrt::http
+}  // namespace btrt::upstream

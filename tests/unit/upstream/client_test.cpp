@@ -1,4 +1,4 @@
-#include "http/client.hpp"
+#include "upstream/client.hpp"
 
 #include <gtest/gtest.h>
 
@@ -21,7 +21,7 @@
 #include <thread>
 #include <vector>
 
-namespace btrt::http {
+namespace btrt::upstream {
 namespace {
 
 namespace asio = boost::asio;
@@ -792,4 +792,4 @@ TEST(HttpClient, MaxPerAddressPassesOverABusyAddress) {
 }
 
 }  // namespace
-}  // namespace btrt::http
+}  // namespace btrt::upstream
