@@ -58,7 +58,7 @@ struct Server {
 }  // namespace
 
 struct Forwarder::Impl {
-  Impl(core::SwarmStore& store, Clock now, const config::Forwarding& settings,
+  Impl(core::SwarmStore& store, const clock::Clock& clock, const config::Forwarding& settings,
        std::uint32_t default_interval);
 
   void start();
@@ -85,7 +85,7 @@ struct Forwarder::Impl {
   Done for_another_query(const UpstreamAnnounce& request, Done done);
 
   core::SwarmStore& store_;
-  const Clock now_;
+  const clock::Clock& clock_;
   OriginCache cache_;
   std::atomic<bool> always_{false};
 
@@ -122,9 +122,9 @@ struct Forwarder::Impl {
   core::LruMap<OriginStatus> status_{kMaxOrigins};  // by host:port
 };
 
-Forwarder::Forwarder(core::SwarmStore& store, Clock now, const config::Forwarding& settings,
-                     std::uint32_t default_interval)
-    : impl_(std::make_unique<Impl>(store, std::move(now), settings, default_interval)) {
+Forwarder::Forwarder(core::SwarmStore& store, const clock::Clock& clock,
+                     const config::Forwarding& settings, std::uint32_t default_interval)
+    : impl_(std::make_unique<Impl>(store, clock, settings, default_interval)) {
   enabled_.store(settings.enabled);
   pass_client_ip_.store(settings.pass_client_ip);
 }
@@ -168,9 +168,9 @@ std::size_t Forwarder::origin_count() const {
   return impl_->origin_count();
 }
 
-Forwarder::Impl::Impl(core::SwarmStore& store, Clock now, const config::Forwarding& settings,
-                      std::uint32_t default_interval)
-    : store_(store), now_(std::move(now)) {
+Forwarder::Impl::Impl(core::SwarmStore& store, const clock::Clock& clock,
+                      const config::Forwarding& settings, std::uint32_t default_interval)
+    : store_(store), clock_(clock) {
   always_.store(settings.mode == config::Forwarding::Mode::always);
   settings_.timeout = std::chrono::seconds(settings.timeout);
   settings_.max_concurrent = settings.max_concurrent;
@@ -381,7 +381,7 @@ void Forwarder::Impl::answered(const std::shared_ptr<Flight>& flight,
   } else {
     counters.add(Counters::upstream_ok);
     server.consecutive_failures = 0;
-    const core::Seconds now = now_();
+    const core::Seconds now = clock_.now();
     store_.add_foreign_peers(flight->info_hash, answer.peers, core::Source::external, now,
                              2 * answer.info.interval);
     cache_.store(flight->origin, flight->info_hash, answer.info, now);
@@ -490,7 +490,7 @@ void Forwarder::Impl::schedule_expiry() {
   expiry_timer_.async_wait([this](boost::system::error_code ec) {
     if (ec || stopping_) return;
     report_unlogged(SteadyClock::now());
-    cache_.expire(now_());
+    cache_.expire(clock_.now());
     schedule_expiry();
   });
 }

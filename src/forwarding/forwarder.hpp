@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "clock/clock.hpp"
 #include "config/config.hpp"
 #include "core/swarm_store.hpp"
 #include "forwarding/origin_cache.hpp"
@@ -49,8 +50,7 @@ struct UpstreamOutcome {
 // source `external` for twice the origin's interval.
 class Forwarder {
  public:
-  using Clock = std::function<core::Seconds()>;
-  Forwarder(core::SwarmStore& store, Clock now, const config::Forwarding& settings,
+  Forwarder(core::SwarmStore& store, const clock::Clock& clock, const config::Forwarding& settings,
             std::uint32_t default_interval);
   ~Forwarder();
   Forwarder(const Forwarder&) = delete;

@@ -97,11 +97,12 @@ net::IpAddress subscriber_address(const Request& request) {
 
 }  // namespace
 
-Router::Router(core::SwarmStore& store, const config::Config& config)
+Router::Router(core::SwarmStore& store, const config::Config& config, const clock::Clock& clock)
     : store_(store),
       trusted_sources_(config.server.trusted_sources),
       hostnames_(config.server.hostnames),
-      listen_(config.server.listen) {
+      listen_(config.server.listen),
+      clock_(clock) {
   apply(config.tracker);
 }
 
@@ -118,10 +119,7 @@ void Router::apply(const config::Tracker& t) {
 }
 
 core::Seconds Router::now() const {
-  auto elapsed = std::chrono::steady_clock::now() - epoch_;
-  return static_cast<core::Seconds>(
-             std::chrono::duration_cast<std::chrono::seconds>(elapsed).count()) +
-         1;
+  return clock_.now();
 }
 
 bool Router::trusted(const net::IpAddress& address) const {

@@ -1,10 +1,10 @@
 #pragma once
 
 #include <atomic>
-#include <chrono>
 #include <cstdint>
 #include <vector>
 
+#include "clock/clock.hpp"
 #include "config/config.hpp"
 #include "core/swarm_store.hpp"
 #include "forwarding/forwarder.hpp"
@@ -20,7 +20,7 @@ namespace btrt::http {
 // set.
 class Router : public Handler {
  public:
-  Router(core::SwarmStore& store, const config::Config& config);
+  Router(core::SwarmStore& store, const config::Config& config, const clock::Clock& clock);
 
   void handle(const Request& request, Response& response) override;
 
@@ -50,7 +50,7 @@ class Router : public Handler {
   const std::vector<std::string> hostnames_;
   const std::vector<net::Endpoint> listen_;
   forwarding::Forwarder* forwarder_ = nullptr;
-  const std::chrono::steady_clock::time_point epoch_ = std::chrono::steady_clock::now();
+  const clock::Clock& clock_;
   std::atomic<bool> serving_{true};
   Handler* admin_ = nullptr;
 

@@ -50,8 +50,7 @@ struct Poller::Neighbor {
   Status status;
 };
 
-Poller::Poller(core::SwarmStore& store, std::function<core::Seconds()> now)
-    : store_(store), now_(std::move(now)) {}
+Poller::Poller(core::SwarmStore& store, const clock::Clock& clock) : store_(store), clock_(clock) {}
 
 Poller::~Poller() {
   stop();
@@ -153,7 +152,7 @@ void Poller::schedule_tick() {
 }
 
 void Poller::tick() {
-  const core::Seconds now = now_();
+  const core::Seconds now = clock_.now();
   std::vector<core::InfoHash> fresh;
   store_.take_new_torrents(fresh);
   std::vector<core::InfoHash> active;
@@ -202,7 +201,7 @@ void Poller::tick() {
 }
 
 void Poller::send(const std::shared_ptr<Neighbor>& n, const core::InfoHash& info_hash) {
-  auto counts = store_.counts(info_hash, now_());
+  auto counts = store_.counts(info_hash, clock_.now());
   if (counts.complete + counts.incomplete == 0) return;  // no live local peer any more
 
   std::string encoded;
@@ -239,7 +238,7 @@ void Poller::send(const std::shared_ptr<Neighbor>& n, const core::InfoHash& info
                  }
                  if (answer.failure_reason)
                    return refused(*n, "failure reason: " + *answer.failure_reason);
-                 const core::Seconds now = now_();
+                 const core::Seconds now = clock_.now();
                  n->status.peers_learned += store_.add_foreign_peers(
                      info_hash, answer.peers, n->source, now, n->config.peers_expiry_interval);
                  ++n->status.requests_ok;
@@ -255,7 +254,7 @@ void Poller::refused(Neighbor& n, const std::string& why) {
   ++n.status.requests_failed;
   n.status.last_error = why;
   metrics::Counters::global().add(metrics::Counters::neighbor_failed);
-  const core::Seconds now = now_();
+  const core::Seconds now = clock_.now();
   ++n.refusals_since_log;
   if (n.last_refusal_log == 0 || now >= n.last_refusal_log + kErrorLogEvery) {
     spdlog::warn("neighbour '{}': {} ({} such answers since the last report; ignored)",
@@ -269,7 +268,7 @@ void Poller::failed(Neighbor& n, const std::string& why, std::uint64_t round) {
   ++n.status.requests_failed;
   n.status.last_error = why;
   metrics::Counters::global().add(metrics::Counters::neighbor_failed);
-  const core::Seconds now = now_();
+  const core::Seconds now = clock_.now();
   if (round == n.round) {
     n.backoff = n.backoff == 0 ? 1 : std::min<core::Seconds>(n.backoff * 2, kMaxBackoff);
     n.backed_off_until = now + n.backoff;

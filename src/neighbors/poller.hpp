@@ -14,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "clock/clock.hpp"
 #include "config/config.hpp"
 #include "core/swarm_store.hpp"
 #include "upstream/client.hpp"
@@ -30,7 +31,7 @@ namespace btrt::neighbors {
 // delays an announce: all of this runs on the poller's own thread.
 class Poller {
  public:
-  Poller(core::SwarmStore& store, std::function<core::Seconds()> now);
+  Poller(core::SwarmStore& store, const clock::Clock& clock);
   ~Poller();
 
   void start(const std::vector<config::Neighbor>& neighbors);
@@ -64,7 +65,7 @@ class Poller {
   void refused(Neighbor& neighbor, const std::string& why);
 
   core::SwarmStore& store_;
-  const std::function<core::Seconds()> now_;
+  const clock::Clock& clock_;
   boost::asio::io_context io_{1};
   std::unique_ptr<upstream::Client> client_;
   boost::asio::steady_timer timer_{io_};

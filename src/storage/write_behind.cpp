@@ -55,14 +55,14 @@ RestoreResult restore_swarm(Database& database, core::SwarmStore& store, core::S
 }
 
 WriteBehind::WriteBehind(core::SwarmStore& store, std::unique_ptr<Database> database,
-                         config::Database config, Clock clock, StatsSource stats)
+                         config::Database config, const clock::Clock& clock, StatsSource stats)
     : store_(store),
       database_(std::move(database)),
       config_(std::move(config)),
-      clock_(std::move(clock)),
+      clock_(clock),
       stats_source_(std::move(stats)) {
   last_stats_ = stats_source_();
-  last_sample_ = clock_.wall();
+  last_sample_ = clock_.unix_now();
 }
 
 WriteBehind::~WriteBehind() {
@@ -73,13 +73,13 @@ void WriteBehind::restore_when_available(bool create_schema) {
   restore_pending_ = true;
   create_schema_ = create_schema;
   outage_.store(true);
-  outage_since_ = clock_.wall();
+  outage_since_ = clock_.unix_now();
 }
 
 void WriteBehind::start() {
   if (database_) {
     try {
-      auto rows = database_->load_stats_since(clock_.wall() - kHistorySpan);
+      auto rows = database_->load_stats_since(clock_.unix_now() - kHistorySpan);
       std::lock_guard lock(history_mutex_);
       history_.assign(std::make_move_iterator(rows.begin()), std::make_move_iterator(rows.end()));
     } catch (const DatabaseError& e) {
@@ -123,7 +123,7 @@ void WriteBehind::run() {
       stopping = stopping_;
     }
     collect();
-    sample_stats(clock_.wall(), stopping);  // a stop records its partial minute too
+    sample_stats(clock_.unix_now(), stopping);  // a stop records its partial minute too
     const bool written = flush();
     if (stopping) {
       if (!written) {
@@ -225,7 +225,7 @@ void WriteBehind::restore_late() {
   // A peer with a pending change (announced or stopped during the outage) is newer than
   // its stored row; collect() ran just before, so the pending map holds every such change.
   auto result = restore_swarm(
-      *database_, store_, clock_.monotonic(), clock_.wall(), [this](const PeerKeyRow& key) {
+      *database_, store_, clock_.now(), clock_.unix_now(), [this](const PeerKeyRow& key) {
         return peers_.contains(PeerKey{key.info_hash, key.address, key.port});
       });
   restore_pending_ = false;
@@ -240,8 +240,8 @@ void WriteBehind::restore_late() {
 
 bool WriteBehind::flush() {
   if (peers_.empty() && torrents_.empty() && stats_.empty() && !restore_pending_) return true;
-  const std::int64_t wall_now = clock_.wall();
-  const core::Seconds mono_now = clock_.monotonic();
+  const std::int64_t wall_now = clock_.unix_now();
+  const core::Seconds mono_now = clock_.now();
   auto to_wall = [&](core::Seconds t) {
     return wall_now - static_cast<std::int64_t>(mono_now) + static_cast<std::int64_t>(t);
   };

@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "clock/clock.hpp"
 #include "config/config.hpp"
 #include "core/swarm_store.hpp"
 #include "storage/database.hpp"
@@ -41,15 +42,12 @@ RestoreResult restore_swarm(Database& database, core::SwarmStore& store, core::S
 // recovery once, and retries with back-off. While the database is up nothing is dropped.
 class WriteBehind {
  public:
-  struct Clock {
-    std::function<core::Seconds()> monotonic;  // the store's clock
-    std::function<std::int64_t()> wall;        // unix seconds
-  };
   // Cumulative figures since start (the write-behind stores per-minute differences).
   using StatsSource = std::function<StatsRow()>;
 
+  // `clock`: the store's (monotonic seconds) and the database's (unix seconds) time.
   WriteBehind(core::SwarmStore& store, std::unique_ptr<Database> database, config::Database config,
-              Clock clock, StatsSource stats);
+              const clock::Clock& clock, StatsSource stats);
   ~WriteBehind();
 
   // When the database could not be used at start: the store serves from what is announced
@@ -81,7 +79,7 @@ class WriteBehind {
   core::SwarmStore& store_;
   std::unique_ptr<Database> database_;
   const config::Database config_;
-  const Clock clock_;
+  const clock::Clock& clock_;
   const StatsSource stats_source_;
 
   std::thread thread_;
