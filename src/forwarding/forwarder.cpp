@@ -13,8 +13,10 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "core/backoff.hpp"
 #include "core/lru_map.hpp"
 #include "forwarding/origin_rules.hpp"
+#include "log/rate_limited.hpp"
 #include "metrics/counters.hpp"
 #include "metrics/histogram.hpp"
 #include "protocol/tracker_answer.hpp"
@@ -28,9 +30,8 @@ using metrics::Counters;
 
 namespace {
 
-constexpr unsigned kFailuresBeforeBackoff = 3;
-constexpr std::chrono::seconds kFirstBackoff{5};
-constexpr std::chrono::seconds kMaxBackoff{300};
+// A failing origin is retried at once twice, then after 5, 10, 20 ... s, at most 300 s apart.
+constexpr core::Backoff::Policy kOriginBackoff{.initial = 5, .max = 300, .after_failures = 3};
 constexpr std::chrono::seconds kWarningEvery{60};
 constexpr std::chrono::seconds kCacheSweepEvery{60};
 
@@ -48,10 +49,9 @@ struct Flight {
 
 // Back-off and warning state of one origin server (host:port).
 struct Server {
-  unsigned consecutive_failures = 0;
+  core::Backoff backoff{kOriginBackoff};
   SteadyClock::time_point backed_off_until{};
-  SteadyClock::time_point last_warning{};
-  std::uint64_t unreported = 0;
+  log::RateLimited warning{kWarningEvery.count()};
   std::size_t in_flight = 0;  // upstream requests
 };
 
@@ -377,10 +377,10 @@ void Forwarder::Impl::answered(const std::shared_ptr<Flight>& flight,
     counters.add(Counters::upstream_failure_reason);
     outcome.kind = UpstreamOutcome::Kind::failure_reason;
     outcome.failure_reason = std::move(*answer.failure_reason);
-    server.consecutive_failures = 0;
+    server.backoff.reset();
   } else {
     counters.add(Counters::upstream_ok);
-    server.consecutive_failures = 0;
+    server.backoff.reset();
     const core::Seconds now = clock_.now();
     store_.add_foreign_peers(flight->info_hash, answer.peers, core::Source::external, now,
                              2 * answer.info.interval);
@@ -443,21 +443,13 @@ Forwarder::Done Forwarder::Impl::for_another_query(const UpstreamAnnounce& reque
 void Forwarder::Impl::failed(Server& server, const std::string& server_name,
                              const std::string& why) {
   const auto now = SteadyClock::now();
-  ++server.consecutive_failures;
-  ++server.unreported;
-  std::chrono::seconds backoff{0};
-  if (server.consecutive_failures >= kFailuresBeforeBackoff) {
-    const unsigned doublings = std::min(server.consecutive_failures - kFailuresBeforeBackoff, 6u);
-    backoff = std::min(kMaxBackoff, kFirstBackoff * (1 << doublings));
-    server.backed_off_until = now + backoff;
-  }
-  if (now - server.last_warning >= kWarningEvery && may_warn(now)) {
-    spdlog::warn(
-        "origin {}: {} ({} failures since the last report){}; answering without it", server_name,
-        why, server.unreported,
-        backoff.count() ? fmt::format(", not asked for {} s", backoff.count()) : std::string());
-    server.last_warning = now;
-    server.unreported = 0;
+  const core::Seconds backoff = server.backoff.fail();
+  if (backoff != 0) server.backed_off_until = now + std::chrono::seconds(backoff);
+  const core::Seconds seconds = clock_.now();
+  if (server.warning.occurred(seconds) && may_warn(now)) {
+    spdlog::warn("origin {}: {} ({} failures since the last report){}; answering without it",
+                 server_name, why, server.warning.take(seconds),
+                 backoff != 0 ? fmt::format(", not asked for {} s", backoff) : std::string());
   }
 }
 

@@ -8,6 +8,8 @@
 #include <chrono>
 #include <set>
 
+#include "core/backoff.hpp"
+#include "log/rate_limited.hpp"
 #include "metrics/counters.hpp"
 #include "metrics/histogram.hpp"
 #include "protocol/percent.hpp"
@@ -18,7 +20,8 @@ namespace {
 
 constexpr auto kTick = std::chrono::milliseconds(100);
 constexpr double kTicksPerSecond = 10.0;
-constexpr core::Seconds kMaxBackoff = 300;
+// An unreachable neighbour is retried after 1, 2, 4 ... s, at most 300 s apart.
+constexpr core::Backoff::Policy kNeighborBackoff{.initial = 1, .max = 300, .after_failures = 1};
 constexpr core::Seconds kErrorLogEvery = 60;
 constexpr std::size_t kMaxNeighbors = core::Source::max - core::Source::first_neighbor + 1;
 
@@ -35,18 +38,16 @@ struct Poller::Neighbor {
   core::Seconds cycle_started = 0;
   bool cycle_begun = false;
   std::uint32_t in_flight = 0;
-  core::Seconds backoff = 0;  // 0: healthy
+  core::Backoff backoff{kNeighborBackoff};  // delay() 0: healthy
   core::Seconds backed_off_until = 0;
   // Requests carry the round they were sent in; a back-off step starts a new round. Failures
   // of requests sent before the last step belong to a round already counted: 32 requests
   // timing out together are one failure of the neighbour, not 32.
   std::uint64_t round = 0;
-  core::Seconds last_error_log = 0;
-  std::uint64_t errors_since_log = 0;
+  log::RateLimited failure_log{kErrorLogEvery};
   // The neighbour's refusals of single torrents and malformed answers: logged apart, at
   // most once a minute, so that they never hide a transport failure's report.
-  core::Seconds last_refusal_log = 0;
-  std::uint64_t refusals_since_log = 0;
+  log::RateLimited refusal_log{kErrorLogEvery};
   Status status;
 };
 
@@ -195,7 +196,7 @@ void Poller::tick() {
   status_.clear();
   for (const auto& [name, n] : neighbors_) {
     n->status.backed_off = now < n->backed_off_until;
-    n->status.backoff = n->backoff;
+    n->status.backoff = n->backoff.delay();
     status_.push_back(n->status);
   }
 }
@@ -243,9 +244,9 @@ void Poller::send(const std::shared_ptr<Neighbor>& n, const core::InfoHash& info
                      info_hash, answer.peers, n->source, now, n->config.peers_expiry_interval);
                  ++n->status.requests_ok;
                  metrics::Counters::global().add(metrics::Counters::neighbor_ok);
-                 if (n->backoff != 0 && round == n->round) {
+                 if (n->backoff.delay() != 0 && round == n->round) {
                    spdlog::info("neighbour '{}' answers again", n->config.name);
-                   n->backoff = 0;
+                   n->backoff.reset();
                  }
                });
 }
@@ -255,12 +256,9 @@ void Poller::refused(Neighbor& n, const std::string& why) {
   n.status.last_error = why;
   metrics::Counters::global().add(metrics::Counters::neighbor_failed);
   const core::Seconds now = clock_.now();
-  ++n.refusals_since_log;
-  if (n.last_refusal_log == 0 || now >= n.last_refusal_log + kErrorLogEvery) {
+  if (n.refusal_log.occurred(now)) {
     spdlog::warn("neighbour '{}': {} ({} such answers since the last report; ignored)",
-                 n.config.name, why, n.refusals_since_log);
-    n.last_refusal_log = now;
-    n.refusals_since_log = 0;
+                 n.config.name, why, n.refusal_log.take(now));
   }
 }
 
@@ -270,16 +268,12 @@ void Poller::failed(Neighbor& n, const std::string& why, std::uint64_t round) {
   metrics::Counters::global().add(metrics::Counters::neighbor_failed);
   const core::Seconds now = clock_.now();
   if (round == n.round) {
-    n.backoff = n.backoff == 0 ? 1 : std::min<core::Seconds>(n.backoff * 2, kMaxBackoff);
-    n.backed_off_until = now + n.backoff;
+    n.backed_off_until = now + n.backoff.fail();
     ++n.round;
   }
-  ++n.errors_since_log;
-  if (n.last_error_log == 0 || now >= n.last_error_log + kErrorLogEvery) {
+  if (n.failure_log.occurred(now)) {
     spdlog::warn("neighbour '{}': {} ({} failures since the last report; retrying in {} s)",
-                 n.config.name, why, n.errors_since_log, n.backoff);
-    n.last_error_log = now;
-    n.errors_since_log = 0;
+                 n.config.name, why, n.failure_log.take(now), n.backoff.delay());
   }
 }
 

@@ -12,10 +12,9 @@
 namespace btrt::storage {
 namespace {
 
-constexpr std::int64_t kStatsPeriod = 60;       // s between statistics samples
-constexpr std::int64_t kPurgePeriod = 300;      // s between purges of expired peers
-constexpr std::size_t kMaxStatsRows = 24 * 60;  // kept through an outage: a day
-constexpr std::chrono::seconds kMaxBackoff{15};
+constexpr std::int64_t kStatsPeriod = 60;         // s between statistics samples
+constexpr std::int64_t kPurgePeriod = 300;        // s between purges of expired peers
+constexpr std::size_t kMaxStatsRows = 24 * 60;    // kept through an outage: a day
 constexpr std::int64_t kHistorySpan = 24 * 3600;  // s of samples kept for /stats
 
 }  // namespace
@@ -132,9 +131,7 @@ void WriteBehind::run() {
       }
       return;
     }
-    // After a failure: retry after 1, 2, 4 ... s, at most kMaxBackoff apart.
-    wait = written ? std::chrono::seconds(config_.flush_interval) : backoff_;
-    if (!written) backoff_ = std::min(backoff_ * 2, kMaxBackoff);
+    wait = std::chrono::seconds(written ? config_.flush_interval : backoff_.fail());
   }
 }
 
@@ -293,7 +290,7 @@ bool WriteBehind::flush() {
   metrics::Latency::observe(metrics::Latency::db_flush, took);
   spdlog::debug("database: wrote {} peer and {} torrent changes in {:.2f} s", peers_.size(),
                 torrents_.size(), took);
-  backoff_ = std::chrono::seconds(1);
+  backoff_.reset();
   if (batch.purge_expired) last_purge_ = wall_now;
   // Give the memory back, not just the entries: a burst (a restart's first flush, the end of
   // an outage) must not stay resident for the life of the process.

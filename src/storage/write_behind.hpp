@@ -15,6 +15,7 @@
 
 #include "clock/clock.hpp"
 #include "config/config.hpp"
+#include "core/backoff.hpp"
 #include "core/swarm_store.hpp"
 #include "storage/database.hpp"
 
@@ -115,7 +116,8 @@ class WriteBehind {
   bool schema_reported_ = false;
   std::atomic<bool> outage_{false};
   std::int64_t outage_since_ = 0;
-  std::chrono::seconds backoff_{1};
+  // After a failed write: retry after 1, 2, 4 ... s, at most 15 s apart.
+  core::Backoff backoff_{{.initial = 1, .max = 15, .after_failures = 1}};
 };
 
 }  // namespace btrt::storage
