@@ -241,9 +241,7 @@ int run_tracker(const std::string& config_path) {
   write_behind.start();
   neighbors::Poller poller(store, clock);
   poller.start(config.neighbors);
-  forwarding::Forwarder forwarder(store, clock, config.forwarding,
-                                  config.tracker.announce_interval);
-  forwarder.limit_answers(config.tracker.min_interval, config.tracker.numwant_max);
+  forwarding::Forwarder forwarder(store, clock, config.forwarding, config.tracker);
   forwarder.start();
   router.set_forwarder(&forwarder);
 
@@ -317,14 +315,13 @@ int run_tracker(const std::string& config_path) {
         spdlog::error("reload rejected: the previous configuration stays in force");
       } else {
         const config::Config& next = *reloaded.config;
-        log::set_level(next.logging.level);
+        log::apply(next.logging);
         auto next_classifier = make_classifier(next);
         store.set_classifier(next_classifier);
         current_classifier.store(next_classifier);
         router.apply(next.tracker);
-        forwarder.apply(next.forwarding, next.tracker.announce_interval);
-        forwarder.limit_answers(next.tracker.min_interval, next.tracker.numwant_max);
-        poller.reconfigure(next.neighbors);
+        forwarder.apply(next.forwarding, next.tracker);
+        poller.apply(next.neighbors);
         hashlist_timer.apply(next.hashlist);
         spdlog::info("configuration reloaded (server and database settings apply at restart)");
         log_summary(next, *next_classifier);

@@ -59,12 +59,13 @@ struct Server {
 
 struct Forwarder::Impl {
   Impl(core::SwarmStore& store, const clock::Clock& clock, const config::Forwarding& settings,
-       std::uint32_t default_interval);
+       const config::Tracker& tracker);
 
   void start();
   void stop();
-  void apply(const config::Forwarding& settings, std::uint32_t default_interval);
-  void limit_answers(std::uint32_t min_interval, std::uint32_t max_peers);
+  void apply(const config::Forwarding& settings, const config::Tracker& tracker);
+  // Forwarder thread only (or before start()).
+  void take(const config::Forwarding& settings, const config::Tracker& tracker);
   Lookup lookup(std::string_view origin, const core::InfoHash& info_hash, bool event,
                 core::Seconds now) const;
   void ask(UpstreamAnnounce request, Done done);
@@ -123,8 +124,8 @@ struct Forwarder::Impl {
 };
 
 Forwarder::Forwarder(core::SwarmStore& store, const clock::Clock& clock,
-                     const config::Forwarding& settings, std::uint32_t default_interval)
-    : impl_(std::make_unique<Impl>(store, clock, settings, default_interval)) {
+                     const config::Forwarding& settings, const config::Tracker& tracker)
+    : impl_(std::make_unique<Impl>(store, clock, settings, tracker)) {
   enabled_.store(settings.enabled);
   pass_client_ip_.store(settings.pass_client_ip);
 }
@@ -141,14 +142,10 @@ void Forwarder::stop() {
   impl_->stop();
 }
 
-void Forwarder::apply(const config::Forwarding& settings, std::uint32_t default_interval) {
+void Forwarder::apply(const config::Forwarding& settings, const config::Tracker& tracker) {
   enabled_.store(settings.enabled);
   pass_client_ip_.store(settings.pass_client_ip);
-  impl_->apply(settings, default_interval);
-}
-
-void Forwarder::limit_answers(std::uint32_t min_interval, std::uint32_t max_peers) {
-  impl_->limit_answers(min_interval, max_peers);
+  impl_->apply(settings, tracker);
 }
 
 Forwarder::Lookup Forwarder::lookup(std::string_view origin, const core::InfoHash& info_hash,
@@ -169,13 +166,10 @@ std::size_t Forwarder::origin_count() const {
 }
 
 Forwarder::Impl::Impl(core::SwarmStore& store, const clock::Clock& clock,
-                      const config::Forwarding& settings, std::uint32_t default_interval)
+                      const config::Forwarding& settings, const config::Tracker& tracker)
     : store_(store), clock_(clock) {
   always_.store(settings.mode == config::Forwarding::Mode::always);
-  settings_.timeout = std::chrono::seconds(settings.timeout);
-  settings_.max_concurrent = settings.max_concurrent;
-  settings_.default_interval = default_interval;
-  settings_.allowed_destinations = settings.allowed_destinations;
+  take(settings, tracker);
   upstream::ClientOptions options;
   options.dns_servers = settings.dns_servers;
   options.dns_timeout = settings_.timeout;
@@ -221,22 +215,21 @@ void Forwarder::Impl::stop() {
   client_.reset();  // drops handlers still queued: nobody waits for them any more
 }
 
-void Forwarder::Impl::apply(const config::Forwarding& settings, std::uint32_t default_interval) {
+void Forwarder::Impl::apply(const config::Forwarding& settings, const config::Tracker& tracker) {
   always_.store(settings.mode == config::Forwarding::Mode::always);
-  asio::post(io_, [this, settings, default_interval] {
-    settings_.timeout = std::chrono::seconds(settings.timeout);
-    settings_.max_concurrent = settings.max_concurrent;
-    settings_.default_interval = default_interval;
-    settings_.allowed_destinations = settings.allowed_destinations;
+  asio::post(io_, [this, settings, tracker] {
+    take(settings, tracker);
     client_->set_max_per_address(per_origin_limit());
   });
 }
 
-void Forwarder::Impl::limit_answers(std::uint32_t min_interval, std::uint32_t max_peers) {
-  asio::post(io_, [this, min_interval, max_peers] {
-    settings_.min_interval = min_interval;
-    settings_.max_peers = max_peers;
-  });
+void Forwarder::Impl::take(const config::Forwarding& settings, const config::Tracker& tracker) {
+  settings_.timeout = std::chrono::seconds(settings.timeout);
+  settings_.max_concurrent = settings.max_concurrent;
+  settings_.default_interval = tracker.announce_interval;
+  settings_.min_interval = tracker.min_interval;
+  settings_.max_peers = tracker.numwant_max;
+  settings_.allowed_destinations = settings.allowed_destinations;
 }
 
 Forwarder::Lookup Forwarder::Impl::lookup(std::string_view origin, const core::InfoHash& info_hash,

@@ -51,7 +51,7 @@ struct UpstreamOutcome {
 class Forwarder {
  public:
   Forwarder(core::SwarmStore& store, const clock::Clock& clock, const config::Forwarding& settings,
-            std::uint32_t default_interval);
+            const config::Tracker& tracker);
   ~Forwarder();
   Forwarder(const Forwarder&) = delete;
   Forwarder& operator=(const Forwarder&) = delete;
@@ -61,11 +61,10 @@ class Forwarder {
   // for an origin past this), then ends the thread. Requests asked afterwards are answered
   // at once without the origin.
   void stop();
-  // Takes reloaded settings (SIGHUP). Thread-safe.
-  void apply(const config::Forwarding& settings, std::uint32_t default_interval);
-  // The tracker settings an origin's answer is held to (min_interval, numwant_max).
-  // Thread-safe; call it before start() and on every reload.
-  void limit_answers(std::uint32_t min_interval, std::uint32_t max_peers);
+  // Takes reloaded settings (SIGHUP): the forwarding section, and from the tracker section
+  // the announce interval and the limits an origin's answer is held to (min_interval,
+  // numwant_max). Thread-safe.
+  void apply(const config::Forwarding& settings, const config::Tracker& tracker);
 
   bool enabled() const { return enabled_.load(std::memory_order_relaxed); }
   bool pass_client_ip() const { return pass_client_ip_.load(std::memory_order_relaxed); }

@@ -60,15 +60,15 @@ Poller::~Poller() {
 void Poller::start(const std::vector<config::Neighbor>& neighbors) {
   upstream::ClientOptions options;
   client_ = std::make_unique<upstream::Client>(io_, options);
-  apply(neighbors);  // starts the ticks if there is a neighbour
+  update(neighbors);  // starts the ticks if there is a neighbour
   thread_ = std::thread([this] {
     pthread_setname_np(pthread_self(), "btrt-neighbors");
     io_.run();
   });
 }
 
-void Poller::reconfigure(const std::vector<config::Neighbor>& neighbors) {
-  boost::asio::post(io_, [this, neighbors] { apply(neighbors); });
+void Poller::apply(const std::vector<config::Neighbor>& neighbors) {
+  boost::asio::post(io_, [this, neighbors] { update(neighbors); });
 }
 
 void Poller::stop() {
@@ -90,7 +90,7 @@ std::vector<Poller::Status> Poller::status() const {
   return status_;
 }
 
-void Poller::apply(const std::vector<config::Neighbor>& configured) {
+void Poller::update(const std::vector<config::Neighbor>& configured) {
   std::set<std::string> names;
   for (const auto& c : configured) names.insert(c.name);
   for (auto it = neighbors_.begin(); it != neighbors_.end();) {

@@ -37,7 +37,7 @@ class Poller {
   void start(const std::vector<config::Neighbor>& neighbors);
   // Takes a new list (SIGHUP): added ones start, removed ones stop and their peers go,
   // changed ones take their new settings. Thread-safe.
-  void reconfigure(const std::vector<config::Neighbor>& neighbors);
+  void apply(const std::vector<config::Neighbor>& neighbors);
   void stop();
 
   struct Status {
@@ -55,7 +55,7 @@ class Poller {
 
  private:
   struct Neighbor;
-  void apply(const std::vector<config::Neighbor>& neighbors);
+  void update(const std::vector<config::Neighbor>& neighbors);  // on the poller thread
   void schedule_tick();
   void tick();
   void send(const std::shared_ptr<Neighbor>& neighbor, const core::InfoHash& info_hash);
