@@ -21,22 +21,20 @@ constexpr std::int64_t kHistorySpan = 24 * 3600;  // s of samples kept for /stat
 
 RestoreResult restore_swarm(Database& database, core::SwarmStore& store, core::Seconds now,
                             std::int64_t wall_now,
-                            const std::function<bool(const PeerKeyRow&)>& skip) {
+                            const std::function<bool(const core::PeerKey&)>& skip) {
   RestoreResult result;
   database.load_peers(wall_now, [&](const PeerRow& row) {
-    if (skip && skip(PeerKeyRow{row.info_hash, row.address, row.port})) {
+    if (skip && skip(row)) {
       ++result.newer;
       return;
     }
-    core::PeerChange peer;
-    peer.info_hash = row.info_hash;
-    peer.address = row.address;
-    peer.port = row.port;
-    peer.peer_id = row.peer_id;
-    peer.seeder = row.seeder;
-    peer.source = row.source;
-    peer.seen = now;
-    peer.expires_at = now + static_cast<core::Seconds>(row.expires_at - wall_now);
+    const core::PeerChange peer{row,
+                                /*removed=*/false,
+                                row.seeder,
+                                row.source,
+                                row.peer_id,
+                                /*seen=*/now,
+                                now + static_cast<core::Seconds>(row.expires_at - wall_now)};
     if (store.restore_peer(peer)) {
       ++result.peers;
     } else {
@@ -143,7 +141,8 @@ void WriteBehind::collect() {
     torrents.clear();
     store_.take_changes(shard, peers, torrents);
     for (const auto& change : peers) {
-      peers_[PeerKey{change.info_hash, change.address, change.port}] = change;
+      const core::PeerKey& key = change;
+      peers_[key] = change;
     }
     for (const auto& change : torrents) {
       auto [it, inserted] = torrents_.try_emplace(change.info_hash, change);
@@ -166,7 +165,7 @@ void WriteBehind::trim() {
   // that does not expires. A removal goes only when removals alone exceed the bound (oldest
   // first); dropping one before an update would bring a stopped peer back after a restart.
   // Completion counts are never dropped.
-  std::vector<std::tuple<bool, core::Seconds, PeerKey>> order;  // updates sort first
+  std::vector<std::tuple<bool, core::Seconds, core::PeerKey>> order;  // updates sort first
   order.reserve(peers_.size());
   for (const auto& [key, change] : peers_) order.emplace_back(change.removed, change.seen, key);
   const std::size_t excess = peers_.size() - config_.max_pending;
@@ -221,10 +220,8 @@ void WriteBehind::restore_late() {
   prepare_for_run(*database_, create_schema_);
   // A peer with a pending change (announced or stopped during the outage) is newer than
   // its stored row; collect() ran just before, so the pending map holds every such change.
-  auto result = restore_swarm(
-      *database_, store_, clock_.now(), clock_.unix_now(), [this](const PeerKeyRow& key) {
-        return peers_.contains(PeerKey{key.info_hash, key.address, key.port});
-      });
+  auto result = restore_swarm(*database_, store_, clock_.now(), clock_.unix_now(),
+                              [this](const core::PeerKey& key) { return peers_.contains(key); });
   restore_pending_ = false;
   spdlog::info(
       "restored {} peers from {} in {:.2f} s, merged with those announced since the start "
@@ -252,11 +249,10 @@ bool WriteBehind::flush() {
   }
   for (const auto& [key, change] : peers_) {
     if (change.removed) {
-      batch.removed.push_back({change.info_hash, change.address, change.port});
+      batch.removed.push_back(key);
     } else {
-      batch.peers.push_back({change.info_hash, change.address, change.port, change.peer_id,
-                             change.seeder, change.source, to_wall(change.seen),
-                             to_wall(change.expires_at)});
+      batch.peers.push_back({key, change.peer_id, change.seeder, change.source,
+                             to_wall(change.seen), to_wall(change.expires_at)});
     }
   }
   batch.stats = stats_;

@@ -33,7 +33,7 @@ struct RestoreResult {
 // after everything was read, so that a restore that fails half-way can simply be repeated.
 RestoreResult restore_swarm(Database& database, core::SwarmStore& store, core::Seconds now,
                             std::int64_t wall_now,
-                            const std::function<bool(const PeerKeyRow&)>& skip = {});
+                            const std::function<bool(const core::PeerKey&)>& skip = {});
 
 // Makes the in-memory swarm durable without ever making an announce wait: every
 // flush_interval it takes the changes the store recorded (coalesced per peer and per
@@ -89,17 +89,7 @@ class WriteBehind {
   bool stopping_ = false;
 
   // Changes taken from the store and not yet written; only the flush thread touches them.
-  struct PeerKey {
-    core::InfoHash info_hash;
-    net::IpAddress address;
-    std::uint16_t port;
-    friend bool operator==(const PeerKey&, const PeerKey&) = default;
-    template <typename H>
-    friend H AbslHashValue(H h, const PeerKey& k) {
-      return H::combine(std::move(h), k.info_hash, k.address, k.port);
-    }
-  };
-  absl::flat_hash_map<PeerKey, core::PeerChange> peers_;
+  absl::flat_hash_map<core::PeerKey, core::PeerChange> peers_;
   absl::flat_hash_map<core::InfoHash, core::TorrentChange> torrents_;
   std::vector<StatsRow> stats_;
   std::atomic<std::size_t> pending_{0};
