@@ -20,8 +20,8 @@ using ScalarBuf = std::array<std::uint8_t, kScalarMax>;
 
 // Decodes a scalar parameter value into `buf`. Returns nullptr and sets `out`, or `malformed`
 // for a bad escape, or `invalid` when the value is too long to be valid.
-const char* decode_scalar(std::string_view raw, ScalarBuf& buf, std::string_view& out,
-                          const char* malformed, const char* invalid) {
+FailureReason decode_scalar(std::string_view raw, ScalarBuf& buf, std::string_view& out,
+                            FailureReason malformed, FailureReason invalid) {
   if (!percent_well_formed(raw)) return malformed;
   auto n = percent_decode_to(raw, buf);
   if (n < 0) return invalid;
@@ -59,8 +59,8 @@ bool parse_u32_clamped(std::string_view s, std::uint32_t& out) {
 }
 
 // A 20-byte id: a malformed escape or any other decoded length is an error.
-const char* parse_id(std::string_view raw, std::array<std::uint8_t, 20>& bytes,
-                     const char* malformed, const char* bad_length) {
+FailureReason parse_id(std::string_view raw, std::array<std::uint8_t, 20>& bytes,
+                       FailureReason malformed, FailureReason bad_length) {
   if (!percent_well_formed(raw)) return malformed;
   std::array<std::uint8_t, 20> buf{};
   if (percent_decode_to(raw, buf) != 20) return bad_length;
@@ -116,7 +116,7 @@ RawParams collect(std::string_view query) {
   return raw;
 }
 
-const char* parse_ids(const RawParams& raw, AnnounceRequest& out) {
+FailureReason parse_ids(const RawParams& raw, AnnounceRequest& out) {
   if (!raw.info_hash) return "missing info_hash";
   if (auto err =
           parse_id(*raw.info_hash, out.info_hash.bytes, "malformed percent-encoding in info_hash",
@@ -128,7 +128,7 @@ const char* parse_ids(const RawParams& raw, AnnounceRequest& out) {
                   "invalid peer_id: must be 20 bytes");
 }
 
-const char* parse_port(const RawParams& raw, AnnounceRequest& out) {
+FailureReason parse_port(const RawParams& raw, AnnounceRequest& out) {
   if (!raw.port) return "missing port";
   ScalarBuf buf;
   std::string_view text;
@@ -143,12 +143,12 @@ const char* parse_port(const RawParams& raw, AnnounceRequest& out) {
 }
 
 // uploaded, downloaded, left: optional, digits only.
-const char* parse_counters(const RawParams& raw, AnnounceRequest& out) {
+FailureReason parse_counters(const RawParams& raw, AnnounceRequest& out) {
   struct Counter {
     const std::optional<std::string_view>& raw;
     std::uint64_t& field;
-    const char* malformed;
-    const char* invalid;
+    FailureReason malformed;
+    FailureReason invalid;
   };
   const Counter counters[] = {
       {raw.uploaded, out.uploaded, "malformed percent-encoding in uploaded", "invalid uploaded"},
@@ -167,7 +167,7 @@ const char* parse_counters(const RawParams& raw, AnnounceRequest& out) {
   return nullptr;
 }
 
-const char* parse_event(const RawParams& raw, AnnounceRequest& out) {
+FailureReason parse_event(const RawParams& raw, AnnounceRequest& out) {
   if (!raw.event) return nullptr;
   ScalarBuf buf;
   std::string_view text;
@@ -192,7 +192,7 @@ const char* parse_event(const RawParams& raw, AnnounceRequest& out) {
 }
 
 // compact, no_peer_id, numwant: how the answer lists peers.
-const char* parse_answer_shape(const RawParams& raw, AnnounceRequest& out) {
+FailureReason parse_answer_shape(const RawParams& raw, AnnounceRequest& out) {
   ScalarBuf buf;
   std::string_view text;
   if (raw.compact) {
@@ -228,13 +228,13 @@ const char* parse_answer_shape(const RawParams& raw, AnnounceRequest& out) {
 
 }  // namespace
 
-const char* parse_announce(std::string_view query, AnnounceRequest& out) {
+FailureReason parse_announce(std::string_view query, AnnounceRequest& out) {
   out = AnnounceRequest{};
   const RawParams raw = collect(query);
   out.ip = raw.ip;
   // In this order: the first bad parameter is the one the failure reason names.
   for (auto step : {parse_ids, parse_port, parse_counters, parse_event, parse_answer_shape}) {
-    if (const char* err = step(raw, out)) return err;
+    if (FailureReason err = step(raw, out)) return err;
   }
   return nullptr;
 }
