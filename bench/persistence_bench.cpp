@@ -12,6 +12,7 @@
 
 #include "core/swarm_store.hpp"
 #include "storage/database.hpp"
+#include "storage/write_behind.hpp"
 
 using namespace btrt;
 using Clock = std::chrono::steady_clock;
@@ -76,8 +77,12 @@ void restore_run(const char* name, const config::Database& config, std::size_t p
   batch.now = now;
   for (std::size_t i = 0; i < peers; ++i) {
     auto a = announce_of(i, torrents, rng());
-    batch.peers.push_back(
-        {a.info_hash, a.address, a.port, a.peer_id, a.seeder, 0, now, now + 3600});
+    batch.peers.push_back({{a.info_hash, a.address, a.port},
+                           a.peer_id,
+                           a.seeder,
+                           core::Source::local,
+                           now,
+                           now + 3600});
     if (batch.peers.size() == 100'000) {  // as flushes of 100,000 changes each
       database->write(batch);
       batch.peers.clear();
@@ -88,18 +93,7 @@ void restore_run(const char* name, const config::Database& config, std::size_t p
 
   core::SwarmStore store(groups(), {});
   started = Clock::now();
-  std::size_t restored = 0;
-  database->load_peers(now, [&](const storage::PeerRow& row) {
-    core::PeerChange peer;
-    peer.info_hash = row.info_hash;
-    peer.address = row.address;
-    peer.port = row.port;
-    peer.peer_id = row.peer_id;
-    peer.seeder = row.seeder;
-    peer.seen = 1;
-    peer.expires_at = 3601;
-    restored += store.restore_peer(peer);
-  });
+  const std::size_t restored = storage::restore_swarm(*database, store, 1, now).peers;
   const double restore_s = seconds_since(started);
   std::printf(
       "%-8s write %zu peer changes: %.1f s (%.0f rows/s); restore %zu peers: %.1f s "

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Installs what is needed, builds, and runs every test:
+#   0. the include-direction check (docs/design.md's folder table), before anything is built;
 #   1. unit tests, black-box tests and end-to-end tests with real BitTorrent clients
 #      against the release build (a real Prometheus scrapes btrt in tests/integration), and
 #      promtool's check and unit tests of the alert rules;
@@ -18,6 +19,10 @@ PY=/usr/bin/python3  # Debian's, with python3-pytest
 scripts/install-deps.sh
 
 step() { printf '\n==== %s ====\n' "$*"; }
+
+# Cheap, so first: every include keeps the direction of docs/design.md's folder table.
+step "include directions"
+$PY scripts/check-includes.py
 
 # A private MariaDB server for the storage and persistence tests, stopped on exit.
 mariadb_dir=build-test-mariadb

@@ -10,11 +10,12 @@
 #include <iostream>
 
 #include "app/tracker.hpp"
+#include "clock/clock.hpp"
 #include "config/config.hpp"
 #include "hashlist/file_writer.hpp"
 #include "hashlist/selection.hpp"
-#include "http/resolver.hpp"
 #include "storage/database.hpp"
+#include "upstream/resolver.hpp"
 
 namespace btrt::app {
 namespace {
@@ -62,7 +63,7 @@ int version() {
             << FMT_VERSION % 100 << "\n"
             << "  CLI11 " << CLI11_VERSION << "\n"
             << "  abseil " << ABSL_LTS_RELEASE_VERSION << "\n"
-            << "  c-ares " << http::Resolver::version() << "\n";
+            << "  c-ares " << upstream::Resolver::version() << "\n";
   return kSuccess;
 }
 
@@ -108,7 +109,7 @@ int hashlist_command(const std::string& path, const std::string& output) {
   try {
     auto database = storage::Database::connect(config.database);
     storage::prepare_for_run(*database, false);
-    database->load_peers(wall_now(), [&](const storage::PeerRow& row) {
+    database->load_peers(clock::SteadyClock().unix_now(), [&](const storage::PeerRow& row) {
       if (row.seeder && groups.test(classifier->classify(row.address))) {
         candidates.push_back({row.info_hash, 1});
       }

@@ -14,6 +14,7 @@
 
 #include "admin/admin_handler.hpp"
 #include "app/commands.hpp"
+#include "clock/clock.hpp"
 #include "config/config.hpp"
 #include "core/swarm_store.hpp"
 #include "forwarding/forwarder.hpp"
@@ -62,8 +63,8 @@ void log_summary(const config::Config& config, const net::Classifier& classifier
 // every `pass` seconds without ever locking more than one shard.
 class ExpirySweeper {
  public:
-  ExpirySweeper(asio::io_context& io, core::SwarmStore& store, const tracker::Tracker& tracker)
-      : timer_(io), store_(store), tracker_(tracker) {}
+  ExpirySweeper(asio::io_context& io, core::SwarmStore& store, const clock::Clock& clock)
+      : timer_(io), store_(store), clock_(clock) {}
 
   void start(std::uint32_t peer_expiry) {
     pass_ = std::clamp<std::uint32_t>(peer_expiry / 8, 1, 30);
@@ -78,7 +79,7 @@ class ExpirySweeper {
       if (ec) return;
       const std::size_t ticks_per_pass = pass_ * 1000 / kTick.count();
       const std::size_t per_tick = (store_.shard_count() + ticks_per_pass - 1) / ticks_per_pass;
-      const auto now = tracker_.now();
+      const auto now = clock_.now();
       for (std::size_t i = 0; i < per_tick; ++i) store_.expire_shard(next_++, now);
       schedule();
     });
@@ -86,7 +87,7 @@ class ExpirySweeper {
 
   asio::steady_timer timer_;
   core::SwarmStore& store_;
-  const tracker::Tracker& tracker_;
+  const clock::Clock& clock_;
   std::uint32_t pass_ = 30;
   std::size_t next_ = 0;
 };
@@ -96,9 +97,8 @@ class ExpirySweeper {
 // sweeper does.
 class HashlistTimer {
  public:
-  HashlistTimer(asio::io_context& io, const core::SwarmStore& store,
-                const tracker::Tracker& tracker)
-      : timer_(io), store_(store), tracker_(tracker) {}
+  HashlistTimer(asio::io_context& io, const core::SwarmStore& store, const clock::Clock& clock)
+      : timer_(io), store_(store), clock_(clock) {}
 
   // Puts `settings` in force (at start and on reload); a first file is written at once, so
   // that the DPI has a current list right after a (re)start.
@@ -121,8 +121,8 @@ class HashlistTimer {
   }
 
   void write() {
-    const auto hashes = hashlist::select_from_store(store_, settings_.groups, settings_.min_seeders,
-                                                    tracker_.now());
+    const auto hashes =
+        hashlist::select_from_store(store_, settings_.groups, settings_.min_seeders, clock_.now());
     try {
       hashlist::write_atomically(settings_.path, hashlist::encode(hashes));
       spdlog::info("hashlist: {} torrents written to {}", hashes.size(), settings_.path);
@@ -133,7 +133,7 @@ class HashlistTimer {
 
   asio::steady_timer timer_;
   const core::SwarmStore& store_;
-  const tracker::Tracker& tracker_;
+  const clock::Clock& clock_;
   config::Hashlist settings_;
 };
 
@@ -145,16 +145,10 @@ std::shared_ptr<const net::Classifier> make_classifier(const config::Config& con
   return std::make_shared<const net::Classifier>(std::move(groups));
 }
 
-std::int64_t wall_now() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 // Puts the unexpired peers and their torrents' completion counts back into the store.
-void restore(storage::Database& database, core::SwarmStore& store, core::Seconds now) {
+void restore(storage::Database& database, core::SwarmStore& store, const clock::Clock& clock) {
   const auto started = std::chrono::steady_clock::now();
-  auto result = storage::restore_swarm(database, store, now, wall_now());
+  auto result = storage::restore_swarm(database, store, clock.now(), clock.unix_now());
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   spdlog::info(
@@ -194,11 +188,13 @@ int run_tracker(const std::string& config_path) {
   for (int s : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&stop_signals, s);
   pthread_sigmask(SIG_BLOCK, &stop_signals, &previous_mask);
 
+  // The one clock every part keeps time by.
+  const clock::SteadyClock clock;
   auto classifier = make_classifier(config);
   core::SwarmStore store(classifier,
                          {config.tracker.max_torrents, config.tracker.max_peers_per_torrent,
                           core::learned_limit(config.tracker.numwant_max)});
-  tracker::Tracker tracker(store, config);
+  tracker::Tracker tracker(store, config, clock);
   http::Router router(tracker, config);
 
   http::ServerOptions options;
@@ -221,7 +217,7 @@ int run_tracker(const std::string& config_path) {
   try {
     database = storage::Database::connect(config.database);
     storage::prepare_for_run(*database, create_schema);
-    restore(*database, store, tracker.now());
+    restore(*database, store, clock);
   } catch (const storage::SchemaError& e) {
     // Reachable, but an operator's step is missing: serving would write nowhere for good.
     spdlog::critical("{}", e.what());
@@ -240,8 +236,7 @@ int run_tracker(const std::string& config_path) {
   const bool database_missing = database == nullptr;
   std::atomic<std::shared_ptr<const net::Classifier>> current_classifier{classifier};
   storage::WriteBehind write_behind(
-      store, std::move(database), config.database, {[&tracker] { return tracker.now(); }, wall_now},
-      [&current_classifier] {
+      store, std::move(database), config.database, clock, [&current_classifier] {
         auto snapshot = metrics::Counters::global().snapshot();
         auto groups = current_classifier.load();
         storage::StatsRow row;
@@ -258,12 +253,9 @@ int run_tracker(const std::string& config_path) {
       });
   if (database_missing) write_behind.restore_when_available(create_schema);
   write_behind.start();
-  neighbors::Poller poller(store, [&tracker] { return tracker.now(); });
+  neighbors::Poller poller(store, clock);
   poller.start(config.neighbors);
-  forwarding::Forwarder forwarder(
-      store, [&tracker] { return tracker.now(); }, config.forwarding,
-      config.tracker.announce_interval);
-  forwarder.limit_answers(config.tracker.min_interval, config.tracker.numwant_max);
+  forwarding::Forwarder forwarder(store, clock, config.forwarding, config.tracker);
   forwarder.start();
   router.set_forwarder(&forwarder);
 
@@ -318,9 +310,9 @@ int run_tracker(const std::string& config_path) {
   }
   spdlog::info("serving with {} threads", options.threads);
 
-  ExpirySweeper sweeper(control, store, tracker);
+  ExpirySweeper sweeper(control, store, clock);
   sweeper.start(config.tracker.peer_expiry);
-  HashlistTimer hashlist_timer(control, store, tracker);
+  HashlistTimer hashlist_timer(control, store, clock);
   hashlist_timer.apply(config.hashlist);
 
   std::function<void()> wait_for_signal = [&] {
@@ -337,14 +329,13 @@ int run_tracker(const std::string& config_path) {
         spdlog::error("reload rejected: the previous configuration stays in force");
       } else {
         const config::Config& next = *reloaded.config;
-        log::set_level(next.logging.level);
+        log::apply(next.logging);
         auto next_classifier = make_classifier(next);
         store.set_classifier(next_classifier);
         current_classifier.store(next_classifier);
         tracker.apply(next.tracker);
-        forwarder.apply(next.forwarding, next.tracker.announce_interval);
-        forwarder.limit_answers(next.tracker.min_interval, next.tracker.numwant_max);
-        poller.reconfigure(next.neighbors);
+        forwarder.apply(next.forwarding, next.tracker);
+        poller.apply(next.neighbors);
         hashlist_timer.apply(next.hashlist);
         spdlog::info("configuration reloaded (server and database settings apply at restart)");
         log_summary(next, *next_classifier);

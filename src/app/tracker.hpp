@@ -15,7 +15,4 @@ int run_tracker(const std::string& config_path);
 // The peer groups of a configuration, as the store and the hashlist classify addresses.
 std::shared_ptr<const net::Classifier> make_classifier(const config::Config& config);
 
-// Unix seconds (the database's clock).
-std::int64_t wall_now();
-
 }  // namespace btrt::app

@@ -3,6 +3,7 @@
 #include <array>
 #include <cstdint>
 #include <cstring>
+#include <utility>
 
 #include "core/ids.hpp"
 #include "net/classifier.hpp"
@@ -41,6 +42,20 @@ struct PeerRecord {
   std::uint8_t source() const { return flags >> 2; }
   void set_source(std::uint8_t source) {
     flags = static_cast<std::uint8_t>((flags & 3) | (source << 2));
+  }
+};
+
+// Which peer of which torrent: the identity that the store's change log, the write-behind and
+// the database key a peer by (the same client on another port is another key).
+struct PeerKey {
+  InfoHash info_hash;
+  net::IpAddress address;
+  std::uint16_t port = 0;
+
+  friend bool operator==(const PeerKey&, const PeerKey&) = default;
+  template <typename H>
+  friend H AbslHashValue(H h, const PeerKey& k) {
+    return H::combine(std::move(h), k.info_hash, k.address, k.port);
   }
 };
 

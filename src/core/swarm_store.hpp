@@ -72,10 +72,7 @@ struct AnnounceOutcome {
 };
 
 // A change to persist (write-behind): the peer's state after an announce, or its removal.
-struct PeerChange {
-  InfoHash info_hash;
-  net::IpAddress address;
-  std::uint16_t port = 0;
+struct PeerChange : PeerKey {
   bool removed = false;
   bool seeder = false;
   std::uint8_t source = Source::local;
@@ -233,16 +230,7 @@ class SwarmStore {
     return n;
   }
 
-  struct PendingKey {
-    InfoHash info_hash;
-    net::IpAddress address;
-    std::uint16_t port;
-    friend bool operator==(const PendingKey&, const PendingKey&) = default;
-    template <typename H>
-    friend H AbslHashValue(H h, const PendingKey& k) {
-      return H::combine(std::move(h), k.info_hash, k.address, k.port);
-    }
-  };
+  using PendingKey = PeerKey;
   struct PendingTorrent {
     std::uint32_t completed_delta = 0;
     Seconds seen = 0;

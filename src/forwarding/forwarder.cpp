@@ -4,12 +4,23 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
 
+#include "core/backoff.hpp"
+#include "core/lru_map.hpp"
 #include "forwarding/origin_rules.hpp"
+#include "log/rate_limited.hpp"
 #include "metrics/counters.hpp"
 #include "metrics/histogram.hpp"
 #include "protocol/tracker_answer.hpp"
+#include "upstream/client.hpp"
 
 namespace btrt::forwarding {
 
@@ -19,37 +30,147 @@ using metrics::Counters;
 
 namespace {
 
-constexpr unsigned kFailuresBeforeBackoff = 3;
-constexpr std::chrono::seconds kFirstBackoff{5};
-constexpr std::chrono::seconds kMaxBackoff{300};
+// A failing origin is retried at once twice, then after 5, 10, 20 ... s, at most 300 s apart.
+constexpr core::Backoff::Policy kOriginBackoff{.initial = 5, .max = 300, .after_failures = 3};
 constexpr std::chrono::seconds kWarningEvery{60};
 constexpr std::chrono::seconds kCacheSweepEvery{60};
 
-}  // namespace
-
 // One upstream request and every subscriber waiting for it.
-struct Forwarder::Flight {
+struct Flight {
   std::string key;
   std::string origin;
   std::string url;  // as sent: whose query a failure reason or warning answers
   net::IpAddress subscriber;
   core::InfoHash info_hash;
-  std::vector<Done> waiting;
+  std::vector<Forwarder::Done> waiting;
   SteadyClock::time_point sent;
   bool finished = false;
 };
 
-Forwarder::Forwarder(core::SwarmStore& store, Clock now, const config::Forwarding& settings,
-                     std::uint32_t default_interval)
-    : store_(store), now_(std::move(now)) {
+// Back-off and warning state of one origin server (host:port).
+struct Server {
+  core::Backoff backoff{kOriginBackoff};
+  SteadyClock::time_point backed_off_until{};
+  log::RateLimited warning{kWarningEvery.count()};
+  std::size_t in_flight = 0;  // upstream requests
+};
+
+}  // namespace
+
+struct Forwarder::Impl {
+  Impl(core::SwarmStore& store, const clock::Clock& clock, const config::Forwarding& settings,
+       const config::Tracker& tracker);
+
+  void start();
+  void stop();
+  void apply(const config::Forwarding& settings, const config::Tracker& tracker);
+  // Forwarder thread only (or before start()).
+  void take(const config::Forwarding& settings, const config::Tracker& tracker);
+  Lookup lookup(std::string_view origin, const core::InfoHash& info_hash, bool event,
+                core::Seconds now) const;
+  void ask(UpstreamAnnounce request, Done done);
+  Origins status(std::size_t count) const;
+  std::size_t origin_count() const;
+
+  void send(UpstreamAnnounce request, Done done);
+  void answered(const std::shared_ptr<Flight>& flight, const std::string& server_name,
+                upstream::ClientError error, std::string_view body);
+  void finish(const std::shared_ptr<Flight>& flight, const UpstreamOutcome& outcome);
+  void failed(Server& server, const std::string& server_name, const std::string& why);
+  bool may_warn(SteadyClock::time_point now);
+  void report_unlogged(SteadyClock::time_point now);
+  std::size_t per_origin_limit() const {
+    return std::max<std::size_t>(1, settings_.max_concurrent / kPerOriginShare);
+  }
+  void schedule_expiry();
+  Done for_another_query(const UpstreamAnnounce& request, Done done);
+
+  core::SwarmStore& store_;
+  const clock::Clock& clock_;
+  OriginCache cache_;
+  std::atomic<bool> always_{false};
+
+  // Forwarder thread only.
+  struct Settings {
+    std::chrono::milliseconds timeout{5000};
+    std::size_t max_concurrent = 512;
+    std::uint32_t default_interval = 1800;
+    std::uint32_t min_interval = 900;
+    std::uint32_t max_peers = 200;
+    std::vector<net::Cidr> allowed_destinations;
+  } settings_;
+  asio::io_context io_{1};
+  std::unique_ptr<upstream::Client> client_;
+  asio::steady_timer expiry_timer_{io_};
+  std::unordered_map<std::string, std::shared_ptr<Flight>> flights_;  // by merge key
+  // Every flight whose upstream request has not completed, merged or not (events are never
+  // in flights_): what stop() has to answer.
+  std::unordered_set<std::shared_ptr<Flight>> active_;
+  std::size_t in_flight_ = 0;
+  bool stopping_ = false;
+  core::LruMap<Server> servers_{kMaxOrigins};  // by host:port
+  SteadyClock::time_point warning_window_{};
+  unsigned warnings_in_window_ = 0;
+  std::uint64_t unlogged_failures_ = 0;  // not logged in this window: over the overall limit
+  std::thread thread_;
+
+  // Set by stop() before it posts its own work: an ask() that sees it clear has posted before
+  // that work, so stop() answers it; one that sees it set answers itself.
+  std::mutex ask_mutex_;
+  bool closed_ = false;
+
+  mutable std::mutex status_mutex_;
+  core::LruMap<OriginStatus> status_{kMaxOrigins};  // by host:port
+};
+
+Forwarder::Forwarder(core::SwarmStore& store, const clock::Clock& clock,
+                     const config::Forwarding& settings, const config::Tracker& tracker)
+    : impl_(std::make_unique<Impl>(store, clock, settings, tracker)) {
   enabled_.store(settings.enabled);
-  always_.store(settings.mode == config::Forwarding::Mode::always);
   pass_client_ip_.store(settings.pass_client_ip);
-  settings_.timeout = std::chrono::seconds(settings.timeout);
-  settings_.max_concurrent = settings.max_concurrent;
-  settings_.default_interval = default_interval;
-  settings_.allowed_destinations = settings.allowed_destinations;
-  http::ClientOptions options;
+}
+
+Forwarder::~Forwarder() {
+  impl_->stop();
+}
+
+void Forwarder::start() {
+  impl_->start();
+}
+
+void Forwarder::stop() {
+  impl_->stop();
+}
+
+void Forwarder::apply(const config::Forwarding& settings, const config::Tracker& tracker) {
+  enabled_.store(settings.enabled);
+  pass_client_ip_.store(settings.pass_client_ip);
+  impl_->apply(settings, tracker);
+}
+
+Forwarder::Lookup Forwarder::lookup(std::string_view origin, const core::InfoHash& info_hash,
+                                    bool event, core::Seconds now) const {
+  return impl_->lookup(origin, info_hash, event, now);
+}
+
+void Forwarder::ask(UpstreamAnnounce request, Done done) {
+  impl_->ask(std::move(request), std::move(done));
+}
+
+Forwarder::Origins Forwarder::status(std::size_t count) const {
+  return impl_->status(count);
+}
+
+std::size_t Forwarder::origin_count() const {
+  return impl_->origin_count();
+}
+
+Forwarder::Impl::Impl(core::SwarmStore& store, const clock::Clock& clock,
+                      const config::Forwarding& settings, const config::Tracker& tracker)
+    : store_(store), clock_(clock) {
+  always_.store(settings.mode == config::Forwarding::Mode::always);
+  take(settings, tracker);
+  upstream::ClientOptions options;
   options.dns_servers = settings.dns_servers;
   options.dns_timeout = settings_.timeout;
   options.max_dns_entries = kMaxOrigins;
@@ -58,14 +179,10 @@ Forwarder::Forwarder(core::SwarmStore& store, Clock now, const config::Forwardin
   options.guard = [this](const net::IpAddress& address) {
     return destination_allowed(address, settings_.allowed_destinations);
   };
-  client_ = std::make_unique<http::Client>(io_, std::move(options));
+  client_ = std::make_unique<upstream::Client>(io_, std::move(options));
 }
 
-Forwarder::~Forwarder() {
-  stop();
-}
-
-void Forwarder::start() {
+void Forwarder::Impl::start() {
   schedule_expiry();
   thread_ = std::thread([this] {
     pthread_setname_np(pthread_self(), "btrt-forward");
@@ -73,7 +190,7 @@ void Forwarder::start() {
   });
 }
 
-void Forwarder::stop() {
+void Forwarder::Impl::stop() {
   {
     std::lock_guard lock(ask_mutex_);
     closed_ = true;
@@ -98,28 +215,25 @@ void Forwarder::stop() {
   client_.reset();  // drops handlers still queued: nobody waits for them any more
 }
 
-void Forwarder::apply(const config::Forwarding& settings, std::uint32_t default_interval) {
-  enabled_.store(settings.enabled);
+void Forwarder::Impl::apply(const config::Forwarding& settings, const config::Tracker& tracker) {
   always_.store(settings.mode == config::Forwarding::Mode::always);
-  pass_client_ip_.store(settings.pass_client_ip);
-  asio::post(io_, [this, settings, default_interval] {
-    settings_.timeout = std::chrono::seconds(settings.timeout);
-    settings_.max_concurrent = settings.max_concurrent;
-    settings_.default_interval = default_interval;
-    settings_.allowed_destinations = settings.allowed_destinations;
+  asio::post(io_, [this, settings, tracker] {
+    take(settings, tracker);
     client_->set_max_per_address(per_origin_limit());
   });
 }
 
-void Forwarder::limit_answers(std::uint32_t min_interval, std::uint32_t max_peers) {
-  asio::post(io_, [this, min_interval, max_peers] {
-    settings_.min_interval = min_interval;
-    settings_.max_peers = max_peers;
-  });
+void Forwarder::Impl::take(const config::Forwarding& settings, const config::Tracker& tracker) {
+  settings_.timeout = std::chrono::seconds(settings.timeout);
+  settings_.max_concurrent = settings.max_concurrent;
+  settings_.default_interval = tracker.announce_interval;
+  settings_.min_interval = tracker.min_interval;
+  settings_.max_peers = tracker.numwant_max;
+  settings_.allowed_destinations = settings.allowed_destinations;
 }
 
-Forwarder::Lookup Forwarder::lookup(std::string_view origin, const core::InfoHash& info_hash,
-                                    bool event, core::Seconds now) const {
+Forwarder::Lookup Forwarder::Impl::lookup(std::string_view origin, const core::InfoHash& info_hash,
+                                          bool event, core::Seconds now) const {
   Lookup out;
   if (auto entry = cache_.find(origin, info_hash)) {
     out.ask = event || always_.load(std::memory_order_relaxed) || !entry->fresh(now);
@@ -130,7 +244,7 @@ Forwarder::Lookup Forwarder::lookup(std::string_view origin, const core::InfoHas
   return out;
 }
 
-void Forwarder::ask(UpstreamAnnounce request, Done done) {
+void Forwarder::Impl::ask(UpstreamAnnounce request, Done done) {
   {
     std::lock_guard lock(ask_mutex_);
     if (!closed_) {
@@ -147,7 +261,7 @@ void Forwarder::ask(UpstreamAnnounce request, Done done) {
   done(outcome);
 }
 
-void Forwarder::send(UpstreamAnnounce request, Done done) {
+void Forwarder::Impl::send(UpstreamAnnounce request, Done done) {
   auto& counters = Counters::global();
   auto unavailable = [&](Counters::Id why) {
     counters.add(why);
@@ -200,35 +314,36 @@ void Forwarder::send(UpstreamAnnounce request, Done done) {
   ++server.in_flight;
   active_.insert(flight);
 
-  http::ClientRequest upstream;
+  upstream::ClientRequest upstream;
   upstream.url = std::move(request.url);
   upstream.timeout = settings_.timeout;
   upstream.headers.emplace_back("Via", std::string(kViaMark));
   upstream.headers.emplace_back(
       "User-Agent", request.user_agent.empty() ? "btrt/" BTRT_VERSION : request.user_agent);
-  client_->get(std::move(upstream),
-               [this, flight, server_name](http::ClientError error, http::ClientResponse response) {
-                 --in_flight_;
-                 active_.erase(flight);
-                 if (auto* origin = servers_.find(server_name); origin && origin->in_flight) {
-                   --origin->in_flight;
-                 }
-                 if (flight->finished) return;
-                 if (error == http::ClientError::address_busy) {
-                   // btrt's own limit, not the origin's failure: answered without it.
-                   Counters::global().add(Counters::upstream_backed_off);
-                   UpstreamOutcome outcome;
-                   if (auto entry = cache_.find(flight->origin, flight->info_hash)) {
-                     outcome.info = entry->info;
-                   }
-                   return finish(flight, outcome);
-                 }
-                 answered(flight, server_name, error, response.body);
-               });
+  client_->get(std::move(upstream), [this, flight, server_name](upstream::ClientError error,
+                                                                upstream::ClientResponse response) {
+    --in_flight_;
+    active_.erase(flight);
+    if (auto* origin = servers_.find(server_name); origin && origin->in_flight) {
+      --origin->in_flight;
+    }
+    if (flight->finished) return;
+    if (error == upstream::ClientError::address_busy) {
+      // btrt's own limit, not the origin's failure: answered without it.
+      Counters::global().add(Counters::upstream_backed_off);
+      UpstreamOutcome outcome;
+      if (auto entry = cache_.find(flight->origin, flight->info_hash)) {
+        outcome.info = entry->info;
+      }
+      return finish(flight, outcome);
+    }
+    answered(flight, server_name, error, response.body);
+  });
 }
 
-void Forwarder::answered(const std::shared_ptr<Flight>& flight, const std::string& server_name,
-                         http::ClientError error, std::string_view body) {
+void Forwarder::Impl::answered(const std::shared_ptr<Flight>& flight,
+                               const std::string& server_name, upstream::ClientError error,
+                               std::string_view body) {
   metrics::Latency::observe(
       metrics::Latency::upstream,
       std::chrono::duration<double>(SteadyClock::now() - flight->sent).count());
@@ -236,8 +351,8 @@ void Forwarder::answered(const std::shared_ptr<Flight>& flight, const std::strin
   auto& server = servers_[server_name];
   UpstreamOutcome outcome;
   // Never sent (the guard, a URL the client cannot send): not the origin's fault.
-  const bool refused =
-      error == http::ClientError::destination_refused || error == http::ClientError::bad_url;
+  const bool refused = error == upstream::ClientError::destination_refused ||
+                       error == upstream::ClientError::bad_url;
   std::string why;
   OriginAnswer answer;
   const AnswerLimits limits{settings_.default_interval, settings_.min_interval, settings_.max_peers,
@@ -245,21 +360,21 @@ void Forwarder::answered(const std::shared_ptr<Flight>& flight, const std::strin
   if (refused) {
     counters.add(Counters::upstream_refused);
     if (spdlog::should_log(spdlog::level::debug)) {
-      spdlog::debug("origin {}: not contacted ({})", server_name, http::to_string(error));
+      spdlog::debug("origin {}: not contacted ({})", server_name, upstream::to_string(error));
     }
-  } else if (error != http::ClientError::none) {
-    why = http::to_string(error);
+  } else if (error != upstream::ClientError::none) {
+    why = upstream::to_string(error);
   } else if (const char* bad = read_origin_answer(body, flight->subscriber, limits, answer)) {
     why = std::string("unusable answer: ") + bad;
   } else if (answer.failure_reason) {
     counters.add(Counters::upstream_failure_reason);
     outcome.kind = UpstreamOutcome::Kind::failure_reason;
     outcome.failure_reason = std::move(*answer.failure_reason);
-    server.consecutive_failures = 0;
+    server.backoff.reset();
   } else {
     counters.add(Counters::upstream_ok);
-    server.consecutive_failures = 0;
-    const core::Seconds now = now_();
+    server.backoff.reset();
+    const core::Seconds now = clock_.now();
     store_.add_foreign_peers(flight->info_hash, answer.peers, core::Source::external, now,
                              2 * answer.info.interval);
     cache_.store(flight->origin, flight->info_hash, answer.info, now);
@@ -290,7 +405,8 @@ void Forwarder::answered(const std::shared_ptr<Flight>& flight, const std::strin
   finish(flight, outcome);
 }
 
-void Forwarder::finish(const std::shared_ptr<Flight>& flight, const UpstreamOutcome& outcome) {
+void Forwarder::Impl::finish(const std::shared_ptr<Flight>& flight,
+                             const UpstreamOutcome& outcome) {
   if (flight->finished) return;
   flight->finished = true;
   if (!flight->key.empty()) {
@@ -301,7 +417,7 @@ void Forwarder::finish(const std::shared_ptr<Flight>& flight, const UpstreamOutc
   flight->waiting.clear();
 }
 
-Forwarder::Done Forwarder::for_another_query(const UpstreamAnnounce& request, Done done) {
+Forwarder::Done Forwarder::Impl::for_another_query(const UpstreamAnnounce& request, Done done) {
   return [this, origin = request.origin, info_hash = request.info_hash,
           done = std::move(done)](const UpstreamOutcome& outcome) {
     if (outcome.kind == UpstreamOutcome::Kind::failure_reason) {
@@ -317,29 +433,22 @@ Forwarder::Done Forwarder::for_another_query(const UpstreamAnnounce& request, Do
   };
 }
 
-void Forwarder::failed(Server& server, const std::string& server_name, const std::string& why) {
+void Forwarder::Impl::failed(Server& server, const std::string& server_name,
+                             const std::string& why) {
   const auto now = SteadyClock::now();
-  ++server.consecutive_failures;
-  ++server.unreported;
-  std::chrono::seconds backoff{0};
-  if (server.consecutive_failures >= kFailuresBeforeBackoff) {
-    const unsigned doublings = std::min(server.consecutive_failures - kFailuresBeforeBackoff, 6u);
-    backoff = std::min(kMaxBackoff, kFirstBackoff * (1 << doublings));
-    server.backed_off_until = now + backoff;
-  }
-  if (now - server.last_warning >= kWarningEvery && may_warn(now)) {
-    spdlog::warn(
-        "origin {}: {} ({} failures since the last report){}; answering without it", server_name,
-        why, server.unreported,
-        backoff.count() ? fmt::format(", not asked for {} s", backoff.count()) : std::string());
-    server.last_warning = now;
-    server.unreported = 0;
+  const core::Seconds backoff = server.backoff.fail();
+  if (backoff != 0) server.backed_off_until = now + std::chrono::seconds(backoff);
+  const core::Seconds seconds = clock_.now();
+  if (server.warning.occurred(seconds) && may_warn(now)) {
+    spdlog::warn("origin {}: {} ({} failures since the last report){}; answering without it",
+                 server_name, why, server.warning.take(seconds),
+                 backoff != 0 ? fmt::format(", not asked for {} s", backoff) : std::string());
   }
 }
 
 // Origin failures are logged kWarningsPerMinute a minute at most, all origins together:
 // thousands of failing names must not mean thousands of lines.
-bool Forwarder::may_warn(SteadyClock::time_point now) {
+bool Forwarder::Impl::may_warn(SteadyClock::time_point now) {
   report_unlogged(now);
   if (warnings_in_window_ < kWarningsPerMinute) {
     ++warnings_in_window_;
@@ -349,7 +458,7 @@ bool Forwarder::may_warn(SteadyClock::time_point now) {
   return false;
 }
 
-void Forwarder::report_unlogged(SteadyClock::time_point now) {
+void Forwarder::Impl::report_unlogged(SteadyClock::time_point now) {
   if (now - warning_window_ < kWarningEvery) return;
   if (unlogged_failures_ > 0) {
     spdlog::warn(
@@ -361,22 +470,22 @@ void Forwarder::report_unlogged(SteadyClock::time_point now) {
   unlogged_failures_ = 0;
 }
 
-void Forwarder::schedule_expiry() {
+void Forwarder::Impl::schedule_expiry() {
   expiry_timer_.expires_after(kCacheSweepEvery);
   expiry_timer_.async_wait([this](boost::system::error_code ec) {
     if (ec || stopping_) return;
     report_unlogged(SteadyClock::now());
-    cache_.expire(now_());
+    cache_.expire(clock_.now());
     schedule_expiry();
   });
 }
 
-std::size_t Forwarder::origin_count() const {
+std::size_t Forwarder::Impl::origin_count() const {
   std::lock_guard lock(status_mutex_);
   return status_.size();
 }
 
-Forwarder::Origins Forwarder::status(std::size_t count) const {
+Forwarder::Origins Forwarder::Impl::status(std::size_t count) const {
   Origins out;
   {
     std::lock_guard lock(status_mutex_);

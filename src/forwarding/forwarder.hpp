@@ -1,25 +1,19 @@
 #pragma once
 
-#include <algorithm>
 #include <atomic>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <chrono>
+#include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
-#include <thread>
-#include <unordered_map>
-#include <unordered_set>
+#include <string_view>
 #include <vector>
 
+#include "clock/clock.hpp"
 #include "config/config.hpp"
-#include "core/lru_map.hpp"
 #include "core/swarm_store.hpp"
 #include "forwarding/origin_cache.hpp"
-#include "http/client.hpp"
 
 namespace btrt::forwarding {
 
@@ -56,21 +50,21 @@ struct UpstreamOutcome {
 // source `external` for twice the origin's interval.
 class Forwarder {
  public:
-  using Clock = std::function<core::Seconds()>;
-  Forwarder(core::SwarmStore& store, Clock now, const config::Forwarding& settings,
-            std::uint32_t default_interval);
+  Forwarder(core::SwarmStore& store, const clock::Clock& clock, const config::Forwarding& settings,
+            const config::Tracker& tracker);
   ~Forwarder();
+  Forwarder(const Forwarder&) = delete;
+  Forwarder& operator=(const Forwarder&) = delete;
 
   void start();
   // Answers every waiting subscriber from what btrt knows (events included: nothing waits
   // for an origin past this), then ends the thread. Requests asked afterwards are answered
   // at once without the origin.
   void stop();
-  // Takes reloaded settings (SIGHUP). Thread-safe.
-  void apply(const config::Forwarding& settings, std::uint32_t default_interval);
-  // The tracker settings an origin's answer is held to (min_interval, numwant_max).
-  // Thread-safe; call it before start() and on every reload.
-  void limit_answers(std::uint32_t min_interval, std::uint32_t max_peers);
+  // Takes reloaded settings (SIGHUP): the forwarding section, and from the tracker section
+  // the announce interval and the limits an origin's answer is held to (min_interval,
+  // numwant_max). Thread-safe.
+  void apply(const config::Forwarding& settings, const config::Tracker& tracker);
 
   bool enabled() const { return enabled_.load(std::memory_order_relaxed); }
   bool pass_client_ip() const { return pass_client_ip_.load(std::memory_order_relaxed); }
@@ -114,66 +108,13 @@ class Forwarder {
   static constexpr std::size_t kPerOriginShare = 8;
 
  private:
-  struct Flight;
-  // Back-off and warning state of one origin server (host:port).
-  struct Server {
-    unsigned consecutive_failures = 0;
-    std::chrono::steady_clock::time_point backed_off_until{};
-    std::chrono::steady_clock::time_point last_warning{};
-    std::uint64_t unreported = 0;
-    std::size_t in_flight = 0;  // upstream requests
-  };
-  void send(UpstreamAnnounce request, Done done);
-  void answered(const std::shared_ptr<Flight>& flight, const std::string& server_name,
-                http::ClientError error, std::string_view body);
-  void finish(const std::shared_ptr<Flight>& flight, const UpstreamOutcome& outcome);
-  void failed(Server& server, const std::string& server_name, const std::string& why);
-  bool may_warn(std::chrono::steady_clock::time_point now);
-  void report_unlogged(std::chrono::steady_clock::time_point now);
-  std::size_t per_origin_limit() const {
-    return std::max<std::size_t>(1, settings_.max_concurrent / kPerOriginShare);
-  }
-  void schedule_expiry();
-  Done for_another_query(const UpstreamAnnounce& request, Done done);
-
-  core::SwarmStore& store_;
-  const Clock now_;
-  OriginCache cache_;
+  // The event loop, its thread, the upstream client and everything they touch: kept out of
+  // this header so that the router, which includes it, compiles no Asio.
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  // Read on every forwarded announce, from the workers' threads: no call into Impl.
   std::atomic<bool> enabled_{true};
-  std::atomic<bool> always_{false};
   std::atomic<bool> pass_client_ip_{false};
-
-  // Forwarder thread only.
-  struct Settings {
-    std::chrono::milliseconds timeout{5000};
-    std::size_t max_concurrent = 512;
-    std::uint32_t default_interval = 1800;
-    std::uint32_t min_interval = 900;
-    std::uint32_t max_peers = 200;
-    std::vector<net::Cidr> allowed_destinations;
-  } settings_;
-  boost::asio::io_context io_{1};
-  std::unique_ptr<http::Client> client_;
-  boost::asio::steady_timer expiry_timer_{io_};
-  std::unordered_map<std::string, std::shared_ptr<Flight>> flights_;  // by merge key
-  // Every flight whose upstream request has not completed, merged or not (events are never
-  // in flights_): what stop() has to answer.
-  std::unordered_set<std::shared_ptr<Flight>> active_;
-  std::size_t in_flight_ = 0;
-  bool stopping_ = false;
-  core::LruMap<Server> servers_{kMaxOrigins};  // by host:port
-  std::chrono::steady_clock::time_point warning_window_{};
-  unsigned warnings_in_window_ = 0;
-  std::uint64_t unlogged_failures_ = 0;  // not logged in this window: over the overall limit
-  std::thread thread_;
-
-  // Set by stop() before it posts its own work: an ask() that sees it clear has posted before
-  // that work, so stop() answers it; one that sees it set answers itself.
-  std::mutex ask_mutex_;
-  bool closed_ = false;
-
-  mutable std::mutex status_mutex_;
-  core::LruMap<OriginStatus> status_{kMaxOrigins};  // by host:port
 };
 
 }  // namespace btrt::forwarding

@@ -235,8 +235,8 @@ void init(const config::Logging& logging) {
   spdlog::flush_every(std::chrono::seconds(1));
 }
 
-void set_level(config::LogLevel level) {
-  spdlog::default_logger()->set_level(to_spdlog(level));
+void apply(const config::Logging& logging) {
+  spdlog::default_logger()->set_level(to_spdlog(logging.level));
 }
 
 void shutdown() {

@@ -15,7 +15,8 @@ namespace btrt::log {
 // The seed's six levels map onto spdlog's: critical, error (err), warning (warn), info,
 // diagnostic (debug), debug (trace). Per-request lines are logged at spdlog's trace.
 void init(const config::Logging& logging);
-void set_level(config::LogLevel level);
+// Takes the reloadable logging settings (SIGHUP): the level; the others need a restart.
+void apply(const config::Logging& logging);
 void shutdown();
 
 }  // namespace btrt::log

@@ -8,6 +8,8 @@
 #include <chrono>
 #include <set>
 
+#include "core/backoff.hpp"
+#include "log/rate_limited.hpp"
 #include "metrics/counters.hpp"
 #include "metrics/histogram.hpp"
 #include "protocol/percent.hpp"
@@ -18,7 +20,8 @@ namespace {
 
 constexpr auto kTick = std::chrono::milliseconds(100);
 constexpr double kTicksPerSecond = 10.0;
-constexpr core::Seconds kMaxBackoff = 300;
+// An unreachable neighbour is retried after 1, 2, 4 ... s, at most 300 s apart.
+constexpr core::Backoff::Policy kNeighborBackoff{.initial = 1, .max = 300, .after_failures = 1};
 constexpr core::Seconds kErrorLogEvery = 60;
 constexpr std::size_t kMaxNeighbors = core::Source::max - core::Source::first_neighbor + 1;
 
@@ -35,40 +38,37 @@ struct Poller::Neighbor {
   core::Seconds cycle_started = 0;
   bool cycle_begun = false;
   std::uint32_t in_flight = 0;
-  core::Seconds backoff = 0;  // 0: healthy
+  core::Backoff backoff{kNeighborBackoff};  // delay() 0: healthy
   core::Seconds backed_off_until = 0;
   // Requests carry the round they were sent in; a back-off step starts a new round. Failures
   // of requests sent before the last step belong to a round already counted: 32 requests
   // timing out together are one failure of the neighbour, not 32.
   std::uint64_t round = 0;
-  core::Seconds last_error_log = 0;
-  std::uint64_t errors_since_log = 0;
+  log::RateLimited failure_log{kErrorLogEvery};
   // The neighbour's refusals of single torrents and malformed answers: logged apart, at
   // most once a minute, so that they never hide a transport failure's report.
-  core::Seconds last_refusal_log = 0;
-  std::uint64_t refusals_since_log = 0;
+  log::RateLimited refusal_log{kErrorLogEvery};
   Status status;
 };
 
-Poller::Poller(core::SwarmStore& store, std::function<core::Seconds()> now)
-    : store_(store), now_(std::move(now)) {}
+Poller::Poller(core::SwarmStore& store, const clock::Clock& clock) : store_(store), clock_(clock) {}
 
 Poller::~Poller() {
   stop();
 }
 
 void Poller::start(const std::vector<config::Neighbor>& neighbors) {
-  http::ClientOptions options;
-  client_ = std::make_unique<http::Client>(io_, options);
-  apply(neighbors);  // starts the ticks if there is a neighbour
+  upstream::ClientOptions options;
+  client_ = std::make_unique<upstream::Client>(io_, options);
+  update(neighbors);  // starts the ticks if there is a neighbour
   thread_ = std::thread([this] {
     pthread_setname_np(pthread_self(), "btrt-neighbors");
     io_.run();
   });
 }
 
-void Poller::reconfigure(const std::vector<config::Neighbor>& neighbors) {
-  boost::asio::post(io_, [this, neighbors] { apply(neighbors); });
+void Poller::apply(const std::vector<config::Neighbor>& neighbors) {
+  boost::asio::post(io_, [this, neighbors] { update(neighbors); });
 }
 
 void Poller::stop() {
@@ -90,7 +90,7 @@ std::vector<Poller::Status> Poller::status() const {
   return status_;
 }
 
-void Poller::apply(const std::vector<config::Neighbor>& configured) {
+void Poller::update(const std::vector<config::Neighbor>& configured) {
   std::set<std::string> names;
   for (const auto& c : configured) names.insert(c.name);
   for (auto it = neighbors_.begin(); it != neighbors_.end();) {
@@ -153,7 +153,7 @@ void Poller::schedule_tick() {
 }
 
 void Poller::tick() {
-  const core::Seconds now = now_();
+  const core::Seconds now = clock_.now();
   std::vector<core::InfoHash> fresh;
   store_.take_new_torrents(fresh);
   std::vector<core::InfoHash> active;
@@ -196,13 +196,13 @@ void Poller::tick() {
   status_.clear();
   for (const auto& [name, n] : neighbors_) {
     n->status.backed_off = now < n->backed_off_until;
-    n->status.backoff = n->backoff;
+    n->status.backoff = n->backoff.delay();
     status_.push_back(n->status);
   }
 }
 
 void Poller::send(const std::shared_ptr<Neighbor>& n, const core::InfoHash& info_hash) {
-  auto counts = store_.counts(info_hash, now_());
+  auto counts = store_.counts(info_hash, clock_.now());
   if (counts.complete + counts.incomplete == 0) return;  // no live local peer any more
 
   std::string encoded;
@@ -212,53 +212,53 @@ void Poller::send(const std::shared_ptr<Neighbor>& n, const core::InfoHash& info
        at = url.find("{info_hash}", at + encoded.size())) {
     url.replace(at, 11, encoded);
   }
-  http::ClientRequest request;
+  upstream::ClientRequest request;
   request.url = std::move(url);
   request.timeout = std::chrono::seconds(n->config.timeout);
   ++n->in_flight;
   const auto t0 = std::chrono::steady_clock::now();
   const std::uint64_t round = n->round;
-  client_->get(std::move(request), [this, n, info_hash, t0, round](http::ClientError error,
-                                                                   http::ClientResponse response) {
-    --n->in_flight;
-    if (!n->alive) return;
-    const std::chrono::duration<double> took = std::chrono::steady_clock::now() - t0;
-    metrics::Latency::observe(metrics::Latency::neighbor, took.count());
-    if (error != http::ClientError::none) {
-      std::string why = http::to_string(error);
-      if (response.status != 0) why += " (HTTP " + std::to_string(response.status) + ")";
-      return failed(*n, why, round);
-    }
-    // The neighbour answered: whatever it says about this torrent (it may not know it), it
-    // is reachable, so nothing here backs it off.
-    protocol::TrackerAnswer answer;
-    if (const char* why = protocol::parse_tracker_answer(response.body, answer)) {
-      return refused(*n, std::string("malformed answer: ") + why);
-    }
-    if (answer.failure_reason) return refused(*n, "failure reason: " + *answer.failure_reason);
-    const core::Seconds now = now_();
-    n->status.peers_learned += store_.add_foreign_peers(info_hash, answer.peers, n->source, now,
-                                                        n->config.peers_expiry_interval);
-    ++n->status.requests_ok;
-    metrics::Counters::global().add(metrics::Counters::neighbor_ok);
-    if (n->backoff != 0 && round == n->round) {
-      spdlog::info("neighbour '{}' answers again", n->config.name);
-      n->backoff = 0;
-    }
-  });
+  client_->get(std::move(request),
+               [this, n, info_hash, t0, round](upstream::ClientError error,
+                                               upstream::ClientResponse response) {
+                 --n->in_flight;
+                 if (!n->alive) return;
+                 const std::chrono::duration<double> took = std::chrono::steady_clock::now() - t0;
+                 metrics::Latency::observe(metrics::Latency::neighbor, took.count());
+                 if (error != upstream::ClientError::none) {
+                   std::string why = upstream::to_string(error);
+                   if (response.status != 0)
+                     why += " (HTTP " + std::to_string(response.status) + ")";
+                   return failed(*n, why, round);
+                 }
+                 // The neighbour answered: whatever it says about this torrent (it may not know
+                 // it), it is reachable, so nothing here backs it off.
+                 protocol::TrackerAnswer answer;
+                 if (const char* why = protocol::parse_tracker_answer(response.body, answer)) {
+                   return refused(*n, std::string("malformed answer: ") + why);
+                 }
+                 if (answer.failure_reason)
+                   return refused(*n, "failure reason: " + *answer.failure_reason);
+                 const core::Seconds now = clock_.now();
+                 n->status.peers_learned += store_.add_foreign_peers(
+                     info_hash, answer.peers, n->source, now, n->config.peers_expiry_interval);
+                 ++n->status.requests_ok;
+                 metrics::Counters::global().add(metrics::Counters::neighbor_ok);
+                 if (n->backoff.delay() != 0 && round == n->round) {
+                   spdlog::info("neighbour '{}' answers again", n->config.name);
+                   n->backoff.reset();
+                 }
+               });
 }
 
 void Poller::refused(Neighbor& n, const std::string& why) {
   ++n.status.requests_failed;
   n.status.last_error = why;
   metrics::Counters::global().add(metrics::Counters::neighbor_failed);
-  const core::Seconds now = now_();
-  ++n.refusals_since_log;
-  if (n.last_refusal_log == 0 || now >= n.last_refusal_log + kErrorLogEvery) {
+  const core::Seconds now = clock_.now();
+  if (n.refusal_log.occurred(now)) {
     spdlog::warn("neighbour '{}': {} ({} such answers since the last report; ignored)",
-                 n.config.name, why, n.refusals_since_log);
-    n.last_refusal_log = now;
-    n.refusals_since_log = 0;
+                 n.config.name, why, n.refusal_log.take(now));
   }
 }
 
@@ -266,18 +266,14 @@ void Poller::failed(Neighbor& n, const std::string& why, std::uint64_t round) {
   ++n.status.requests_failed;
   n.status.last_error = why;
   metrics::Counters::global().add(metrics::Counters::neighbor_failed);
-  const core::Seconds now = now_();
+  const core::Seconds now = clock_.now();
   if (round == n.round) {
-    n.backoff = n.backoff == 0 ? 1 : std::min<core::Seconds>(n.backoff * 2, kMaxBackoff);
-    n.backed_off_until = now + n.backoff;
+    n.backed_off_until = now + n.backoff.fail();
     ++n.round;
   }
-  ++n.errors_since_log;
-  if (n.last_error_log == 0 || now >= n.last_error_log + kErrorLogEvery) {
+  if (n.failure_log.occurred(now)) {
     spdlog::warn("neighbour '{}': {} ({} failures since the last report; retrying in {} s)",
-                 n.config.name, why, n.errors_since_log, n.backoff);
-    n.last_error_log = now;
-    n.errors_since_log = 0;
+                 n.config.name, why, n.failure_log.take(now), n.backoff.delay());
   }
 }
 

@@ -14,9 +14,10 @@
 #include <thread>
 #include <vector>
 
+#include "clock/clock.hpp"
 #include "config/config.hpp"
 #include "core/swarm_store.hpp"
-#include "http/client.hpp"
+#include "upstream/client.hpp"
 
 namespace btrt::neighbors {
 
@@ -30,13 +31,13 @@ namespace btrt::neighbors {
 // delays an announce: all of this runs on the poller's own thread.
 class Poller {
  public:
-  Poller(core::SwarmStore& store, std::function<core::Seconds()> now);
+  Poller(core::SwarmStore& store, const clock::Clock& clock);
   ~Poller();
 
   void start(const std::vector<config::Neighbor>& neighbors);
   // Takes a new list (SIGHUP): added ones start, removed ones stop and their peers go,
   // changed ones take their new settings. Thread-safe.
-  void reconfigure(const std::vector<config::Neighbor>& neighbors);
+  void apply(const std::vector<config::Neighbor>& neighbors);
   void stop();
 
   struct Status {
@@ -54,7 +55,7 @@ class Poller {
 
  private:
   struct Neighbor;
-  void apply(const std::vector<config::Neighbor>& neighbors);
+  void update(const std::vector<config::Neighbor>& neighbors);  // on the poller thread
   void schedule_tick();
   void tick();
   void send(const std::shared_ptr<Neighbor>& neighbor, const core::InfoHash& info_hash);
@@ -64,9 +65,9 @@ class Poller {
   void refused(Neighbor& neighbor, const std::string& why);
 
   core::SwarmStore& store_;
-  const std::function<core::Seconds()> now_;
+  const clock::Clock& clock_;
   boost::asio::io_context io_{1};
-  std::unique_ptr<http::Client> client_;
+  std::unique_ptr<upstream::Client> client_;
   boost::asio::steady_timer timer_{io_};
   // Keeps the loop waiting for a reload while there is no neighbour and so no tick.
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_{

@@ -20,8 +20,8 @@ using ScalarBuf = std::array<std::uint8_t, kScalarMax>;
 
 // Decodes a scalar parameter value into `buf`. Returns nullptr and sets `out`, or `malformed`
 // for a bad escape, or `invalid` when the value is too long to be valid.
-const char* decode_scalar(std::string_view raw, ScalarBuf& buf, std::string_view& out,
-                          const char* malformed, const char* invalid) {
+FailureReason decode_scalar(std::string_view raw, ScalarBuf& buf, std::string_view& out,
+                            FailureReason malformed, FailureReason invalid) {
   if (!percent_well_formed(raw)) return malformed;
   auto n = percent_decode_to(raw, buf);
   if (n < 0) return invalid;
@@ -59,8 +59,8 @@ bool parse_u32_clamped(std::string_view s, std::uint32_t& out) {
 }
 
 // A 20-byte id: a malformed escape or any other decoded length is an error.
-const char* parse_id(std::string_view raw, std::array<std::uint8_t, 20>& bytes,
-                     const char* malformed, const char* bad_length) {
+FailureReason parse_id(std::string_view raw, std::array<std::uint8_t, 20>& bytes,
+                       FailureReason malformed, FailureReason bad_length) {
   if (!percent_well_formed(raw)) return malformed;
   std::array<std::uint8_t, 20> buf{};
   if (percent_decode_to(raw, buf) != 20) return bad_length;
@@ -72,14 +72,11 @@ const char* parse_id(std::string_view raw, std::array<std::uint8_t, 20>& bytes,
 struct RawParams {
   std::optional<std::string_view> info_hash, peer_id, port, uploaded, downloaded, left, event,
       compact, no_peer_id, numwant;
+  std::optional<net::IpAddress> ip;  // the last valid ip=, ipv4= or ipv6=
 };
 
-}  // namespace
-
-const char* parse_announce(std::string_view query, AnnounceRequest& out) {
-  out = AnnounceRequest{};
+RawParams collect(std::string_view query) {
   RawParams raw;
-
   for_each_param(query, [&](std::string_view key, std::string_view value) {
     // Keys are plain ASCII in practice; decode them only when they carry an escape.
     std::array<std::uint8_t, 16> key_buf;
@@ -113,10 +110,13 @@ const char* parse_announce(std::string_view query, AnnounceRequest& out) {
       ScalarBuf buf;
       std::string_view text;
       if (decode_scalar(value, buf, text, "", "") != nullptr) return;
-      if (auto addr = net::IpAddress::parse(text)) out.ip = *addr;
+      if (auto addr = net::IpAddress::parse(text)) raw.ip = *addr;
     }
   });
+  return raw;
+}
 
+FailureReason parse_ids(const RawParams& raw, AnnounceRequest& out) {
   if (!raw.info_hash) return "missing info_hash";
   if (auto err =
           parse_id(*raw.info_hash, out.info_hash.bytes, "malformed percent-encoding in info_hash",
@@ -124,15 +124,14 @@ const char* parse_announce(std::string_view query, AnnounceRequest& out) {
     return err;
   }
   if (!raw.peer_id) return "missing peer_id";
-  if (auto err = parse_id(*raw.peer_id, out.peer_id.bytes, "malformed percent-encoding in peer_id",
-                          "invalid peer_id: must be 20 bytes")) {
-    return err;
-  }
+  return parse_id(*raw.peer_id, out.peer_id.bytes, "malformed percent-encoding in peer_id",
+                  "invalid peer_id: must be 20 bytes");
+}
 
+FailureReason parse_port(const RawParams& raw, AnnounceRequest& out) {
+  if (!raw.port) return "missing port";
   ScalarBuf buf;
   std::string_view text;
-
-  if (!raw.port) return "missing port";
   if (auto err = decode_scalar(*raw.port, buf, text, "malformed percent-encoding in port",
                                "invalid port")) {
     return err;
@@ -140,12 +139,16 @@ const char* parse_announce(std::string_view query, AnnounceRequest& out) {
   std::uint64_t port = 0;
   if (!parse_u64(text, port) || port < 1 || port > 65535) return "invalid port";
   out.port = static_cast<std::uint16_t>(port);
+  return nullptr;
+}
 
+// uploaded, downloaded, left: optional, digits only.
+FailureReason parse_counters(const RawParams& raw, AnnounceRequest& out) {
   struct Counter {
     const std::optional<std::string_view>& raw;
     std::uint64_t& field;
-    const char* malformed;
-    const char* invalid;
+    FailureReason malformed;
+    FailureReason invalid;
   };
   const Counter counters[] = {
       {raw.uploaded, out.uploaded, "malformed percent-encoding in uploaded", "invalid uploaded"},
@@ -153,33 +156,45 @@ const char* parse_announce(std::string_view query, AnnounceRequest& out) {
        "invalid downloaded"},
       {raw.left, out.left, "malformed percent-encoding in left", "invalid left"},
   };
+  ScalarBuf buf;
+  std::string_view text;
   for (const Counter& c : counters) {
     if (!c.raw) continue;
     if (auto err = decode_scalar(*c.raw, buf, text, c.malformed, c.invalid)) return err;
     if (!parse_u64(text, c.field)) return c.invalid;
   }
   out.left_present = raw.left.has_value();
+  return nullptr;
+}
 
-  if (raw.event) {
-    if (auto err = decode_scalar(*raw.event, buf, text, "malformed percent-encoding in event",
-                                 "invalid event")) {
-      return err;
-    }
-    if (text.empty()) {
-      out.event = Event::none;
-    } else if (text == "started") {
-      out.event = Event::started;
-    } else if (text == "completed") {
-      out.event = Event::completed;
-    } else if (text == "stopped") {
-      out.event = Event::stopped;
-    } else if (text == "paused") {
-      out.event = Event::paused;
-    } else {
-      return "invalid event";
-    }
+FailureReason parse_event(const RawParams& raw, AnnounceRequest& out) {
+  if (!raw.event) return nullptr;
+  ScalarBuf buf;
+  std::string_view text;
+  if (auto err = decode_scalar(*raw.event, buf, text, "malformed percent-encoding in event",
+                               "invalid event")) {
+    return err;
   }
+  if (text.empty()) {
+    out.event = Event::none;
+  } else if (text == "started") {
+    out.event = Event::started;
+  } else if (text == "completed") {
+    out.event = Event::completed;
+  } else if (text == "stopped") {
+    out.event = Event::stopped;
+  } else if (text == "paused") {
+    out.event = Event::paused;
+  } else {
+    return "invalid event";
+  }
+  return nullptr;
+}
 
+// compact, no_peer_id, numwant: how the answer lists peers.
+FailureReason parse_answer_shape(const RawParams& raw, AnnounceRequest& out) {
+  ScalarBuf buf;
+  std::string_view text;
   if (raw.compact) {
     if (auto err = decode_scalar(*raw.compact, buf, text, "malformed percent-encoding in compact",
                                  "invalid compact")) {
@@ -208,7 +223,19 @@ const char* parse_announce(std::string_view query, AnnounceRequest& out) {
     if (!parse_u32_clamped(text, n)) return "invalid numwant";
     out.numwant = n;
   }
+  return nullptr;
+}
 
+}  // namespace
+
+FailureReason parse_announce(std::string_view query, AnnounceRequest& out) {
+  out = AnnounceRequest{};
+  const RawParams raw = collect(query);
+  out.ip = raw.ip;
+  // In this order: the first bad parameter is the one the failure reason names.
+  for (auto step : {parse_ids, parse_port, parse_counters, parse_event, parse_answer_shape}) {
+    if (FailureReason err = step(raw, out)) return err;
+  }
   return nullptr;
 }
 

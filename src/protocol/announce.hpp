@@ -6,6 +6,7 @@
 
 #include "core/ids.hpp"
 #include "net/ip_address.hpp"
+#include "protocol/failure_reason.hpp"
 
 namespace btrt::protocol {
 
@@ -29,9 +30,9 @@ struct AnnounceRequest {
   bool is_seeder() const { return left_present && left == 0; }
 };
 
-// Parses the query string of GET /announce (BEP 3, 7, 23). Returns nullptr on success, or a
-// failure reason naming the bad or missing parameter (static text, safe to keep).
+// Parses the query string of GET /announce (BEP 3, 7, 23). Returns null on success, or the
+// failure reason naming the first bad or missing parameter.
 // Unknown parameters are ignored; `key` and `trackerid` are accepted and not used.
-const char* parse_announce(std::string_view query, AnnounceRequest& out);
+FailureReason parse_announce(std::string_view query, AnnounceRequest& out);
 
 }  // namespace btrt::protocol

@@ -18,9 +18,10 @@ namespace {
 constexpr std::size_t kRowsPerStatement = 200;  // multi-row VALUES per statement
 constexpr std::size_t kRowsPerFetch = 10000;
 
-template <typename Row>
-auto peer_key(const Row& row) {
-  return std::tie(row.info_hash, row.address, row.port);
+// The order rows are written in (the primary key's), so that concurrent writers take row
+// locks in one order.
+auto peer_key(const core::PeerKey& key) {
+  return std::tie(key.info_hash, key.address, key.port);
 }
 
 std::string quoted(const std::string& value) {
@@ -407,7 +408,7 @@ class SociDatabase final : public Database {
     std::deque<long long> values;
     std::deque<int> ints;
     multi_row(
-        rows, peer_key<PeerRow>, 8,
+        rows, peer_key, 8,
         "INSERT INTO peers (info_hash, address, port, peer_id, seeder, source, last_seen, "
         "expires_at) VALUES ",
         mysql_ ? " ON DUPLICATE KEY UPDATE peer_id = VALUES(peer_id), seeder = VALUES(seeder), "
@@ -428,15 +429,15 @@ class SociDatabase final : public Database {
         });
   }
 
-  void write_removals(const std::vector<PeerKeyRow>& rows) {
+  void write_removals(const std::vector<core::PeerKey>& rows) {
     if (rows.empty()) return;
     std::deque<std::string> texts;
     std::deque<int> ints;
     // Row-value lists: MySQL takes IN ((..),(..)), SQLite only IN (VALUES (..),(..)).
-    multi_row(rows, peer_key<PeerKeyRow>, 3,
+    multi_row(rows, peer_key, 3,
               mysql_ ? "DELETE FROM peers WHERE (info_hash, address, port) IN ("
                      : "DELETE FROM peers WHERE (info_hash, address, port) IN (VALUES ",
-              ")", [&](const PeerKeyRow& row, soci::statement& st) {
+              ")", [&](const core::PeerKey& row, soci::statement& st) {
                 st.exchange(soci::use(texts.emplace_back(row.info_hash.hex())));
                 st.exchange(soci::use(texts.emplace_back(row.address.to_string())));
                 st.exchange(soci::use(ints.emplace_back(row.port)));

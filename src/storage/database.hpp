@@ -10,6 +10,7 @@
 
 #include "config/config.hpp"
 #include "core/ids.hpp"
+#include "core/peer.hpp"
 #include "net/ip_address.hpp"
 
 namespace btrt::storage {
@@ -29,22 +30,14 @@ class SchemaError : public DatabaseError {
   using DatabaseError::DatabaseError;
 };
 
-// Times here are wall-clock unix seconds.
-struct PeerRow {
-  core::InfoHash info_hash;
-  net::IpAddress address;
-  std::uint16_t port = 0;
+// A stored peer: what the store's change says, with wall-clock unix seconds for its monotonic
+// ones (a restart starts a new monotonic clock).
+struct PeerRow : core::PeerKey {
   core::PeerId peer_id;
   bool seeder = false;
   std::uint8_t source = 0;
   std::int64_t last_seen = 0;
   std::int64_t expires_at = 0;
-};
-
-struct PeerKeyRow {
-  core::InfoHash info_hash;
-  net::IpAddress address;
-  std::uint16_t port = 0;
 };
 
 struct TorrentRow {
@@ -66,7 +59,7 @@ struct StatsRow {
 struct Batch {
   std::vector<TorrentRow> torrents;
   std::vector<PeerRow> peers;
-  std::vector<PeerKeyRow> removed;
+  std::vector<core::PeerKey> removed;
   std::vector<StatsRow> stats;
   std::int64_t now = 0;
   // Delete the peers that expired before `now`: a scan of the peers table (schema 3 has no

@@ -12,32 +12,29 @@
 namespace btrt::storage {
 namespace {
 
-constexpr std::int64_t kStatsPeriod = 60;       // s between statistics samples
-constexpr std::int64_t kPurgePeriod = 300;      // s between purges of expired peers
-constexpr std::size_t kMaxStatsRows = 24 * 60;  // kept through an outage: a day
-constexpr std::chrono::seconds kMaxBackoff{15};
+constexpr std::int64_t kStatsPeriod = 60;         // s between statistics samples
+constexpr std::int64_t kPurgePeriod = 300;        // s between purges of expired peers
+constexpr std::size_t kMaxStatsRows = 24 * 60;    // kept through an outage: a day
 constexpr std::int64_t kHistorySpan = 24 * 3600;  // s of samples kept for /stats
 
 }  // namespace
 
 RestoreResult restore_swarm(Database& database, core::SwarmStore& store, core::Seconds now,
                             std::int64_t wall_now,
-                            const std::function<bool(const PeerKeyRow&)>& skip) {
+                            const std::function<bool(const core::PeerKey&)>& skip) {
   RestoreResult result;
   database.load_peers(wall_now, [&](const PeerRow& row) {
-    if (skip && skip(PeerKeyRow{row.info_hash, row.address, row.port})) {
+    if (skip && skip(row)) {
       ++result.newer;
       return;
     }
-    core::PeerChange peer;
-    peer.info_hash = row.info_hash;
-    peer.address = row.address;
-    peer.port = row.port;
-    peer.peer_id = row.peer_id;
-    peer.seeder = row.seeder;
-    peer.source = row.source;
-    peer.seen = now;
-    peer.expires_at = now + static_cast<core::Seconds>(row.expires_at - wall_now);
+    const core::PeerChange peer{row,
+                                /*removed=*/false,
+                                row.seeder,
+                                row.source,
+                                row.peer_id,
+                                /*seen=*/now,
+                                now + static_cast<core::Seconds>(row.expires_at - wall_now)};
     if (store.restore_peer(peer)) {
       ++result.peers;
     } else {
@@ -55,14 +52,14 @@ RestoreResult restore_swarm(Database& database, core::SwarmStore& store, core::S
 }
 
 WriteBehind::WriteBehind(core::SwarmStore& store, std::unique_ptr<Database> database,
-                         config::Database config, Clock clock, StatsSource stats)
+                         config::Database config, const clock::Clock& clock, StatsSource stats)
     : store_(store),
       database_(std::move(database)),
       config_(std::move(config)),
-      clock_(std::move(clock)),
+      clock_(clock),
       stats_source_(std::move(stats)) {
   last_stats_ = stats_source_();
-  last_sample_ = clock_.wall();
+  last_sample_ = clock_.unix_now();
 }
 
 WriteBehind::~WriteBehind() {
@@ -73,13 +70,13 @@ void WriteBehind::restore_when_available(bool create_schema) {
   restore_pending_ = true;
   create_schema_ = create_schema;
   outage_.store(true);
-  outage_since_ = clock_.wall();
+  outage_since_ = clock_.unix_now();
 }
 
 void WriteBehind::start() {
   if (database_) {
     try {
-      auto rows = database_->load_stats_since(clock_.wall() - kHistorySpan);
+      auto rows = database_->load_stats_since(clock_.unix_now() - kHistorySpan);
       std::lock_guard lock(history_mutex_);
       history_.assign(std::make_move_iterator(rows.begin()), std::make_move_iterator(rows.end()));
     } catch (const DatabaseError& e) {
@@ -123,7 +120,7 @@ void WriteBehind::run() {
       stopping = stopping_;
     }
     collect();
-    sample_stats(clock_.wall(), stopping);  // a stop records its partial minute too
+    sample_stats(clock_.unix_now(), stopping);  // a stop records its partial minute too
     const bool written = flush();
     if (stopping) {
       if (!written) {
@@ -132,9 +129,7 @@ void WriteBehind::run() {
       }
       return;
     }
-    // After a failure: retry after 1, 2, 4 ... s, at most kMaxBackoff apart.
-    wait = written ? std::chrono::seconds(config_.flush_interval) : backoff_;
-    if (!written) backoff_ = std::min(backoff_ * 2, kMaxBackoff);
+    wait = std::chrono::seconds(written ? config_.flush_interval : backoff_.fail());
   }
 }
 
@@ -146,7 +141,8 @@ void WriteBehind::collect() {
     torrents.clear();
     store_.take_changes(shard, peers, torrents);
     for (const auto& change : peers) {
-      peers_[PeerKey{change.info_hash, change.address, change.port}] = change;
+      const core::PeerKey& key = change;
+      peers_[key] = change;
     }
     for (const auto& change : torrents) {
       auto [it, inserted] = torrents_.try_emplace(change.info_hash, change);
@@ -169,7 +165,7 @@ void WriteBehind::trim() {
   // that does not expires. A removal goes only when removals alone exceed the bound (oldest
   // first); dropping one before an update would bring a stopped peer back after a restart.
   // Completion counts are never dropped.
-  std::vector<std::tuple<bool, core::Seconds, PeerKey>> order;  // updates sort first
+  std::vector<std::tuple<bool, core::Seconds, core::PeerKey>> order;  // updates sort first
   order.reserve(peers_.size());
   for (const auto& [key, change] : peers_) order.emplace_back(change.removed, change.seen, key);
   const std::size_t excess = peers_.size() - config_.max_pending;
@@ -224,10 +220,8 @@ void WriteBehind::restore_late() {
   prepare_for_run(*database_, create_schema_);
   // A peer with a pending change (announced or stopped during the outage) is newer than
   // its stored row; collect() ran just before, so the pending map holds every such change.
-  auto result = restore_swarm(
-      *database_, store_, clock_.monotonic(), clock_.wall(), [this](const PeerKeyRow& key) {
-        return peers_.contains(PeerKey{key.info_hash, key.address, key.port});
-      });
+  auto result = restore_swarm(*database_, store_, clock_.now(), clock_.unix_now(),
+                              [this](const core::PeerKey& key) { return peers_.contains(key); });
   restore_pending_ = false;
   spdlog::info(
       "restored {} peers from {} in {:.2f} s, merged with those announced since the start "
@@ -240,8 +234,8 @@ void WriteBehind::restore_late() {
 
 bool WriteBehind::flush() {
   if (peers_.empty() && torrents_.empty() && stats_.empty() && !restore_pending_) return true;
-  const std::int64_t wall_now = clock_.wall();
-  const core::Seconds mono_now = clock_.monotonic();
+  const std::int64_t wall_now = clock_.unix_now();
+  const core::Seconds mono_now = clock_.now();
   auto to_wall = [&](core::Seconds t) {
     return wall_now - static_cast<std::int64_t>(mono_now) + static_cast<std::int64_t>(t);
   };
@@ -255,11 +249,10 @@ bool WriteBehind::flush() {
   }
   for (const auto& [key, change] : peers_) {
     if (change.removed) {
-      batch.removed.push_back({change.info_hash, change.address, change.port});
+      batch.removed.push_back(key);
     } else {
-      batch.peers.push_back({change.info_hash, change.address, change.port, change.peer_id,
-                             change.seeder, change.source, to_wall(change.seen),
-                             to_wall(change.expires_at)});
+      batch.peers.push_back({key, change.peer_id, change.seeder, change.source,
+                             to_wall(change.seen), to_wall(change.expires_at)});
     }
   }
   batch.stats = stats_;
@@ -293,7 +286,7 @@ bool WriteBehind::flush() {
   metrics::Latency::observe(metrics::Latency::db_flush, took);
   spdlog::debug("database: wrote {} peer and {} torrent changes in {:.2f} s", peers_.size(),
                 torrents_.size(), took);
-  backoff_ = std::chrono::seconds(1);
+  backoff_.reset();
   if (batch.purge_expired) last_purge_ = wall_now;
   // Give the memory back, not just the entries: a burst (a restart's first flush, the end of
   // an outage) must not stay resident for the life of the process.

@@ -13,7 +13,9 @@
 #include <thread>
 #include <vector>
 
+#include "clock/clock.hpp"
 #include "config/config.hpp"
+#include "core/backoff.hpp"
 #include "core/swarm_store.hpp"
 #include "storage/database.hpp"
 
@@ -31,7 +33,7 @@ struct RestoreResult {
 // after everything was read, so that a restore that fails half-way can simply be repeated.
 RestoreResult restore_swarm(Database& database, core::SwarmStore& store, core::Seconds now,
                             std::int64_t wall_now,
-                            const std::function<bool(const PeerKeyRow&)>& skip = {});
+                            const std::function<bool(const core::PeerKey&)>& skip = {});
 
 // Makes the in-memory swarm durable without ever making an announce wait: every
 // flush_interval it takes the changes the store recorded (coalesced per peer and per
@@ -41,15 +43,12 @@ RestoreResult restore_swarm(Database& database, core::SwarmStore& store, core::S
 // recovery once, and retries with back-off. While the database is up nothing is dropped.
 class WriteBehind {
  public:
-  struct Clock {
-    std::function<core::Seconds()> monotonic;  // the store's clock
-    std::function<std::int64_t()> wall;        // unix seconds
-  };
   // Cumulative figures since start (the write-behind stores per-minute differences).
   using StatsSource = std::function<StatsRow()>;
 
+  // `clock`: the store's (monotonic seconds) and the database's (unix seconds) time.
   WriteBehind(core::SwarmStore& store, std::unique_ptr<Database> database, config::Database config,
-              Clock clock, StatsSource stats);
+              const clock::Clock& clock, StatsSource stats);
   ~WriteBehind();
 
   // When the database could not be used at start: the store serves from what is announced
@@ -81,7 +80,7 @@ class WriteBehind {
   core::SwarmStore& store_;
   std::unique_ptr<Database> database_;
   const config::Database config_;
-  const Clock clock_;
+  const clock::Clock& clock_;
   const StatsSource stats_source_;
 
   std::thread thread_;
@@ -90,17 +89,7 @@ class WriteBehind {
   bool stopping_ = false;
 
   // Changes taken from the store and not yet written; only the flush thread touches them.
-  struct PeerKey {
-    core::InfoHash info_hash;
-    net::IpAddress address;
-    std::uint16_t port;
-    friend bool operator==(const PeerKey&, const PeerKey&) = default;
-    template <typename H>
-    friend H AbslHashValue(H h, const PeerKey& k) {
-      return H::combine(std::move(h), k.info_hash, k.address, k.port);
-    }
-  };
-  absl::flat_hash_map<PeerKey, core::PeerChange> peers_;
+  absl::flat_hash_map<core::PeerKey, core::PeerChange> peers_;
   absl::flat_hash_map<core::InfoHash, core::TorrentChange> torrents_;
   std::vector<StatsRow> stats_;
   std::atomic<std::size_t> pending_{0};
@@ -117,7 +106,8 @@ class WriteBehind {
   bool schema_reported_ = false;
   std::atomic<bool> outage_{false};
   std::int64_t outage_since_ = 0;
-  std::chrono::seconds backoff_{1};
+  // After a failed write: retry after 1, 2, 4 ... s, at most 15 s apart.
+  core::Backoff backoff_{{.initial = 1, .max = 15, .after_failures = 1}};
 };
 
 }  // namespace btrt::storage

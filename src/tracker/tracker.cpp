@@ -4,8 +4,9 @@
 
 namespace btrt::tracker {
 
-Tracker::Tracker(core::SwarmStore& store, const config::Config& config)
-    : store_(store), trusted_sources_(config.server.trusted_sources) {
+Tracker::Tracker(core::SwarmStore& store, const config::Config& config,
+                 const clock::Clock& clock)
+    : store_(store), trusted_sources_(config.server.trusted_sources), clock_(clock) {
   apply(config.tracker);
 }
 
@@ -19,13 +20,6 @@ void Tracker::apply(const config::Tracker& t) {
   settings_.max_scrape_hashes.store(t.max_scrape_hashes);
   settings_.full_scrape.store(t.full_scrape);
   store_.set_limits({t.max_torrents, t.max_peers_per_torrent, core::learned_limit(t.numwant_max)});
-}
-
-core::Seconds Tracker::now() const {
-  auto elapsed = std::chrono::steady_clock::now() - epoch_;
-  return static_cast<core::Seconds>(
-             std::chrono::duration_cast<std::chrono::seconds>(elapsed).count()) +
-         1;
 }
 
 bool Tracker::trusted(const net::IpAddress& address) const {

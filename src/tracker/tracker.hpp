@@ -1,12 +1,12 @@
 #pragma once
 
 #include <atomic>
-#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <span>
 #include <vector>
 
+#include "clock/clock.hpp"
 #include "config/config.hpp"
 #include "core/swarm_store.hpp"
 #include "net/cidr.hpp"
@@ -32,13 +32,13 @@ struct AnnounceResult {
 // the one clock of the request path. Thread-safe, no lock of its own.
 class Tracker {
  public:
-  Tracker(core::SwarmStore& store, const config::Config& config);
+  Tracker(core::SwarmStore& store, const config::Config& config, const clock::Clock& clock);
 
   // Takes the reloadable settings (the tracker section) from a new configuration.
   void apply(const config::Tracker& tracker);
 
   // Seconds since start (from 1): the store's and the connection IDs' time.
-  core::Seconds now() const;
+  core::Seconds now() const { return clock_.now(); }
   // From server.trusted_sources: may speak for a subscriber (headers, the ip field).
   bool trusted(const net::IpAddress& address) const;
 
@@ -59,7 +59,7 @@ class Tracker {
 
   core::SwarmStore& store_;
   const std::vector<net::Cidr> trusted_sources_;
-  const std::chrono::steady_clock::time_point epoch_ = std::chrono::steady_clock::now();
+  const clock::Clock& clock_;
 
   struct Settings {
     std::atomic<std::uint32_t> interval, min_interval, peer_expiry, numwant_default, numwant_max,

@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 
+#include "clock/clock.hpp"
 #include "config/config.hpp"
 #include "core/swarm_store.hpp"
 #include "fields.hpp"
@@ -29,7 +30,8 @@ struct World {
       std::make_shared<const btrt::net::Classifier>(
           std::vector<btrt::net::GroupSpec>{{"local", 0, {*btrt::net::Cidr::parse("10.0.0.0/8")}}});
   btrt::core::SwarmStore store{classifier, {64, 16}, 16};
-  btrt::tracker::Tracker tracker{store, config};
+  btrt::clock::ManualClock clock;
+  btrt::tracker::Tracker tracker{store, config, clock};
   btrt::http::Router router{tracker, config};
 };
 

@@ -34,7 +34,8 @@ struct World {
       std::make_shared<const btrt::net::Classifier>(
           std::vector<btrt::net::GroupSpec>{{"local", 0, {*btrt::net::Cidr::parse("10.0.0.0/8")}}});
   btrt::core::SwarmStore store{classifier, {64, 16}, 16};
-  btrt::tracker::Tracker tracker{store, config};
+  btrt::clock::ManualClock clock;
+  btrt::tracker::Tracker tracker{store, config, clock};
   btrt::udp::Handler handler{tracker, kKey};
   wire::ConnectionIds ids{kKey};
 };

@@ -41,7 +41,8 @@ struct World {
   std::shared_ptr<const net::Classifier> classifier = std::make_shared<const net::Classifier>(
       std::vector<net::GroupSpec>{{"local", 0, {*net::Cidr::parse("127.1.0.0/16")}}});
   core::SwarmStore store{classifier, {}};
-  tracker::Tracker tracker{store, config};
+  clock::ManualClock clock;
+  tracker::Tracker tracker{store, config, clock};
   Handler handler{tracker, {1, 2}};
   std::array<std::uint8_t, kMaxAnswer> out{};
 

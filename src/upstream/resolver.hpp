@@ -10,7 +10,7 @@
 
 #include "net/ip_address.hpp"
 
-namespace btrt::http {
+namespace btrt::upstream {
 
 struct ResolverOptions {
   // DNS servers to ask; empty: those of /etc/resolv.conf. /etc/hosts is read first either way.
@@ -47,4 +47,4 @@ class Resolver {
   std::shared_ptr<Impl> impl_;
 };
 
-}  // namespace btrt::http
+}  // namespace btrt::upstream

@@ -1,4 +1,4 @@
-#include "http/resolver.hpp"
+#include "upstream/resolver.hpp"
 
 #include <ares.h>
 #include <netinet/in.h>
@@ -14,7 +14,7 @@
 #include <stdexcept>
 #include <unordered_map>
 
-namespace btrt::http {
+namespace btrt::upstream {
 
 namespace asio = boost::asio;
 using error_code = boost::system::error_code;
@@ -241,4 +241,4 @@ std::string Resolver::version() {
   return ares_version(nullptr);
 }
 
-}  // namespace btrt::http
+}  // namespace btrt::upstream

@@ -12,7 +12,7 @@
 
 #include "net/ip_address.hpp"
 
-namespace btrt::http {
+namespace btrt::upstream {
 
 // Why an upstream request produced no answer.
 enum class ClientError {
@@ -89,4 +89,4 @@ class Client {
   std::shared_ptr<Impl> impl_;
 };
 
-}  // namespace btrt::http
+}  // namespace btrt::upstream
