@@ -86,6 +86,12 @@ class Client:
             "aio_threads": 1, "hashing_threads": 1,
             "min_reconnect_time": 1,
             "stop_tracker_timeout": 1,
+            # libtorrent keeps UDP tracker connection IDs in one cache per process, keyed by
+            # the tracker's address: the sessions of one test process, each on its own
+            # address, would present each other's IDs, which a tracker ties to the address
+            # it gave them to (BEP 15). Real clients are one per host; here every announce
+            # connects first.
+            "udp_tracker_token_expiry": 0,
             # keep finished connections open so that their byte counters can still be read
             "close_redundant_connections": False,
             "alert_mask": lt.alert_category.error | lt.alert_category.status

@@ -1,7 +1,7 @@
-"""End to end: real BitTorrent clients download a generated payload through btrt on
-loopback, and the file each leecher ends with has the payload's hash."""
+"""End to end: libtorrent sessions download a generated payload through btrt over HTTP on
+loopback, and the file each leecher ends with has the payload's hash. (aria2c and
+transmission-cli: test_clients.py; libtorrent over UDP: test_udp.py.)"""
 import socket
-import subprocess
 import threading
 import urllib.parse
 
@@ -251,38 +251,3 @@ def test_leechers_complete_from_seeders_known_only_to_a_neighbour(
     assert scrape_counts(partner, ih)[2] == 0
     assert {ip for ip, _ in plain_announce(partner, ih, "127.2.9.9", 6999)} \
         .isdisjoint({c.ip for c in leechers})
-
-
-# --- another client -----------------------------------------------------------------------
-def test_aria2c_downloads_through_btrt(make_tracker, payload, clients, tmp_path):
-    t = make_tracker()
-    src, name, digest = payload
-    torrent = tmp_path / "aria2.torrent"
-    ti = lt_swarm.make_torrent(src, name, [announce_url(t)], torrent)
-    ih = ti.info_hash().to_bytes()
-    clients("127.1.0.1", torrent, src, seed=True)
-    clients("127.3.0.1", torrent, src, seed=True)
-    wait_registered(t, ih, complete=2)
-
-    ip, out = "127.1.0.21", tmp_path / "aria2"
-    log = open(tmp_path / "aria2.log", "wb")
-    proc = subprocess.Popen(
-        ["aria2c", f"--dir={out}", "--seed-time=0", "--enable-dht=false",
-         "--enable-dht6=false", "--enable-peer-exchange=false", "--bt-enable-lpd=false",
-         "--disable-ipv6=true", f"--interface={ip}",
-         f"--listen-port={lt_swarm.free_port_on(ip)}", "--summary-interval=0",
-         "--console-log-level=warn", "--bt-stop-timeout=60", str(torrent)],
-        stdout=log, stderr=subprocess.STDOUT)
-    try:
-        # aria2c exits by itself once the download is complete (--seed-time=0).
-        rc = proc.wait(timeout=DEADLINE)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(timeout=5)
-        log.close()
-    assert rc == 0, (tmp_path / "aria2.log").read_text(errors="replace")
-    # With DHT, PEX and LPD off, btrt's answer was aria2c's only source of peers.
-    assert lt_swarm.sha256_file(out / name) == digest
-    # aria2c (seed time 0) announced "stopped" at the end: btrt dropped it again.
-    assert scrape_counts(t, ih)[:2] == (2, 0)
