@@ -3,6 +3,7 @@ udp:// btrt, the only tracker their torrent names. (aria2c and transmission-cli 
 test_clients.py.)"""
 import lt_swarm
 from btrt_harness import wait_for
+from trackers import assert_announced_over
 
 DEADLINE = 60  # s for the swarm to finish
 
@@ -36,5 +37,5 @@ def test_libtorrent_swarm_over_udp(trackers, payload, clients, tmp_path):
     if tr.ranks:  # a local leecher gets the local peers first, then partner, then external
         assert [lt_swarm.group_of(ip) for ip, _ in peers] == \
             ["local"] * 3 + ["partner", "external"]
-    if tr.announces() is not None:  # each client's started and completed announces
-        assert tr.announces() >= 2 + 2 * 3
+    # the seeders' started, the leechers' started and completed
+    assert_announced_over(tr, "udp", 2 + 2 * 3)

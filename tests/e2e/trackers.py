@@ -38,11 +38,14 @@ def btrt_metrics(btrt):
     return out
 
 
-def btrt_announces(btrt, proto):
-    """Announces btrt has answered over `proto` (its request counters' protocol label)."""
-    return sum(v for name, labels, v in btrt_metrics(btrt)
-               if name == "btrt_requests_total" and labels.get("kind") == "announce"
-               and labels.get("protocol", "http") == proto)
+def btrt_announces(btrt):
+    """{"http": n, "udp": n}: the announces btrt has answered, by its request counters'
+    protocol label."""
+    out = {"http": 0, "udp": 0}
+    for name, labels, v in btrt_metrics(btrt):
+        if name == "btrt_requests_total" and labels.get("kind") == "announce":
+            out[labels.get("protocol", "http")] += int(v)
+    return out
 
 
 class HttpBtrt:
@@ -71,7 +74,8 @@ class HttpBtrt:
         return compact_peers(bdecode(body))
 
     def announces(self):
-        return btrt_announces(self.btrt, "http")
+        """{"http": n, "udp": n} announces answered, or None if the tracker does not say."""
+        return btrt_announces(self.btrt)
 
     def stop(self):
         pass  # make_tracker stops btrt
@@ -114,7 +118,7 @@ class UdpBtrt(UdpTracker):
         self.btrt.start()
 
     def announces(self):
-        return btrt_announces(self.btrt, "udp")
+        return btrt_announces(self.btrt)
 
     def stop(self):
         pass
@@ -163,6 +167,15 @@ class UdpOpentracker(UdpTracker):
             self.proc.kill()
             self.proc.wait(timeout=5)
             self.log.close()
+
+
+def assert_announced_over(tr, proto, at_least):
+    """The tracker answered at least `at_least` announces over `proto` and none over the
+    other protocol (when it counts them by protocol)."""
+    by_proto = tr.announces()
+    if by_proto is not None:
+        other = "udp" if proto == "http" else "http"
+        assert by_proto[proto] >= at_least and by_proto[other] == 0, by_proto
 
 
 def make(proto, make_tracker, workdir: Path):
