@@ -26,6 +26,9 @@
 #include "neighbors/poller.hpp"
 #include "storage/database.hpp"
 #include "storage/write_behind.hpp"
+#include "tracker/tracker.hpp"
+#include "udp/handler.hpp"
+#include "udp/server.hpp"
 
 namespace btrt::app {
 namespace {
@@ -39,6 +42,11 @@ void log_summary(const config::Config& config, const net::Classifier& classifier
   std::string listen;
   for (const auto& e : config.server.listen) listen += (listen.empty() ? "" : ", ") + e.to_string();
   spdlog::info("configuration {}: listening on {}", config.file, listen);
+  if (!config.server.udp_listen.empty()) {
+    std::string udp;
+    for (const auto& e : config.server.udp_listen) udp += (udp.empty() ? "" : ", ") + e.to_string();
+    spdlog::info("UDP tracker on {}", udp);
+  }
   spdlog::info("database: {}", config.database.url);
   for (std::size_t g = 0; g + 1 < classifier.group_count(); ++g) {
     const auto& group = config.peer_groups[g];
@@ -54,8 +62,8 @@ void log_summary(const config::Config& config, const net::Classifier& classifier
 // every `pass` seconds without ever locking more than one shard.
 class ExpirySweeper {
  public:
-  ExpirySweeper(asio::io_context& io, core::SwarmStore& store, const http::Router& router)
-      : timer_(io), store_(store), router_(router) {}
+  ExpirySweeper(asio::io_context& io, core::SwarmStore& store, const tracker::Tracker& tracker)
+      : timer_(io), store_(store), tracker_(tracker) {}
 
   void start(std::uint32_t peer_expiry) {
     pass_ = std::clamp<std::uint32_t>(peer_expiry / 8, 1, 30);
@@ -70,7 +78,7 @@ class ExpirySweeper {
       if (ec) return;
       const std::size_t ticks_per_pass = pass_ * 1000 / kTick.count();
       const std::size_t per_tick = (store_.shard_count() + ticks_per_pass - 1) / ticks_per_pass;
-      const auto now = router_.now();
+      const auto now = tracker_.now();
       for (std::size_t i = 0; i < per_tick; ++i) store_.expire_shard(next_++, now);
       schedule();
     });
@@ -78,7 +86,7 @@ class ExpirySweeper {
 
   asio::steady_timer timer_;
   core::SwarmStore& store_;
-  const http::Router& router_;
+  const tracker::Tracker& tracker_;
   std::uint32_t pass_ = 30;
   std::size_t next_ = 0;
 };
@@ -88,8 +96,9 @@ class ExpirySweeper {
 // sweeper does.
 class HashlistTimer {
  public:
-  HashlistTimer(asio::io_context& io, const core::SwarmStore& store, const http::Router& router)
-      : timer_(io), store_(store), router_(router) {}
+  HashlistTimer(asio::io_context& io, const core::SwarmStore& store,
+                const tracker::Tracker& tracker)
+      : timer_(io), store_(store), tracker_(tracker) {}
 
   // Puts `settings` in force (at start and on reload); a first file is written at once, so
   // that the DPI has a current list right after a (re)start.
@@ -112,8 +121,8 @@ class HashlistTimer {
   }
 
   void write() {
-    const auto hashes =
-        hashlist::select_from_store(store_, settings_.groups, settings_.min_seeders, router_.now());
+    const auto hashes = hashlist::select_from_store(store_, settings_.groups, settings_.min_seeders,
+                                                    tracker_.now());
     try {
       hashlist::write_atomically(settings_.path, hashlist::encode(hashes));
       spdlog::info("hashlist: {} torrents written to {}", hashes.size(), settings_.path);
@@ -124,7 +133,7 @@ class HashlistTimer {
 
   asio::steady_timer timer_;
   const core::SwarmStore& store_;
-  const http::Router& router_;
+  const tracker::Tracker& tracker_;
   config::Hashlist settings_;
 };
 
@@ -189,7 +198,8 @@ int run_tracker(const std::string& config_path) {
   core::SwarmStore store(classifier,
                          {config.tracker.max_torrents, config.tracker.max_peers_per_torrent,
                           core::learned_limit(config.tracker.numwant_max)});
-  http::Router router(store, config);
+  tracker::Tracker tracker(store, config);
+  http::Router router(tracker, config);
 
   http::ServerOptions options;
   options.listen = config.server.listen;
@@ -199,6 +209,9 @@ int run_tracker(const std::string& config_path) {
   options.request_timeout = config.server.request_timeout;
   options.keepalive_timeout = config.server.keepalive_timeout;
   http::Server server(options, router);
+  udp::Handler udp_handler(tracker);
+  udp::Server udp_server(config.server.udp_listen, udp_handler);
+  if (!config.server.udp_listen.empty()) server.add_service(udp_server);
 
   spdlog::info("btrt {} starting", BTRT_VERSION);
   log_summary(config, *classifier);
@@ -208,7 +221,7 @@ int run_tracker(const std::string& config_path) {
   try {
     database = storage::Database::connect(config.database);
     storage::prepare_for_run(*database, create_schema);
-    restore(*database, store, router.now());
+    restore(*database, store, tracker.now());
   } catch (const storage::SchemaError& e) {
     // Reachable, but an operator's step is missing: serving would write nowhere for good.
     spdlog::critical("{}", e.what());
@@ -227,7 +240,7 @@ int run_tracker(const std::string& config_path) {
   const bool database_missing = database == nullptr;
   std::atomic<std::shared_ptr<const net::Classifier>> current_classifier{classifier};
   storage::WriteBehind write_behind(
-      store, std::move(database), config.database, {[&router] { return router.now(); }, wall_now},
+      store, std::move(database), config.database, {[&tracker] { return tracker.now(); }, wall_now},
       [&current_classifier] {
         auto snapshot = metrics::Counters::global().snapshot();
         auto groups = current_classifier.load();
@@ -243,10 +256,10 @@ int run_tracker(const std::string& config_path) {
       });
   if (database_missing) write_behind.restore_when_available(create_schema);
   write_behind.start();
-  neighbors::Poller poller(store, [&router] { return router.now(); });
+  neighbors::Poller poller(store, [&tracker] { return tracker.now(); });
   poller.start(config.neighbors);
   forwarding::Forwarder forwarder(
-      store, [&router] { return router.now(); }, config.forwarding,
+      store, [&tracker] { return tracker.now(); }, config.forwarding,
       config.tracker.announce_interval);
   forwarder.limit_answers(config.tracker.min_interval, config.tracker.numwant_max);
   forwarder.start();
@@ -303,9 +316,9 @@ int run_tracker(const std::string& config_path) {
   }
   spdlog::info("serving with {} threads", options.threads);
 
-  ExpirySweeper sweeper(control, store, router);
+  ExpirySweeper sweeper(control, store, tracker);
   sweeper.start(config.tracker.peer_expiry);
-  HashlistTimer hashlist_timer(control, store, router);
+  HashlistTimer hashlist_timer(control, store, tracker);
   hashlist_timer.apply(config.hashlist);
 
   std::function<void()> wait_for_signal = [&] {
@@ -326,7 +339,7 @@ int run_tracker(const std::string& config_path) {
         auto next_classifier = make_classifier(next);
         store.set_classifier(next_classifier);
         current_classifier.store(next_classifier);
-        router.apply(next.tracker);
+        tracker.apply(next.tracker);
         forwarder.apply(next.forwarding, next.tracker.announce_interval);
         forwarder.limit_answers(next.tracker.min_interval, next.tracker.numwant_max);
         poller.reconfigure(next.neighbors);

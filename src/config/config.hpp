@@ -17,7 +17,8 @@ namespace btrt::config {
 
 struct Server {
   std::vector<net::Endpoint> listen{*net::Endpoint::parse("0.0.0.0:80")};
-  unsigned threads = 0;  // 0 = number of CPU cores (resolved by the caller)
+  std::vector<net::Endpoint> udp_listen;  // BEP 15; empty: no UDP tracker
+  unsigned threads = 0;                   // 0 = number of CPU cores (resolved by the caller)
   std::vector<std::string> hostnames{"retracker.local", "localhost"};  // lower case
   std::vector<net::Cidr> trusted_sources{*net::Cidr::parse("127.0.0.0/8")};
   std::uint32_t max_connections = 100000;

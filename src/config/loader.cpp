@@ -859,8 +859,10 @@ class Loader {
 // ---------------------------------------------------------------------------------------
 // The tables, and the readers of the keys that check more than their type and range
 
-void load_listen(Loader& l, const Entry& e, const std::string& path, Server& s) {
-  s.listen.clear();
+// Returns false when the list had an error.
+bool read_endpoints(Loader& l, const Entry& e, const std::string& path,
+                    std::vector<net::Endpoint>& out) {
+  out.clear();
   std::size_t errors_before = l.errors_.size();
   l.for_each_item(e, path, [&](std::string_view text, int line) {
     auto endpoint = net::Endpoint::parse(trim(text));
@@ -869,15 +871,23 @@ void load_listen(Loader& l, const Entry& e, const std::string& path, Server& s) 
                        " is not a listen address (expected a.b.c.d:port or [v6]:port)");
     } else if (endpoint->port == 0) {
       l.fail(line, path + ": " + quote(text) + ": port must be 1-65535");
-    } else if (std::find(s.listen.begin(), s.listen.end(), *endpoint) != s.listen.end()) {
+    } else if (std::find(out.begin(), out.end(), *endpoint) != out.end()) {
       l.fail(line, path + ": " + quote(text) + " is listed twice");
     } else {
-      s.listen.push_back(*endpoint);
+      out.push_back(*endpoint);
     }
   });
-  if (s.listen.empty() && l.errors_.size() == errors_before) {
+  return l.errors_.size() == errors_before;
+}
+
+void load_listen(Loader& l, const Entry& e, const std::string& path, Server& s) {
+  if (read_endpoints(l, e, path, s.listen) && s.listen.empty()) {
     l.fail(e.line, path + ": at least one listen address is required");
   }
+}
+
+void load_udp_listen(Loader& l, const Entry& e, const std::string& path, Server& s) {
+  read_endpoints(l, e, path, s.udp_listen);
 }
 
 void load_hostnames(Loader& l, const Entry& e, const std::string& path, Server& s) {
@@ -902,6 +912,12 @@ const Key<Server> kServerKeys[] = {
      Reload::restart,
      "HTTP listen addresses. An IPv6 address listens for IPv6 only: add `\"[::]:80\"` next to "
      "`\"0.0.0.0:80\"` for both. Quote IPv6 addresses."},
+    {"udp_listen",
+     list(&Server::udp_listen, "list of `\"a.b.c.d:port\"` / `\"[v6]:port\"`, no duplicates",
+          load_udp_listen),
+     Reload::restart,
+     "UDP tracker (BEP 15) addresses, e.g. `[\"0.0.0.0:6969\", \"[::]:6969\"]`; empty: no UDP "
+     "tracker. An IPv6 address serves IPv6 only, as for `listen` (see [UDP tracker](udp.md))."},
     {"threads", integer(&Server::threads, 0, 1024), Reload::restart,
      "Worker threads; 0 = one per CPU core."},
     {"hostnames", list(&Server::hostnames, "list of host names", load_hostnames), Reload::restart,

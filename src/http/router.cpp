@@ -97,37 +97,11 @@ net::IpAddress subscriber_address(const Request& request) {
 
 }  // namespace
 
-Router::Router(core::SwarmStore& store, const config::Config& config)
-    : store_(store),
-      trusted_sources_(config.server.trusted_sources),
+Router::Router(tracker::Tracker& tracker, const config::Config& config)
+    : tracker_(tracker),
+      store_(tracker.store()),
       hostnames_(config.server.hostnames),
-      listen_(config.server.listen) {
-  apply(config.tracker);
-}
-
-void Router::apply(const config::Tracker& t) {
-  settings_.interval.store(t.announce_interval);
-  settings_.min_interval.store(t.min_interval);
-  settings_.peer_expiry.store(t.peer_expiry);
-  settings_.numwant_default.store(t.numwant_default);
-  settings_.numwant_max.store(t.numwant_max);
-  settings_.locality_cutoff.store(t.locality_cutoff);
-  settings_.max_scrape_hashes.store(t.max_scrape_hashes);
-  settings_.full_scrape.store(t.full_scrape);
-  store_.set_limits({t.max_torrents, t.max_peers_per_torrent, core::learned_limit(t.numwant_max)});
-}
-
-core::Seconds Router::now() const {
-  auto elapsed = std::chrono::steady_clock::now() - epoch_;
-  return static_cast<core::Seconds>(
-             std::chrono::duration_cast<std::chrono::seconds>(elapsed).count()) +
-         1;
-}
-
-bool Router::trusted(const net::IpAddress& address) const {
-  return std::any_of(trusted_sources_.begin(), trusted_sources_.end(),
-                     [&](const net::Cidr& c) { return c.contains(address); });
-}
+      listen_(config.server.listen) {}
 
 void Router::handle(const Request& request, Response& response) {
   if (spdlog::should_log(spdlog::level::trace)) {
@@ -135,7 +109,7 @@ void Router::handle(const Request& request, Response& response) {
                   request.source.to_string(), request.host);
   }
   std::string_view target = request.target;
-  const bool from_trusted = trusted(request.source);
+  const bool from_trusted = tracker_.trusted(request.source);
   if (const auto absolute = text::split_url(target);
       absolute && text::iequals(absolute->scheme, "http")) {
     // Absolute form, as a client sends it to its HTTP proxy.
@@ -173,7 +147,7 @@ void Router::route_local(const Request& request, std::string_view target, Respon
   if (admin_ && (path == "/metrics" || path == "/stats")) return admin_->handle(request, response);
   if (path == "/forwarded_announce") {
     metrics::Counters::global().add(metrics::Counters::forwarded);
-    if (!trusted(request.source)) {
+    if (!tracker_.trusted(request.source)) {
       return refuse(response, metrics::Counters::forwarded_bad_request,
                     "forwarded announces are accepted only from trusted sources");
     }
@@ -193,22 +167,14 @@ void Router::route_local(const Request& request, std::string_view target, Respon
   response.body = "not found\n";
 }
 
-core::SelectOptions Router::select_options(const protocol::AnnounceRequest& parsed) const {
-  core::SelectOptions options;
-  options.numwant = std::min(parsed.numwant.value_or(settings_.numwant_default.load(kRelaxed)),
-                             settings_.numwant_max.load(kRelaxed));
-  options.locality_cutoff = settings_.locality_cutoff.load(kRelaxed);
-  return options;
-}
-
 void Router::answer(const protocol::AnnounceRequest& parsed, const core::SwarmCounts& counts,
                     std::span<const core::SelectedPeer> peers, const forwarding::OriginInfo* origin,
                     Response& response, std::string_view warning) const {
   auto& counters = metrics::Counters::global();
   for (const auto& p : peers) counters.returned(p.group);
   protocol::AnnounceAnswer a;
-  a.interval = settings_.interval.load(kRelaxed);
-  a.min_interval = settings_.min_interval.load(kRelaxed);
+  a.interval = tracker_.interval();
+  a.min_interval = tracker_.min_interval();
   a.complete = counts.complete;
   a.incomplete = counts.incomplete;
   if (origin) {
@@ -235,7 +201,7 @@ void Router::announce(const Request& request, std::string_view query, Response& 
   }
 
   core::PeerAnnounce peer = peer_of(parsed, request.source);
-  if (trusted(request.source)) {
+  if (tracker_.trusted(request.source)) {
     // A DPI or proxy speaks for the subscriber: its headers first, then the client's ip=.
     std::optional<net::IpAddress> claimed;
     if (!request.x_forwarded_for.empty()) claimed = first_forwarded(request.x_forwarded_for);
@@ -248,12 +214,11 @@ void Router::announce(const Request& request, std::string_view query, Response& 
 
   thread_local std::vector<core::SelectedPeer> peers;
   peers.clear();
-  auto outcome = store_.announce(peer, now(), settings_.peer_expiry.load(kRelaxed),
-                                 select_options(parsed), peers);
-  if (outcome.status == core::AnnounceOutcome::Status::torrent_limit) {
+  auto result = tracker_.announce({peer, parsed.numwant}, peers);
+  if (result.tracker_full) {
     return refuse(response, metrics::Counters::announce_torrent_limit, kTrackerFull);
   }
-  answer(parsed, outcome.counts, peers, nullptr, response);
+  answer(parsed, result.counts, peers, nullptr, response);
 }
 
 void Router::forwarded(const Request& request, std::string_view url, Response& response,
@@ -288,15 +253,14 @@ void Router::forwarded(const Request& request, std::string_view url, Response& r
 
   // Registered now in any case; when the origin is asked, the peers are picked once its
   // answer has arrived.
-  const core::SelectOptions options = select_options(parsed);
+  const core::SelectOptions options = tracker_.select_options(parsed.numwant);
   core::SelectOptions now_options = options;
   if (lookup.ask) now_options.numwant = 0;
   thread_local std::vector<core::SelectedPeer> peers;
   peers.clear();
   core::PeerAnnounce registered = peer;
   registered.origin_url = origin->origin;  // stored with the torrent (torrents.origin_url)
-  auto outcome =
-      store_.announce(registered, now(), settings_.peer_expiry.load(kRelaxed), now_options, peers);
+  auto outcome = store_.announce(registered, now(), tracker_.peer_expiry(), now_options, peers);
   if (outcome.status == core::AnnounceOutcome::Status::torrent_limit) {
     return refuse(response, Counters::forwarded_torrent_limit, kTrackerFull);
   }
@@ -339,13 +303,12 @@ void Router::scrape(std::string_view query, Response& response) {
   thread_local std::vector<protocol::ScrapeEntry> entries;
   hashes.clear();
   entries.clear();
-  if (const char* why =
-          protocol::parse_scrape(query, settings_.max_scrape_hashes.load(kRelaxed), hashes)) {
+  if (const char* why = protocol::parse_scrape(query, tracker_.max_scrape_hashes(), hashes)) {
     counters.add(metrics::Counters::scrape_bad_request);
     return failure(response, why);
   }
   if (hashes.empty()) {
-    if (!settings_.full_scrape.load(kRelaxed)) {
+    if (!tracker_.full_scrape()) {
       counters.add(metrics::Counters::scrape_without_hash);
       return failure(response, "scrape needs info_hash (full scrape is disabled)");
     }

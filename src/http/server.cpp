@@ -71,6 +71,7 @@ struct Server::Impl {
   std::vector<std::unique_ptr<Worker>> workers;
   std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
   std::vector<std::unique_ptr<Listener>> listeners;
+  std::vector<WorkerService*> services;
   std::vector<std::thread> threads;
   std::atomic<std::uint64_t> open_connections{0};
   std::atomic<bool> stopping{false};
@@ -192,8 +193,16 @@ Server::~Server() {
   stop();
 }
 
+void Server::add_service(WorkerService& service) {
+  impl_->services.push_back(&service);
+}
+
 void Server::start() {
   for (const auto& listen : impl_->options.listen) impl_->listen(listen);
+  const auto workers = static_cast<unsigned>(impl_->workers.size());
+  for (auto* service : impl_->services) {
+    for (unsigned i = 0; i < workers; ++i) service->start(*impl_->contexts[i], i, workers);
+  }
   for (auto& listener : impl_->listeners) {
     asio::post(listener->worker.io, [this, l = listener.get()] { impl_->accept(*l); });
   }
@@ -211,8 +220,9 @@ void Server::start() {
 void Server::stop() {
   if (impl_->threads.empty()) return;
   impl_->stopping.store(true);
-  for (auto& worker : impl_->workers) {
-    asio::post(worker->io, [this, w = worker.get()] {
+  for (unsigned i = 0; i < impl_->workers.size(); ++i) {
+    asio::post(impl_->workers[i]->io, [this, i, w = impl_->workers[i].get()] {
+      for (auto* service : impl_->services) service->stop(i);
       for (auto& listener : impl_->listeners) {
         boost::system::error_code ignored;
         if (&listener->worker == w) listener->acceptor.close(ignored);

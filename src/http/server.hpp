@@ -11,6 +11,10 @@
 
 #include "net/ip_address.hpp"
 
+namespace boost::asio {
+class io_context;
+}
+
 namespace btrt::http {
 
 // What a handler sees of one request. Views point into the connection's buffer and are
@@ -77,6 +81,18 @@ struct ServerOptions {
   std::uint32_t max_header_bytes = 32768;  // request line and headers: room for a 256-hash scrape
 };
 
+// Something else the worker threads serve on their event loops (the UDP tracker).
+class WorkerService {
+ public:
+  // Before the workers run, once per worker; throws std::runtime_error to refuse the start.
+  virtual void start(boost::asio::io_context& io, unsigned worker, unsigned workers) = 0;
+  // On the worker's own thread when the server stops: ends whatever keeps its loop busy.
+  virtual void stop(unsigned worker) = 0;
+
+ protected:
+  ~WorkerService() = default;
+};
+
 // HTTP/1.1 server on Boost.Asio/Beast: one event loop per thread, each accepting on its own
 // listening sockets (SO_REUSEPORT) and owning the connections it accepted.
 class Server {
@@ -84,6 +100,8 @@ class Server {
   Server(ServerOptions options, Handler& handler);
   ~Server();
 
+  // Before start(): served on the same worker threads.
+  void add_service(WorkerService& service);
   // Binds every listen address (throws std::runtime_error naming the address on failure)
   // and starts the worker threads.
   void start();

@@ -39,6 +39,19 @@ class Counters {
     scrape_without_hash,      // no info_hash while full_scrape is off
     forwarded_bad_request,    // a forwarded announce whose original query did not parse
     forwarded_torrent_limit,  // a forwarded announce refused by tracker.max_torrents
+    // UDP (BEP 15) requests answered or refused with an error, apart from the HTTP ones above.
+    udp_connects,
+    udp_announces,
+    udp_scrapes,
+    udp_announce_torrent_limit,  // answered with an error: tracker.max_torrents reached
+    // UDP packets dropped unanswered, in the order of protocol::udp::Drop (from too_short).
+    udp_drop_too_short,
+    udp_drop_oversized,
+    udp_drop_wrong_length,
+    udp_drop_protocol_id,
+    udp_drop_unknown_action,
+    udp_drop_bad_options,
+    udp_drop_connection_id,
     // /metrics and /stats: all requests, and those refused (not in server.admin_allow).
     admin,
     admin_forbidden,

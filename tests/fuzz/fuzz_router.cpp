@@ -29,7 +29,8 @@ struct World {
       std::make_shared<const btrt::net::Classifier>(
           std::vector<btrt::net::GroupSpec>{{"local", 0, {*btrt::net::Cidr::parse("10.0.0.0/8")}}});
   btrt::core::SwarmStore store{classifier, {64, 16}, 16};
-  btrt::http::Router router{store, config};
+  btrt::tracker::Tracker tracker{store, config};
+  btrt::http::Router router{tracker, config};
 };
 
 }  // namespace

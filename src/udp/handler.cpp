@@ -1,0 +1,137 @@
+#include "udp/handler.hpp"
+
+#include <sys/random.h>
+
+#include <array>
+#include <stdexcept>
+
+#include "metrics/counters.hpp"
+
+namespace btrt::udp {
+
+namespace {
+
+using metrics::Counters;
+namespace wire = protocol::udp;
+
+wire::ConnectionIds::Key random_key() {
+  wire::ConnectionIds::Key key{};
+  auto* bytes = reinterpret_cast<char*>(key.data());
+  std::size_t got = 0;
+  while (got < sizeof key) {
+    const ssize_t n = ::getrandom(bytes + got, sizeof key - got, 0);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw std::runtime_error("getrandom failed: no key for UDP connection IDs");
+    }
+    got += static_cast<std::size_t>(n);
+  }
+  return key;
+}
+
+void count_drop(wire::Drop drop) {
+  Counters::global().add(
+      static_cast<Counters::Id>(Counters::udp_drop_too_short + static_cast<std::size_t>(drop) - 1));
+}
+
+core::AnnounceEvent to_store_event(protocol::Event e) {
+  switch (e) {
+    case protocol::Event::started:
+      return core::AnnounceEvent::started;
+    case protocol::Event::completed:
+      return core::AnnounceEvent::completed;
+    case protocol::Event::stopped:
+      return core::AnnounceEvent::stopped;
+    default:
+      return core::AnnounceEvent::none;
+  }
+}
+
+constexpr std::string_view kTrackerFull =
+    "tracker is full: no new torrents accepted (tracker.max_torrents)";
+
+}  // namespace
+
+static_assert(static_cast<std::size_t>(wire::Drop::kCount) - 1 ==
+                  Counters::udp_drop_connection_id - Counters::udp_drop_too_short + 1,
+              "one counter per drop reason");
+
+Handler::Handler(tracker::Tracker& tracker) : Handler(tracker, random_key()) {}
+
+Handler::Handler(tracker::Tracker& tracker, const wire::ConnectionIds::Key& key)
+    : tracker_(tracker), ids_(key) {}
+
+std::size_t Handler::handle(std::span<const std::uint8_t> in, const net::IpAddress& source,
+                            std::uint16_t port, std::span<std::uint8_t> out) {
+  thread_local wire::Packet packet;
+  if (const auto drop = wire::parse(in, packet); drop != wire::Drop::none) {
+    count_drop(drop);
+    return 0;
+  }
+  const std::uint64_t slot = tracker_.now() / kSlotSeconds;
+  auto& counters = Counters::global();
+  if (packet.action == wire::Action::connect) {
+    counters.add(Counters::udp_connects);
+    return wire::encode_connect(packet.transaction_id, ids_.issue(source, port, slot), out);
+  }
+  if (!ids_.accepts(packet.connection_id, source, port, slot)) {
+    count_drop(wire::Drop::connection_id);
+    return 0;
+  }
+  if (packet.action == wire::Action::announce) return announce(packet, source, out);
+  return scrape(packet, out);
+}
+
+std::size_t Handler::announce(const wire::Packet& packet, const net::IpAddress& source,
+                              std::span<std::uint8_t> out) {
+  auto& counters = Counters::global();
+  counters.add(Counters::udp_announces);
+  const auto& parsed = packet.announce;
+  tracker::Announce request;
+  request.peer.info_hash = parsed.info_hash;
+  request.peer.peer_id = parsed.peer_id;
+  request.peer.port = parsed.port;
+  request.peer.seeder = parsed.is_seeder();
+  request.peer.event = to_store_event(parsed.event);
+  request.peer.address = source;
+  // A proxy in server.trusted_sources speaks for the subscriber.
+  if (parsed.ip && tracker_.trusted(source)) request.peer.address = *parsed.ip;
+  request.numwant = parsed.numwant;
+
+  thread_local std::vector<core::SelectedPeer> peers;
+  peers.clear();
+  const auto result = tracker_.announce(request, peers);
+  if (result.tracker_full) {
+    counters.add(Counters::udp_announce_torrent_limit);
+    return wire::encode_error(packet.transaction_id, kTrackerFull, out);
+  }
+  wire::AnnounceAnswer answer;
+  answer.transaction_id = packet.transaction_id;
+  answer.interval = result.interval;
+  answer.leechers = result.counts.incomplete;
+  answer.seeders = result.counts.complete;
+  answer.v6 = !request.peer.address.is_v4();
+  answer.peers = peers;
+  const std::size_t size = wire::encode_announce(answer, out);
+  const std::size_t entry = answer.v6 ? 18 : 6;
+  std::size_t sent = (size - wire::kAnswerHeaderSize) / entry;
+  for (const auto& p : peers) {
+    if (sent == 0) break;
+    if (p.address.is_v4() == answer.v6) continue;
+    counters.returned(p.group);
+    --sent;
+  }
+  return size;
+}
+
+std::size_t Handler::scrape(const wire::Packet& packet, std::span<std::uint8_t> out) {
+  Counters::global().add(Counters::udp_scrapes);
+  std::array<wire::ScrapeEntry, wire::kMaxScrapeHashes> entries;
+  for (std::size_t i = 0; i < packet.hash_count; ++i) {
+    const auto c = tracker_.counts(packet.hash(i));
+    entries[i] = {c.complete, c.downloaded, c.incomplete};
+  }
+  return wire::encode_scrape(packet.transaction_id, {entries.data(), packet.hash_count}, out);
+}
+
+}  // namespace btrt::udp
