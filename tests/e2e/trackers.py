@@ -39,13 +39,23 @@ def btrt_metrics(btrt):
 
 
 def btrt_announces(btrt):
-    """{"http": n, "udp": n}: the announces btrt has answered, by its request counters'
-    protocol label."""
-    out = {"http": 0, "udp": 0}
+    """{"http": n, "udp": n, "udp_dropped": n}: the announces btrt has answered (not with a
+    failure or error) by its request counters' protocol label, and the UDP packets it
+    dropped unanswered."""
+    out = {"http": 0, "udp": 0, "udp_dropped": 0}
     for name, labels, v in btrt_metrics(btrt):
-        if name == "btrt_requests_total" and labels.get("kind") == "announce":
+        if name == "btrt_requests_total" and labels.get("kind") == "announce" \
+                and labels.get("result") == "ok":
             out[labels.get("protocol", "http")] += int(v)
+        elif name == "btrt_udp_dropped_total":
+            out["udp_dropped"] += int(v)
     return out
+
+
+def http_counts(btrt, ih):
+    """(complete, incomplete, downloaded) of a scrape over HTTP."""
+    entry = btrt.scrape(ih)[b"files"].get(ih, {})
+    return entry.get(b"complete", 0), entry.get(b"incomplete", 0), entry.get(b"downloaded", 0)
 
 
 class HttpBtrt:
@@ -60,10 +70,7 @@ class HttpBtrt:
         self.btrt.start()
 
     def counts(self, ih):
-        """(complete, incomplete, downloaded) of a scrape."""
-        entry = self.btrt.scrape(ih)[b"files"].get(ih, {})
-        return entry.get(b"complete", 0), entry.get(b"incomplete", 0), \
-            entry.get(b"downloaded", 0)
+        return http_counts(self.btrt, ih)
 
     def peers(self, ih, source, port=6999):
         """The peers handed to a leecher at `source`, which leaves again at once."""
@@ -74,7 +81,7 @@ class HttpBtrt:
         return compact_peers(bdecode(body))
 
     def announces(self):
-        """{"http": n, "udp": n} announces answered, or None if the tracker does not say."""
+        """btrt_announces(), or None if the tracker does not count by protocol."""
         return btrt_announces(self.btrt)
 
     def stop(self):
@@ -82,6 +89,7 @@ class HttpBtrt:
 
 
 class UdpTracker:
+    """counts() is (complete, incomplete, downloaded) as for HTTP, read by a UDP scrape."""
     proto = "udp"
 
     def __init__(self):
@@ -170,12 +178,13 @@ class UdpOpentracker(UdpTracker):
 
 
 def assert_announced_over(tr, proto, at_least):
-    """The tracker answered at least `at_least` announces over `proto` and none over the
-    other protocol (when it counts them by protocol)."""
+    """The tracker answered at least `at_least` announces over `proto`, none over the other
+    protocol, and dropped none of the clients' UDP packets (when it counts them)."""
     by_proto = tr.announces()
     if by_proto is not None:
         other = "udp" if proto == "http" else "http"
         assert by_proto[proto] >= at_least and by_proto[other] == 0, by_proto
+        assert by_proto["udp_dropped"] == 0, by_proto
 
 
 def make(proto, make_tracker, workdir: Path):
