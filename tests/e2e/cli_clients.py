@@ -102,6 +102,8 @@ def transmission(ip, torrent, out_dir: Path, workdir: Path):
         "message-level": 3,  # debug: announces and peer handshakes, for a failure's log
     }
     (config / "settings.json").write_text(json.dumps(settings, indent=1))
-    return Process("transmission-cli",
-                   ["transmission-cli", "--config-dir", str(config), "--download-dir",
-                    str(out_dir), str(torrent)], workdir / "transmission.log")
+    p = Process("transmission-cli",
+                ["transmission-cli", "--config-dir", str(config), "--download-dir",
+                 str(out_dir), str(torrent)], workdir / "transmission.log")
+    p.peer_port = settings["peer-port"]
+    return p
