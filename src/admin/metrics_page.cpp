@@ -61,21 +61,35 @@ class Writer {
 
 struct Kind {
   std::string_view label;
+  std::string_view protocol;
   C::Id total;
   std::vector<std::pair<std::string_view, C::Id>> failures;  // reason, counter
 };
 
-// Where the tracker answers with a failure reason, by request kind.
+// Where the tracker answers with a failure reason (HTTP) or an error (UDP), by request kind.
 const Kind kKinds[] = {
     {"announce",
+     "http",
      C::announces,
      {{"bad_request", C::announce_bad_request}, {"torrent_limit", C::announce_torrent_limit}}},
+    {"announce", "udp", C::udp_announces, {{"torrent_limit", C::udp_announce_torrent_limit}}},
     {"scrape",
+     "http",
      C::scrapes,
      {{"bad_request", C::scrape_bad_request}, {"scrape_without_hash", C::scrape_without_hash}}},
+    {"scrape", "udp", C::udp_scrapes, {}},
+    {"connect", "udp", C::udp_connects, {}},
     {"forwarded",
+     "http",
      C::forwarded,
      {{"bad_request", C::forwarded_bad_request}, {"torrent_limit", C::forwarded_torrent_limit}}},
+};
+
+const std::pair<std::string_view, C::Id> kUdpDrops[] = {
+    {"too_short", C::udp_drop_too_short},           {"oversized", C::udp_drop_oversized},
+    {"wrong_length", C::udp_drop_wrong_length},     {"protocol_id", C::udp_drop_protocol_id},
+    {"unknown_action", C::udp_drop_unknown_action}, {"bad_options", C::udp_drop_bad_options},
+    {"connection_id", C::udp_drop_connection_id},
 };
 
 const std::pair<std::string_view, C::Id> kUpstream[] = {
@@ -113,24 +127,35 @@ void render_metrics(const Snapshot& s, std::string& out) {
   const auto& e = s.events;
 
   w.family("btrt_requests_total", "counter",
-           "Requests by kind and result (failure: answered with a failure reason, or refused).");
+           "Requests by kind, protocol (http, udp) and result (failure: answered with a failure "
+           "reason or an error, or refused).");
   for (const auto& kind : kKinds) {
     std::uint64_t failed = 0;
     for (const auto& [reason, id] : kind.failures) failed += e[id];
-    w.sample("btrt_requests_total", {{"kind", kind.label}, {"result", "ok"}},
+    w.sample("btrt_requests_total",
+             {{"kind", kind.label}, {"protocol", kind.protocol}, {"result", "ok"}},
              minus(e[kind.total], failed));
-    w.sample("btrt_requests_total", {{"kind", kind.label}, {"result", "failure"}}, failed);
+    w.sample("btrt_requests_total",
+             {{"kind", kind.label}, {"protocol", kind.protocol}, {"result", "failure"}}, failed);
   }
-  w.sample("btrt_requests_total", {{"kind", "admin"}, {"result", "ok"}},
+  w.sample("btrt_requests_total", {{"kind", "admin"}, {"protocol", "http"}, {"result", "ok"}},
            minus(e[C::admin], e[C::admin_forbidden]));
-  w.sample("btrt_requests_total", {{"kind", "admin"}, {"result", "failure"}},
+  w.sample("btrt_requests_total", {{"kind", "admin"}, {"protocol", "http"}, {"result", "failure"}},
            e[C::admin_forbidden]);
 
+  w.family("btrt_udp_dropped_total", "counter",
+           "UDP packets dropped without an answer, by reason (docs/udp.md).");
+  for (const auto& [reason, id] : kUdpDrops) {
+    w.sample("btrt_udp_dropped_total", {{"reason", reason}}, e[id]);
+  }
+
   w.family("btrt_tracker_failures_total", "counter",
-           "Tracker answers with a failure reason, by request kind and reason.");
+           "Tracker answers with a failure reason (HTTP) or an error (UDP), by request kind, "
+           "protocol and reason.");
   for (const auto& kind : kKinds) {
     for (const auto& [reason, id] : kind.failures) {
-      w.sample("btrt_tracker_failures_total", {{"kind", kind.label}, {"reason", reason}}, e[id]);
+      w.sample("btrt_tracker_failures_total",
+               {{"kind", kind.label}, {"protocol", kind.protocol}, {"reason", reason}}, e[id]);
     }
   }
 

@@ -132,7 +132,16 @@ void render_stats_json(const Snapshot& s, std::string& out) {
   requests(j, "forwarded", e[C::forwarded],
            e[C::forwarded_bad_request] + e[C::forwarded_torrent_limit]);
   requests(j, "admin", e[C::admin], e[C::admin_forbidden]);
+  requests(j, "udp connect", e[C::udp_connects], 0);
+  requests(j, "udp announce", e[C::udp_announces], e[C::udp_announce_torrent_limit]);
+  requests(j, "udp scrape", e[C::udp_scrapes], 0);
   j.close('}');
+  // Unanswered: malformed, or without a connection ID this tracker gave (docs/udp.md).
+  std::uint64_t dropped = 0;
+  for (std::size_t id = C::udp_drop_too_short; id <= C::udp_drop_connection_id; ++id) {
+    dropped += e[id];
+  }
+  j.field("udp_dropped", dropped);
 
   std::uint64_t peers = 0;
   for (const auto& p : s.peers) peers += p.peers;

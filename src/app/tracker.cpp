@@ -245,8 +245,10 @@ int run_tracker(const std::string& config_path) {
         auto snapshot = metrics::Counters::global().snapshot();
         auto groups = current_classifier.load();
         storage::StatsRow row;
-        row.announces = snapshot.events[metrics::Counters::announces];
-        row.scrapes = snapshot.events[metrics::Counters::scrapes];
+        row.announces = snapshot.events[metrics::Counters::announces] +
+                        snapshot.events[metrics::Counters::udp_announces];
+        row.scrapes = snapshot.events[metrics::Counters::scrapes] +
+                      snapshot.events[metrics::Counters::udp_scrapes];
         row.forwarded = snapshot.events[metrics::Counters::forwarded];
         for (std::size_t g = 0; g < groups->group_count(); ++g) {
           row.returned_by_group.emplace_back(groups->name_of(static_cast<net::GroupId>(g)),

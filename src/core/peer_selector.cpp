@@ -49,6 +49,8 @@ void select_peers(const Torrent& torrent, const std::uint8_t (&levels)[256],
       auto [b4, e4] = torrent.v4.range(first_bucket, last_bucket, levels);
       std::size_t b6 = 0, e6 = 0;
       if (torrent.v6) std::tie(b6, e6) = torrent.v6->range(first_bucket, last_bucket, levels);
+      if (options.family == SelectOptions::Family::v6) e4 = b4;
+      if (options.family == SelectOptions::Family::v4) e6 = b6;
       const std::size_t n4 = e4 - b4;
       const std::size_t n = n4 + (e6 - b6);
       if (n == 0) continue;

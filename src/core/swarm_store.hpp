@@ -55,6 +55,8 @@ struct SelectOptions {
   std::uint32_t numwant = 50;
   // tracker.locality_cutoff (docs/local-retracking.md); 0 = fill to numwant in rank order
   std::uint32_t locality_cutoff = 0;
+  // Only peers of one family: a UDP answer carries one address size (BEP 15).
+  enum class Family : std::uint8_t { any, v4, v6 } family = Family::any;
 };
 
 struct SwarmCounts {

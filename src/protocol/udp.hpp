@@ -19,8 +19,8 @@ constexpr std::size_t kConnectSize = 16;
 constexpr std::size_t kAnnounceSize = 98;  // BEP 41 options may follow
 constexpr std::size_t kScrapeHeaderSize = 16;
 constexpr std::size_t kMaxScrapeHashes = 74;
-// Larger requests are not BEP 15's: dropped unread.
-constexpr std::size_t kMaxPacket = 1024;
+// Larger requests are not BEP 15's (the largest is a scrape of 74 hashes): dropped unread.
+constexpr std::size_t kMaxPacket = kScrapeHeaderSize + 20 * kMaxScrapeHashes;
 
 enum class Action : std::uint32_t { connect = 0, announce = 1, scrape = 2, error = 3 };
 

@@ -43,8 +43,9 @@ core::SelectOptions Tracker::select_options(std::optional<std::uint32_t> numwant
 
 AnnounceResult Tracker::announce(const Announce& request, std::vector<core::SelectedPeer>& peers) {
   AnnounceResult result;
-  auto outcome =
-      store_.announce(request.peer, now(), peer_expiry(), select_options(request.numwant), peers);
+  auto options = select_options(request.numwant);
+  options.family = request.family;
+  auto outcome = store_.announce(request.peer, now(), peer_expiry(), options, peers);
   result.tracker_full = outcome.status == core::AnnounceOutcome::Status::torrent_limit;
   result.counts = outcome.counts;
   result.interval = interval();

@@ -17,6 +17,7 @@ namespace btrt::tracker {
 struct Announce {
   core::PeerAnnounce peer;               // address: the subscriber's (trusted claims applied)
   std::optional<std::uint32_t> numwant;  // absent: tracker.numwant_default
+  core::SelectOptions::Family family = core::SelectOptions::Family::any;
 };
 
 struct AnnounceResult {

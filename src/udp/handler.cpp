@@ -97,6 +97,8 @@ std::size_t Handler::announce(const wire::Packet& packet, const net::IpAddress& 
   // A proxy in server.trusted_sources speaks for the subscriber.
   if (parsed.ip && tracker_.trusted(source)) request.peer.address = *parsed.ip;
   request.numwant = parsed.numwant;
+  const bool v6 = !request.peer.address.is_v4();
+  request.family = v6 ? core::SelectOptions::Family::v6 : core::SelectOptions::Family::v4;
 
   thread_local std::vector<core::SelectedPeer> peers;
   peers.clear();
@@ -110,17 +112,11 @@ std::size_t Handler::announce(const wire::Packet& packet, const net::IpAddress& 
   answer.interval = result.interval;
   answer.leechers = result.counts.incomplete;
   answer.seeders = result.counts.complete;
-  answer.v6 = !request.peer.address.is_v4();
+  answer.v6 = v6;
   answer.peers = peers;
   const std::size_t size = wire::encode_announce(answer, out);
-  const std::size_t entry = answer.v6 ? 18 : 6;
-  std::size_t sent = (size - wire::kAnswerHeaderSize) / entry;
-  for (const auto& p : peers) {
-    if (sent == 0) break;
-    if (p.address.is_v4() == answer.v6) continue;
-    counters.returned(p.group);
-    --sent;
-  }
+  const std::size_t sent = (size - wire::kAnswerHeaderSize) / (v6 ? 18 : 6);
+  for (std::size_t i = 0; i < sent && i < peers.size(); ++i) counters.returned(peers[i].group);
   return size;
 }
 

@@ -26,6 +26,11 @@ Snapshot sample_snapshot() {
   s.events[C::upstream_cached] = 6;
   s.events[C::admin] = 3;
   s.events[C::admin_forbidden] = 1;
+  s.events[C::udp_connects] = 8;
+  s.events[C::udp_announces] = 5;
+  s.events[C::udp_announce_torrent_limit] = 1;
+  s.events[C::udp_drop_connection_id] = 4;
+  s.events[C::udp_drop_protocol_id] = 2;
   s.torrents = 2;
   s.groups = {{"local peers", true, 30}, {"odd \"name\" \\ here", false, 5}, {"other", false, 7}};
   s.peers = {{"local peers", "local", 3}, {"local peers", "neighbor:partner", 1}};
@@ -96,50 +101,59 @@ TEST(MetricsPage, FollowsTheTextFormat) {
   }
   for (const char* f :
        {"btrt_requests_total", "btrt_tracker_failures_total", "btrt_torrents", "btrt_peers",
-        "btrt_returned_peers_total", "btrt_upstream_requests_total", "btrt_neighbor_requests_total",
-        "btrt_upstream_request_duration_seconds", "btrt_neighbor_request_duration_seconds",
-        "btrt_database_flush_duration_seconds", "btrt_database_pending_changes",
-        "btrt_process_resident_memory_bytes", "btrt_open_connections"}) {
+        "btrt_returned_peers_total", "btrt_udp_dropped_total", "btrt_upstream_requests_total",
+        "btrt_neighbor_requests_total", "btrt_upstream_request_duration_seconds",
+        "btrt_neighbor_request_duration_seconds", "btrt_database_flush_duration_seconds",
+        "btrt_database_pending_changes", "btrt_process_resident_memory_bytes",
+        "btrt_open_connections"}) {
     EXPECT_TRUE(families.count(f)) << f;
   }
 }
 
 TEST(MetricsPage, Figures) {
   const std::string text = metrics_text(sample_snapshot());
-  for (const char* line : {
-           R"(btrt_requests_total{kind="announce",result="ok"} 7)",
-           R"(btrt_requests_total{kind="announce",result="failure"} 3)",
-           R"(btrt_requests_total{kind="scrape",result="ok"} 3)",
-           R"(btrt_requests_total{kind="scrape",result="failure"} 1)",
-           R"(btrt_requests_total{kind="admin",result="ok"} 2)",
-           R"(btrt_requests_total{kind="admin",result="failure"} 1)",
-           R"(btrt_tracker_failures_total{kind="announce",reason="bad_request"} 1)",
-           R"(btrt_tracker_failures_total{kind="announce",reason="torrent_limit"} 2)",
-           R"(btrt_tracker_failures_total{kind="scrape",reason="scrape_without_hash"} 1)",
-           R"(btrt_torrents 2)",
-           R"(btrt_peers{group="local peers",source="local"} 3)",
-           R"(btrt_peers{group="local peers",source="neighbor:partner"} 1)",
-           R"(btrt_returned_peers_total{group="local peers"} 30)",
-           R"(btrt_returned_peers_total{group="odd \"name\" \\ here"} 5)",
-           R"(btrt_upstream_requests_total{result="cached"} 6)",
-           R"(btrt_upstream_requests_total{result="ok"} 0)",
-           R"(btrt_neighbor_requests_total{neighbor="partner",result="ok"} 5)",
-           R"(btrt_neighbor_requests_total{neighbor="partner",result="failed"} 2)",
-           R"(btrt_neighbor_backed_off{neighbor="partner"} 1)",
-           R"(btrt_neighbor_request_duration_seconds_bucket{le="0.005"} 2)",
-           R"(btrt_neighbor_request_duration_seconds_bucket{le="0.5"} 2)",
-           R"(btrt_neighbor_request_duration_seconds_bucket{le="1"} 3)",
-           R"(btrt_neighbor_request_duration_seconds_bucket{le="+Inf"} 3)",
-           R"(btrt_neighbor_request_duration_seconds_sum 0.75)",
-           R"(btrt_neighbor_request_duration_seconds_count 3)",
-           R"(btrt_upstream_request_duration_seconds_count 0)",
-           R"(btrt_database_up 0)",
-           R"(btrt_database_pending_changes 17)",
-           R"(btrt_database_dropped_changes_total 4)",
-           R"(btrt_process_resident_memory_bytes 1048576)",
-           R"(btrt_open_connections 5)",
-           R"(btrt_build_info{version="9.9.9"} 1)",
-       }) {
+  for (
+      const char* line : {
+          R"(btrt_requests_total{kind="announce",protocol="http",result="ok"} 7)",
+          R"(btrt_requests_total{kind="announce",protocol="http",result="failure"} 3)",
+          R"(btrt_requests_total{kind="scrape",protocol="http",result="ok"} 3)",
+          R"(btrt_requests_total{kind="scrape",protocol="http",result="failure"} 1)",
+          R"(btrt_requests_total{kind="admin",protocol="http",result="ok"} 2)",
+          R"(btrt_requests_total{kind="admin",protocol="http",result="failure"} 1)",
+          R"(btrt_tracker_failures_total{kind="announce",protocol="http",reason="bad_request"} 1)",
+          R"(btrt_tracker_failures_total{kind="announce",protocol="http",reason="torrent_limit"} 2)",
+          R"(btrt_tracker_failures_total{kind="scrape",protocol="http",reason="scrape_without_hash"} 1)",
+          R"(btrt_requests_total{kind="announce",protocol="udp",result="ok"} 4)",
+          R"(btrt_requests_total{kind="announce",protocol="udp",result="failure"} 1)",
+          R"(btrt_requests_total{kind="connect",protocol="udp",result="ok"} 8)",
+          R"(btrt_tracker_failures_total{kind="announce",protocol="udp",reason="torrent_limit"} 1)",
+          R"(btrt_udp_dropped_total{reason="connection_id"} 4)",
+          R"(btrt_udp_dropped_total{reason="protocol_id"} 2)",
+          R"(btrt_udp_dropped_total{reason="too_short"} 0)",
+          R"(btrt_torrents 2)",
+          R"(btrt_peers{group="local peers",source="local"} 3)",
+          R"(btrt_peers{group="local peers",source="neighbor:partner"} 1)",
+          R"(btrt_returned_peers_total{group="local peers"} 30)",
+          R"(btrt_returned_peers_total{group="odd \"name\" \\ here"} 5)",
+          R"(btrt_upstream_requests_total{result="cached"} 6)",
+          R"(btrt_upstream_requests_total{result="ok"} 0)",
+          R"(btrt_neighbor_requests_total{neighbor="partner",result="ok"} 5)",
+          R"(btrt_neighbor_requests_total{neighbor="partner",result="failed"} 2)",
+          R"(btrt_neighbor_backed_off{neighbor="partner"} 1)",
+          R"(btrt_neighbor_request_duration_seconds_bucket{le="0.005"} 2)",
+          R"(btrt_neighbor_request_duration_seconds_bucket{le="0.5"} 2)",
+          R"(btrt_neighbor_request_duration_seconds_bucket{le="1"} 3)",
+          R"(btrt_neighbor_request_duration_seconds_bucket{le="+Inf"} 3)",
+          R"(btrt_neighbor_request_duration_seconds_sum 0.75)",
+          R"(btrt_neighbor_request_duration_seconds_count 3)",
+          R"(btrt_upstream_request_duration_seconds_count 0)",
+          R"(btrt_database_up 0)",
+          R"(btrt_database_pending_changes 17)",
+          R"(btrt_database_dropped_changes_total 4)",
+          R"(btrt_process_resident_memory_bytes 1048576)",
+          R"(btrt_open_connections 5)",
+          R"(btrt_build_info{version="9.9.9"} 1)",
+      }) {
     EXPECT_TRUE(has_line(text, line)) << line << "\n---\n" << text;
   }
 }
@@ -173,6 +187,8 @@ TEST(StatsPage, JsonHasTheFiguresAndCannotCloseTheScript) {
   EXPECT_NE(json.find(R"(\u0026 \"q\"\n")"), std::string::npos) << json;
   EXPECT_NE(json.find(R"("torrents":2,)"), std::string::npos) << json;
   EXPECT_NE(json.find(R"("announce":{"ok":7,"failure":3})"), std::string::npos) << json;
+  EXPECT_NE(json.find(R"("udp announce":{"ok":4,"failure":1})"), std::string::npos) << json;
+  EXPECT_NE(json.find(R"("udp_dropped":6,)"), std::string::npos) << json;
   EXPECT_NE(json.find(R"("locality":[{"at":60,"returned":8,"local":3}])"), std::string::npos)
       << json;
   EXPECT_NE(json.find(R"({"name":"local peers","local":true,"returned":30,"peers":{"local":3,)"
