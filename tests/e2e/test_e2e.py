@@ -7,7 +7,8 @@ import urllib.parse
 
 import pytest
 
-from btrt_harness import announce_query, bdecode, compact_peers, raw_request, wait_for
+from btrt_harness import raw_request, wait_for
+from trackers import http_counts, http_peers
 import lt_swarm
 from btrt_harness import GROUPS
 
@@ -18,14 +19,8 @@ def announce_url(t, path="/announce"):
     return f"http://127.0.0.1:{t.port}{path}"
 
 
-def scrape_counts(t, ih):
-    files = t.scrape(ih)[b"files"]
-    entry = files.get(ih, {})
-    return entry.get(b"complete", 0), entry.get(b"incomplete", 0), entry.get(b"downloaded", 0)
-
-
 def wait_registered(t, ih, complete, incomplete=0):
-    wait_for(lambda: scrape_counts(t, ih)[:2] >= (complete, incomplete), timeout=20,
+    wait_for(lambda: http_counts(t, ih)[:2] >= (complete, incomplete), timeout=20,
              interval=0.2, what=f"btrt to count {complete} seeders and {incomplete} leechers")
 
 
@@ -54,10 +49,10 @@ def test_local_retracking_full_transfer(make_tracker, payload, clients, tmp_path
         assert sum(c.received.values()) > 0
         assert set(c.received) <= {x.ip for x in seeders + leechers}
     # btrt counted the completions (event=completed) and now sees seven seeders.
-    wait_for(lambda: scrape_counts(t, ih) == (7, 0, 4), timeout=20, interval=0.2,
+    wait_for(lambda: http_counts(t, ih) == (7, 0, 4), timeout=20, interval=0.2,
              what="scrape to count 7 seeders and 4 completions")
     # A local leecher is handed the local peers first, then partner, then external.
-    peers = plain_announce(t, ih, "127.1.9.9", 6999)
+    peers = http_peers(t, ih, "127.1.9.9", 6999)
     assert [lt_swarm.group_of(ip) for ip, _ in peers] == \
         ["local"] * 4 + ["partner"] * 2 + ["external"]
 
@@ -146,16 +141,6 @@ def forwarding_config(trusted):
             "  allowed_destinations: [\"127.0.0.0/8\"]\n" + GROUPS)
 
 
-def plain_announce(t, ih, source, port):
-    """A test peer's announce to btrt itself: the peers btrt hands a local subscriber."""
-    q = announce_query(ih, b"-TT0001-e2eprobe0001", port, numwant=50)
-    status, _, body = t.get("/announce?" + q, source=source)
-    assert status == 200
-    answer = bdecode(body)
-    t.get("/announce?" + q + "&event=stopped", source=source)
-    return compact_peers(answer)
-
-
 @pytest.mark.parametrize("path", ["proxy", "dpi"])
 def test_forwarded_announces_reach_the_origin_and_local_peers_come_first(
         make_tracker, payload, clients, tmp_path, path):
@@ -190,12 +175,12 @@ def test_forwarded_announces_reach_the_origin_and_local_peers_come_first(
         assert_payload(leechers, digest)
 
         # btrt holds the subscribers as its own peers, the origin got their completions.
-        wait_for(lambda: scrape_counts(t, ih) == (4, 0, 3), timeout=20, interval=0.2,
+        wait_for(lambda: http_counts(t, ih) == (4, 0, 3), timeout=20, interval=0.2,
                  what="btrt to count 4 seeders and 3 completions")
-        wait_for(lambda: scrape_counts(origin, ih)[2] == 3, timeout=20, interval=0.2,
+        wait_for(lambda: http_counts(origin, ih)[2] == 3, timeout=20, interval=0.2,
                  what="the origin to count 3 completions")
         # btrt hands out its subscribers first, then partner, then the origin's external peer.
-        peers = plain_announce(t, ih, "127.1.9.9", 6999)
+        peers = http_peers(t, ih, "127.1.9.9", 6999)
         groups = [lt_swarm.group_of(ip) for ip, _ in peers]
         assert groups == sorted(groups, key=["local", "partner", "external", "other"].index)
         assert {ip for ip, _ in peers} >= {"127.1.0.1", "127.1.0.11", "127.1.0.12",
@@ -238,7 +223,7 @@ def test_leechers_complete_from_seeders_known_only_to_a_neighbour(
     # btrt asks the neighbour at once for a new torrent; once it hands out the partner's
     # seeders, the leechers' next announce gets them.
     wait_for(lambda: {"127.2.0.1", "127.2.0.2"} <= {ip for ip, _ in
-                                                  plain_announce(t, ih, "127.1.9.9", 6999)},
+                                                  http_peers(t, ih, "127.1.9.9", 6999)},
              timeout=15, interval=0.3, what="btrt to hand out the neighbour's seeders")
     for c in leechers:
         c.reannounce()
@@ -248,6 +233,6 @@ def test_leechers_complete_from_seeders_known_only_to_a_neighbour(
     # theirs from each other).
     assert sum(c.bytes_by_group().get("partner", 0) for c in leechers) >= ti_l.total_size()
     # The partner's retracker never saw the leechers themselves, only btrt's neighbour query.
-    assert scrape_counts(partner, ih)[2] == 0
-    assert {ip for ip, _ in plain_announce(partner, ih, "127.2.9.9", 6999)} \
+    assert http_counts(partner, ih)[2] == 0
+    assert {ip for ip, _ in http_peers(partner, ih, "127.2.9.9", 6999)} \
         .isdisjoint({c.ip for c in leechers})

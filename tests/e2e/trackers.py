@@ -58,6 +58,16 @@ def http_counts(btrt, ih):
     return entry.get(b"complete", 0), entry.get(b"incomplete", 0), entry.get(b"downloaded", 0)
 
 
+def http_peers(btrt, ih, source, port=6999):
+    """The peers btrt hands to a leecher at `source` (in answer order), which leaves again
+    at once."""
+    q = announce_query(ih, b"-TT0001-e2eprobe0001", port, numwant=50)
+    status, _, body = btrt.get("/announce?" + q, source=source)
+    assert status == 200, body
+    btrt.get("/announce?" + q + "&event=stopped", source=source)
+    return compact_peers(bdecode(body))
+
+
 class HttpBtrt:
     proto = "http"
     ranks = True  # hands out peers by peer group
@@ -73,12 +83,7 @@ class HttpBtrt:
         return http_counts(self.btrt, ih)
 
     def peers(self, ih, source, port=6999):
-        """The peers handed to a leecher at `source`, which leaves again at once."""
-        q = announce_query(ih, b"-TT0001-e2eprobe0001", port, numwant=50)
-        status, _, body = self.btrt.get("/announce?" + q, source=source)
-        assert status == 200, body
-        self.btrt.get("/announce?" + q + "&event=stopped", source=source)
-        return compact_peers(bdecode(body))
+        return http_peers(self.btrt, ih, source, port)
 
     def announces(self):
         """btrt_announces(), or None if the tracker does not count by protocol."""
