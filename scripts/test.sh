@@ -61,7 +61,7 @@ BTRT_BIN=build-tsan/src/btrt $PY -m pytest -q -p no:cacheprovider \
   tests/integration/test_chaos.py tests/integration/test_abuse.py tests/integration/test_metrics.py \
   tests/integration/test_forwarding_limits.py tests/integration/test_origin_answers.py \
   tests/integration/test_counts.py tests/integration/test_logging.py \
-  tests/integration/test_persistence.py
+  tests/integration/test_persistence.py tests/integration/test_udp.py
 
 step "fuzzing (bounded)"
 FUZZ_SECONDS=${FUZZ_SECONDS:-15} scripts/fuzz.sh

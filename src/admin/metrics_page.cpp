@@ -77,7 +77,7 @@ const Kind kKinds[] = {
      "http",
      C::scrapes,
      {{"bad_request", C::scrape_bad_request}, {"scrape_without_hash", C::scrape_without_hash}}},
-    {"scrape", "udp", C::udp_scrapes, {}},
+    {"scrape", "udp", C::udp_scrapes, {{"bad_request", C::udp_scrape_bad_request}}},
     {"connect", "udp", C::udp_connects, {}},
     {"forwarded",
      "http",

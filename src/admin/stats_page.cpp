@@ -134,7 +134,7 @@ void render_stats_json(const Snapshot& s, std::string& out) {
   requests(j, "admin", e[C::admin], e[C::admin_forbidden]);
   requests(j, "udp connect", e[C::udp_connects], 0);
   requests(j, "udp announce", e[C::udp_announces], e[C::udp_announce_torrent_limit]);
-  requests(j, "udp scrape", e[C::udp_scrapes], 0);
+  requests(j, "udp scrape", e[C::udp_scrapes], e[C::udp_scrape_bad_request]);
   j.close('}');
   // Unanswered: malformed, or without a connection ID this tracker gave (docs/udp.md).
   std::uint64_t dropped = 0;

@@ -44,6 +44,7 @@ class Counters {
     udp_announces,
     udp_scrapes,
     udp_announce_torrent_limit,  // answered with an error: tracker.max_torrents reached
+    udp_scrape_bad_request,      // answered with an error: more than tracker.max_scrape_hashes
     // UDP packets dropped unanswered, in the order of protocol::udp::Drop (from too_short).
     udp_drop_too_short,
     udp_drop_oversized,

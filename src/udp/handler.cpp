@@ -49,6 +49,7 @@ core::AnnounceEvent to_store_event(protocol::Event e) {
 
 constexpr std::string_view kTrackerFull =
     "tracker is full: no new torrents accepted (tracker.max_torrents)";
+constexpr std::string_view kTooManyHashes = "too many info_hash (tracker.max_scrape_hashes)";
 
 }  // namespace
 
@@ -121,7 +122,12 @@ std::size_t Handler::announce(const wire::Packet& packet, const net::IpAddress& 
 }
 
 std::size_t Handler::scrape(const wire::Packet& packet, std::span<std::uint8_t> out) {
-  Counters::global().add(Counters::udp_scrapes);
+  auto& counters = Counters::global();
+  counters.add(Counters::udp_scrapes);
+  if (packet.hash_count > tracker_.max_scrape_hashes()) {
+    counters.add(Counters::udp_scrape_bad_request);
+    return wire::encode_error(packet.transaction_id, kTooManyHashes, out);
+  }
   std::array<wire::ScrapeEntry, wire::kMaxScrapeHashes> entries;
   for (std::size_t i = 0; i < packet.hash_count; ++i) {
     const auto c = tracker_.counts(packet.hash(i));

@@ -70,6 +70,9 @@ int open_socket(const net::Endpoint& e, bool reuse_port) {
   const int on = 1;
   bool ok = true;
   if (reuse_port) ok = ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof on) == 0;
+  // Room for bursts (the kernel caps it at net.core.rmem_max); failing is not fatal.
+  const int buffer = 4 << 20;
+  (void)::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buffer, sizeof buffer);
   // 0.0.0.0 and [::] on the same port side by side.
   if (ok && address.ss_family == AF_INET6) {
     ok = ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof on) == 0;

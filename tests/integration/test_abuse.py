@@ -210,7 +210,7 @@ def test_torrent_flood_is_bounded_by_max_torrents(make_tracker):
         info_hash(99999), peer_id(1), 6881))[2]
     status, _, body = t.get("/metrics")
     metrics = body.decode()
-    assert 'btrt_tracker_failures_total{kind="announce",reason="torrent_limit"} 2001\n' \
+    assert 'btrt_tracker_failures_total{kind="announce",protocol="http",reason="torrent_limit"} 2001\n' \
         in metrics, [line for line in metrics.splitlines() if "torrent" in line]
     assert "btrt_torrents 1000\n" in metrics
 

@@ -362,8 +362,8 @@ def test_metrics_and_stats_show_upstream_requests_and_origins(make_tracker, fake
     text = body.decode()
     assert 'btrt_upstream_requests_total{result="ok"} 1\n' in text
     assert 'btrt_upstream_requests_total{result="cached"} 1\n' in text
-    assert 'btrt_requests_total{kind="forwarded",result="ok"} 2\n' in text
-    assert 'btrt_requests_total{kind="forwarded",result="failure"} 1\n' in text
+    assert 'btrt_requests_total{kind="forwarded",protocol="http",result="ok"} 2\n' in text
+    assert 'btrt_requests_total{kind="forwarded",protocol="http",result="failure"} 1\n' in text
     assert 'btrt_upstream_request_duration_seconds_count 1\n' in text
     status, _, body = t.get("/stats?format=json")
     origins = json.loads(body)["origins"]

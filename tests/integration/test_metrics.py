@@ -72,11 +72,11 @@ def test_metrics_move_with_traffic(make_tracker):
     assert after['btrt_peers{group="local peers",source="external"}'] == 0
     assert delta['btrt_returned_peers_total{group="local peers"}'] == 6
     assert delta['btrt_returned_peers_total{group="other"}'] == 0
-    assert delta['btrt_requests_total{kind="announce",result="ok"}'] == 4
-    assert delta['btrt_requests_total{kind="announce",result="failure"}'] == 1
-    assert delta['btrt_tracker_failures_total{kind="announce",reason="bad_request"}'] == 1
-    assert delta['btrt_tracker_failures_total{kind="scrape",reason="scrape_without_hash"}'] == 1
-    assert delta['btrt_requests_total{kind="admin",result="ok"}'] == 1  # this scrape
+    assert delta['btrt_requests_total{kind="announce",protocol="http",result="ok"}'] == 4
+    assert delta['btrt_requests_total{kind="announce",protocol="http",result="failure"}'] == 1
+    assert delta['btrt_tracker_failures_total{kind="announce",protocol="http",reason="bad_request"}'] == 1
+    assert delta['btrt_tracker_failures_total{kind="scrape",protocol="http",reason="scrape_without_hash"}'] == 1
+    assert delta['btrt_requests_total{kind="admin",protocol="http",result="ok"}'] == 1  # this scrape
     assert after['btrt_upstream_requests_total{result="ok"}'] == 0
     assert after['btrt_process_resident_memory_bytes'] > 1_000_000
     assert after['btrt_open_connections'] >= 1  # this very request
@@ -96,8 +96,8 @@ def test_service_pages_refuse_sources_outside_admin_allow(make_tracker):
         status, _, _ = t.get(target, source=ADMIN)
         assert status == 200, target
     m = metrics(t)
-    assert m['btrt_requests_total{kind="admin",result="failure"}'] == 3
-    assert m['btrt_requests_total{kind="admin",result="ok"}'] == 4
+    assert m['btrt_requests_total{kind="admin",protocol="http",result="failure"}'] == 3
+    assert m['btrt_requests_total{kind="admin",protocol="http",result="ok"}'] == 4
     # The tracker itself still serves the outsider.
     t.announce(info_hash(2), peer_id(1), 7001, source=OUTSIDER)
 

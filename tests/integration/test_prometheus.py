@@ -144,7 +144,7 @@ def scraped_at_zero(prom):
     up = prom.query('up{job="btrt"}')
     if not up or up[0][1] != 1:
         return False
-    return prom.query('btrt_requests_total{kind="announce",result="ok"} == 0')
+    return prom.query('btrt_requests_total{kind="announce",protocol="http",result="ok"} == 0')
 
 
 def test_prometheus_computes_what_the_test_did(make_tracker, fakes, prometheus, tmp_path):
@@ -176,12 +176,12 @@ def test_prometheus_computes_what_the_test_did(make_tracker, fakes, prometheus, 
     assert good.count() == 4 and bad.count() >= 1
 
     def scraped_everything():
-        return prom.query(f'btrt_requests_total{{kind="forwarded",result="ok"}} == {forwarded_total}'
-                          f' and on () btrt_requests_total{{kind="announce",result="ok"}} == '
-                          f'{announces}')
+        return prom.query(f'btrt_requests_total{{kind="forwarded",protocol="http",result="ok"}}'
+                          f' == {forwarded_total} and on () btrt_requests_total{{kind="announce",'
+                          f'protocol="http",result="ok"}} == {announces}')
     wait_for(scraped_everything, timeout=30, interval=0.2, what="prometheus to scrape the traffic")
     # Every counter sampled at the same instants: the latest sample's time.
-    at = prom.value('timestamp(btrt_requests_total{kind="announce",result="ok"})')
+    at = prom.value('timestamp(btrt_requests_total{kind="announce",protocol="http",result="ok"})')
     results = {}
 
     def check(name, expr, expected):

@@ -107,6 +107,24 @@ TEST_F(Fixture, FourLocalAndEightPartnerStopAtTwelve) {
   EXPECT_EQ(ask("10.9.9.9", 1, {50, 10}).size(), 12u);
 }
 
+TEST_F(Fixture, FamilyKeepsPeersOfOneAddressFamilyInRankOrder) {
+  for (std::uint16_t i = 0; i < 5; ++i) announce("10.1.0.1", static_cast<std::uint16_t>(100 + i));
+  for (std::uint16_t i = 0; i < 3; ++i) announce("fd00:9::1", static_cast<std::uint16_t>(200 + i));
+  announce("fd00:1::1", 300);  // local
+  SelectOptions v6{4, 0};
+  v6.family = SelectOptions::Family::v6;
+  auto out = ask("fd00:9::9", 999, v6);
+  ASSERT_EQ(out.size(), 4u);  // numwant counts only peers of the family asked for
+  EXPECT_EQ(out[0].address, ip("fd00:1::1"));
+  for (const auto& p : out) EXPECT_FALSE(p.address.is_v4());
+  SelectOptions v4{50, 0};
+  v4.family = SelectOptions::Family::v4;
+  out = ask("10.9.0.9", 998, v4);
+  EXPECT_EQ(out.size(), 5u);
+  for (const auto& p : out) EXPECT_TRUE(p.address.is_v4());
+  EXPECT_EQ(ask("10.9.0.9", 997, {50, 0}).size(), 11u);  // any: both families, askers included
+}
+
 TEST_F(Fixture, NeverReturnsTheRequesterOrSeedersToSeeders) {
   announce("10.1.0.1", 1, true);
   announce("10.1.0.2", 2, false);

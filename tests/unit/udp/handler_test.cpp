@@ -153,6 +153,23 @@ TEST(UdpHandler, NumwantCappedAndV6AnswersCarryV6Peers) {
   EXPECT_EQ(w.out[20 + 15], 1);
 }
 
+TEST(UdpHandler, ScrapeBoundByMaxScrapeHashes) {
+  World w;
+  const auto id = w.connect("127.1.0.1");
+  Bytes scrape;
+  put64(scrape, id);
+  put32(scrape, 2);
+  put32(scrape, 8);
+  scrape.resize(16 + 3 * 20, 7);
+  ASSERT_EQ(w.send(scrape, "127.1.0.1"), 8u + 3 * 12);
+  EXPECT_EQ(get32(w.out.data()), 2u);
+  w.config.tracker.max_scrape_hashes = 2;
+  w.tracker.apply(w.config.tracker);
+  ASSERT_GT(w.send(scrape, "127.1.0.1"), 8u);
+  EXPECT_EQ(get32(w.out.data()), 3u);
+  EXPECT_EQ(get32(w.out.data() + 4), 8u);
+}
+
 TEST(UdpHandler, MalformedCountedByReason) {
   World w;
   const auto before = Counters::global().snapshot().events;
