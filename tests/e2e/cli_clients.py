@@ -16,7 +16,6 @@ import subprocess
 from pathlib import Path
 
 import lt_swarm
-from bep15 import free_udp_port
 
 
 class Process:
@@ -74,7 +73,7 @@ def aria2c(ip, torrent, out_dir: Path, workdir: Path, udp=False):
             f"--log={workdir / 'aria2.debug.log'}", "--log-level=info"]
     if udp:
         args += ["--enable-dht=true", f"--dht-file-path={workdir / 'dht.dat'}",
-                 f"--dht-listen-port={free_udp_port(ip)}"]
+                 f"--dht-listen-port={lt_swarm.free_port_on(ip, udp=True)}"]
     else:
         args += ["--enable-dht=false"]
     return Process("aria2c", args + [str(torrent)], workdir / "aria2.log")

@@ -1,6 +1,6 @@
 """End to end: libtorrent sessions download a generated payload through btrt over HTTP on
 loopback, and the file each leecher ends with has the payload's hash. (aria2c and
-transmission-cli: test_clients.py; libtorrent over UDP: test_udp.py.)"""
+transmission-cli: test_clients.py; libtorrent over UDP: test_udp_swarms.py.)"""
 import socket
 import threading
 import urllib.parse
