@@ -1,6 +1,7 @@
 """Fixtures of the end-to-end tests: btrt processes (the black-box harness of
-tests/integration), a generated payload and its torrent, and libtorrent clients that are
-closed after each test."""
+tests/integration), the tracker of a swarm over HTTP or UDP, a generated payload, and the
+clients (libtorrent sessions, transmission-cli and aria2c processes) that are closed or
+stopped after each test."""
 import sys
 from pathlib import Path
 
@@ -10,6 +11,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
 
 from btrt_harness import BTRT, make_tracker  # noqa: E402,F401 (a fixture)
 import lt_swarm  # noqa: E402
+import trackers as tracker_kinds  # noqa: E402
 
 PAYLOAD_SIZE = 3 * 1024 * 1024 + 12345  # not a whole number of pieces
 
@@ -39,3 +41,33 @@ def clients():
     yield make
     for c in made:
         c.close()
+
+
+@pytest.fixture
+def trackers(make_tracker, tmp_path):
+    """make(proto) -> the tracker of a swarm ("http" or "udp"), not started yet: start it
+    with the swarm's info-hashes once its URL is in the torrent."""
+    made = []
+
+    def make(proto):
+        t = tracker_kinds.make(proto, make_tracker, tmp_path / f"tracker{len(made)}")
+        made.append(t)
+        return t
+
+    yield make
+    for t in made:
+        t.stop()
+
+
+@pytest.fixture
+def procs():
+    """procs(p) registers a cli_clients.Process; each is stopped (by its PID) at the end."""
+    made = []
+
+    def add(p):
+        made.append(p)
+        return p
+
+    yield add
+    for p in made:
+        p.stop()

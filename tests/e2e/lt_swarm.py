@@ -86,6 +86,12 @@ class Client:
             "aio_threads": 1, "hashing_threads": 1,
             "min_reconnect_time": 1,
             "stop_tracker_timeout": 1,
+            # libtorrent keeps UDP tracker connection IDs in one cache per process, keyed by
+            # the tracker's address: the sessions of one test process, each on its own
+            # address and port, would present each other's IDs, which a tracker ties to the
+            # address and port it gave them to (BEP 15). Real clients are one per host; here
+            # every announce connects first.
+            "udp_tracker_token_expiry": 0,
             # keep finished connections open so that their byte counters can still be read
             "close_redundant_connections": False,
             "alert_mask": lt.alert_category.error | lt.alert_category.status
@@ -195,9 +201,9 @@ def wait_all(clients, condition, timeout, what, every=0.2, on_tick=None):
         time.sleep(every)
 
 
-def free_port_on(ip):
+def free_port_on(ip, udp=False):
     import socket
-    with socket.socket() as s:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM if udp else socket.SOCK_STREAM) as s:
         s.bind((ip, 0))
         return s.getsockname()[1]
 

@@ -1,13 +1,14 @@
-"""End to end: real BitTorrent clients download a generated payload through btrt on
-loopback, and the file each leecher ends with has the payload's hash."""
+"""End to end: libtorrent sessions download a generated payload through btrt over HTTP on
+loopback, and the file each leecher ends with has the payload's hash. (aria2c and
+transmission-cli: test_clients.py; libtorrent over UDP: test_udp_swarms.py.)"""
 import socket
-import subprocess
 import threading
 import urllib.parse
 
 import pytest
 
-from btrt_harness import announce_query, bdecode, compact_peers, raw_request, wait_for
+from btrt_harness import raw_request, wait_for
+from trackers import http_counts, http_peers
 import lt_swarm
 from btrt_harness import GROUPS
 
@@ -18,14 +19,8 @@ def announce_url(t, path="/announce"):
     return f"http://127.0.0.1:{t.port}{path}"
 
 
-def scrape_counts(t, ih):
-    files = t.scrape(ih)[b"files"]
-    entry = files.get(ih, {})
-    return entry.get(b"complete", 0), entry.get(b"incomplete", 0), entry.get(b"downloaded", 0)
-
-
 def wait_registered(t, ih, complete, incomplete=0):
-    wait_for(lambda: scrape_counts(t, ih)[:2] >= (complete, incomplete), timeout=20,
+    wait_for(lambda: http_counts(t, ih)[:2] >= (complete, incomplete), timeout=20,
              interval=0.2, what=f"btrt to count {complete} seeders and {incomplete} leechers")
 
 
@@ -54,10 +49,10 @@ def test_local_retracking_full_transfer(make_tracker, payload, clients, tmp_path
         assert sum(c.received.values()) > 0
         assert set(c.received) <= {x.ip for x in seeders + leechers}
     # btrt counted the completions (event=completed) and now sees seven seeders.
-    wait_for(lambda: scrape_counts(t, ih) == (7, 0, 4), timeout=20, interval=0.2,
+    wait_for(lambda: http_counts(t, ih) == (7, 0, 4), timeout=20, interval=0.2,
              what="scrape to count 7 seeders and 4 completions")
     # A local leecher is handed the local peers first, then partner, then external.
-    peers = plain_announce(t, ih, "127.1.9.9", 6999)
+    peers = http_peers(t, ih, "127.1.9.9", 6999)
     assert [lt_swarm.group_of(ip) for ip, _ in peers] == \
         ["local"] * 4 + ["partner"] * 2 + ["external"]
 
@@ -146,16 +141,6 @@ def forwarding_config(trusted):
             "  allowed_destinations: [\"127.0.0.0/8\"]\n" + GROUPS)
 
 
-def plain_announce(t, ih, source, port):
-    """A test peer's announce to btrt itself: the peers btrt hands a local subscriber."""
-    q = announce_query(ih, b"-TT0001-e2eprobe0001", port, numwant=50)
-    status, _, body = t.get("/announce?" + q, source=source)
-    assert status == 200
-    answer = bdecode(body)
-    t.get("/announce?" + q + "&event=stopped", source=source)
-    return compact_peers(answer)
-
-
 @pytest.mark.parametrize("path", ["proxy", "dpi"])
 def test_forwarded_announces_reach_the_origin_and_local_peers_come_first(
         make_tracker, payload, clients, tmp_path, path):
@@ -190,12 +175,12 @@ def test_forwarded_announces_reach_the_origin_and_local_peers_come_first(
         assert_payload(leechers, digest)
 
         # btrt holds the subscribers as its own peers, the origin got their completions.
-        wait_for(lambda: scrape_counts(t, ih) == (4, 0, 3), timeout=20, interval=0.2,
+        wait_for(lambda: http_counts(t, ih) == (4, 0, 3), timeout=20, interval=0.2,
                  what="btrt to count 4 seeders and 3 completions")
-        wait_for(lambda: scrape_counts(origin, ih)[2] == 3, timeout=20, interval=0.2,
+        wait_for(lambda: http_counts(origin, ih)[2] == 3, timeout=20, interval=0.2,
                  what="the origin to count 3 completions")
         # btrt hands out its subscribers first, then partner, then the origin's external peer.
-        peers = plain_announce(t, ih, "127.1.9.9", 6999)
+        peers = http_peers(t, ih, "127.1.9.9", 6999)
         groups = [lt_swarm.group_of(ip) for ip, _ in peers]
         assert groups == sorted(groups, key=["local", "partner", "external", "other"].index)
         assert {ip for ip, _ in peers} >= {"127.1.0.1", "127.1.0.11", "127.1.0.12",
@@ -238,7 +223,7 @@ def test_leechers_complete_from_seeders_known_only_to_a_neighbour(
     # btrt asks the neighbour at once for a new torrent; once it hands out the partner's
     # seeders, the leechers' next announce gets them.
     wait_for(lambda: {"127.2.0.1", "127.2.0.2"} <= {ip for ip, _ in
-                                                  plain_announce(t, ih, "127.1.9.9", 6999)},
+                                                  http_peers(t, ih, "127.1.9.9", 6999)},
              timeout=15, interval=0.3, what="btrt to hand out the neighbour's seeders")
     for c in leechers:
         c.reannounce()
@@ -248,41 +233,6 @@ def test_leechers_complete_from_seeders_known_only_to_a_neighbour(
     # theirs from each other).
     assert sum(c.bytes_by_group().get("partner", 0) for c in leechers) >= ti_l.total_size()
     # The partner's retracker never saw the leechers themselves, only btrt's neighbour query.
-    assert scrape_counts(partner, ih)[2] == 0
-    assert {ip for ip, _ in plain_announce(partner, ih, "127.2.9.9", 6999)} \
+    assert http_counts(partner, ih)[2] == 0
+    assert {ip for ip, _ in http_peers(partner, ih, "127.2.9.9", 6999)} \
         .isdisjoint({c.ip for c in leechers})
-
-
-# --- another client -----------------------------------------------------------------------
-def test_aria2c_downloads_through_btrt(make_tracker, payload, clients, tmp_path):
-    t = make_tracker()
-    src, name, digest = payload
-    torrent = tmp_path / "aria2.torrent"
-    ti = lt_swarm.make_torrent(src, name, [announce_url(t)], torrent)
-    ih = ti.info_hash().to_bytes()
-    clients("127.1.0.1", torrent, src, seed=True)
-    clients("127.3.0.1", torrent, src, seed=True)
-    wait_registered(t, ih, complete=2)
-
-    ip, out = "127.1.0.21", tmp_path / "aria2"
-    log = open(tmp_path / "aria2.log", "wb")
-    proc = subprocess.Popen(
-        ["aria2c", f"--dir={out}", "--seed-time=0", "--enable-dht=false",
-         "--enable-dht6=false", "--enable-peer-exchange=false", "--bt-enable-lpd=false",
-         "--disable-ipv6=true", f"--interface={ip}",
-         f"--listen-port={lt_swarm.free_port_on(ip)}", "--summary-interval=0",
-         "--console-log-level=warn", "--bt-stop-timeout=60", str(torrent)],
-        stdout=log, stderr=subprocess.STDOUT)
-    try:
-        # aria2c exits by itself once the download is complete (--seed-time=0).
-        rc = proc.wait(timeout=DEADLINE)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(timeout=5)
-        log.close()
-    assert rc == 0, (tmp_path / "aria2.log").read_text(errors="replace")
-    # With DHT, PEX and LPD off, btrt's answer was aria2c's only source of peers.
-    assert lt_swarm.sha256_file(out / name) == digest
-    # aria2c (seed time 0) announced "stopped" at the end: btrt dropped it again.
-    assert scrape_counts(t, ih)[:2] == (2, 0)
