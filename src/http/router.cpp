@@ -19,30 +19,6 @@ namespace {
 
 constexpr auto kRelaxed = std::memory_order_relaxed;
 
-core::AnnounceEvent to_store_event(protocol::Event e) {
-  switch (e) {
-    case protocol::Event::started:
-      return core::AnnounceEvent::started;
-    case protocol::Event::completed:
-      return core::AnnounceEvent::completed;
-    case protocol::Event::stopped:
-      return core::AnnounceEvent::stopped;
-    default:
-      return core::AnnounceEvent::none;
-  }
-}
-
-core::PeerAnnounce peer_of(const protocol::AnnounceRequest& parsed, const net::IpAddress& address) {
-  core::PeerAnnounce peer;
-  peer.info_hash = parsed.info_hash;
-  peer.peer_id = parsed.peer_id;
-  peer.port = parsed.port;
-  peer.seeder = parsed.is_seeder();
-  peer.event = to_store_event(parsed.event);
-  peer.address = address;
-  return peer;
-}
-
 // The first address of an X-Forwarded-For list ("client, proxy1, proxy2").
 std::optional<net::IpAddress> first_forwarded(std::string_view header) {
   return net::IpAddress::parse(text::trim(header.substr(0, header.find(','))));
@@ -59,9 +35,6 @@ void refuse(Response& response, metrics::Counters::Id reason, std::string_view t
   counters.add(reason);
   failure(response, text);
 }
-
-constexpr std::string_view kTrackerFull =
-    "tracker is full: no new torrents accepted (tracker.max_torrents)";
 
 // The DPI passes announces on, and an announce always names its torrent; anything else with a
 // foreign Host (a health check, a stray request) is served as ours.
@@ -200,7 +173,7 @@ void Router::announce(const Request& request, std::string_view query, Response& 
     return refuse(response, metrics::Counters::announce_bad_request, why);
   }
 
-  core::PeerAnnounce peer = peer_of(parsed, request.source);
+  core::PeerAnnounce peer = tracker::peer_of(parsed, request.source);
   if (tracker_.trusted(request.source)) {
     // A DPI or proxy speaks for the subscriber: its headers first, then the client's ip=.
     std::optional<net::IpAddress> claimed;
@@ -216,7 +189,7 @@ void Router::announce(const Request& request, std::string_view query, Response& 
   peers.clear();
   auto result = tracker_.announce({peer, parsed.numwant}, peers);
   if (result.tracker_full) {
-    return refuse(response, metrics::Counters::announce_torrent_limit, kTrackerFull);
+    return refuse(response, metrics::Counters::announce_torrent_limit, tracker::kTrackerFull);
   }
   answer(parsed, result.counts, peers, nullptr, response);
 }
@@ -238,7 +211,7 @@ void Router::forwarded(const Request& request, std::string_view url, Response& r
     return refuse(response, Counters::forwarded_bad_request, why);
   }
 
-  const core::PeerAnnounce peer = peer_of(parsed, subscriber_address(request));
+  const core::PeerAnnounce peer = tracker::peer_of(parsed, subscriber_address(request));
 
   // A request that went through btrt already is one of ours coming back: answer it like a
   // local announce and never send it on again.
@@ -262,7 +235,7 @@ void Router::forwarded(const Request& request, std::string_view url, Response& r
   registered.origin_url = origin->origin;  // stored with the torrent (torrents.origin_url)
   auto outcome = store_.announce(registered, now(), tracker_.peer_expiry(), now_options, peers);
   if (outcome.status == core::AnnounceOutcome::Status::torrent_limit) {
-    return refuse(response, Counters::forwarded_torrent_limit, kTrackerFull);
+    return refuse(response, Counters::forwarded_torrent_limit, tracker::kTrackerFull);
   }
   if (!lookup.ask) {
     return answer(parsed, outcome.counts, peers, lookup.cached ? &*lookup.cached : nullptr,

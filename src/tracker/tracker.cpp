@@ -4,8 +4,7 @@
 
 namespace btrt::tracker {
 
-Tracker::Tracker(core::SwarmStore& store, const config::Config& config,
-                 const clock::Clock& clock)
+Tracker::Tracker(core::SwarmStore& store, const config::Config& config, const clock::Clock& clock)
     : store_(store), trusted_sources_(config.server.trusted_sources), clock_(clock) {
   apply(config.tracker);
 }

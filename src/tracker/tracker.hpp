@@ -10,8 +10,39 @@
 #include "config/config.hpp"
 #include "core/swarm_store.hpp"
 #include "net/cidr.hpp"
+#include "protocol/announce.hpp"
 
 namespace btrt::tracker {
+
+// The peer a parsed announce (HTTP or UDP) registers from `address`. "paused" (BEP 21) is an
+// ordinary announce to the store.
+inline core::PeerAnnounce peer_of(const protocol::AnnounceRequest& parsed,
+                                  const net::IpAddress& address) {
+  core::PeerAnnounce peer;
+  peer.info_hash = parsed.info_hash;
+  peer.peer_id = parsed.peer_id;
+  peer.port = parsed.port;
+  peer.seeder = parsed.is_seeder();
+  switch (parsed.event) {
+    case protocol::Event::started:
+      peer.event = core::AnnounceEvent::started;
+      break;
+    case protocol::Event::completed:
+      peer.event = core::AnnounceEvent::completed;
+      break;
+    case protocol::Event::stopped:
+      peer.event = core::AnnounceEvent::stopped;
+      break;
+    default:
+      peer.event = core::AnnounceEvent::none;
+  }
+  peer.address = address;
+  return peer;
+}
+
+// The failure reason of a new torrent refused by tracker.max_torrents, in either protocol.
+inline constexpr std::string_view kTrackerFull =
+    "tracker is full: no new torrents accepted (tracker.max_torrents)";
 
 // What one announce asks of the tracker, whatever protocol carried it.
 struct Announce {

@@ -34,21 +34,6 @@ void count_drop(wire::Drop drop) {
       static_cast<Counters::Id>(Counters::udp_drop_too_short + static_cast<std::size_t>(drop) - 1));
 }
 
-core::AnnounceEvent to_store_event(protocol::Event e) {
-  switch (e) {
-    case protocol::Event::started:
-      return core::AnnounceEvent::started;
-    case protocol::Event::completed:
-      return core::AnnounceEvent::completed;
-    case protocol::Event::stopped:
-      return core::AnnounceEvent::stopped;
-    default:
-      return core::AnnounceEvent::none;
-  }
-}
-
-constexpr std::string_view kTrackerFull =
-    "tracker is full: no new torrents accepted (tracker.max_torrents)";
 constexpr std::string_view kTooManyHashes = "too many info_hash (tracker.max_scrape_hashes)";
 
 }  // namespace
@@ -88,15 +73,10 @@ std::size_t Handler::announce(const wire::Packet& packet, const net::IpAddress& 
   auto& counters = Counters::global();
   counters.add(Counters::udp_announces);
   const auto& parsed = packet.announce;
-  tracker::Announce request;
-  request.peer.info_hash = parsed.info_hash;
-  request.peer.peer_id = parsed.peer_id;
-  request.peer.port = parsed.port;
-  request.peer.seeder = parsed.is_seeder();
-  request.peer.event = to_store_event(parsed.event);
-  request.peer.address = source;
   // A proxy in server.trusted_sources speaks for the subscriber.
-  if (parsed.ip && tracker_.trusted(source)) request.peer.address = *parsed.ip;
+  const bool claimed = parsed.ip && tracker_.trusted(source);
+  tracker::Announce request;
+  request.peer = tracker::peer_of(parsed, claimed ? *parsed.ip : source);
   request.numwant = parsed.numwant;
   const bool v6 = !request.peer.address.is_v4();
   request.family = v6 ? core::SelectOptions::Family::v6 : core::SelectOptions::Family::v4;
@@ -106,7 +86,7 @@ std::size_t Handler::announce(const wire::Packet& packet, const net::IpAddress& 
   const auto result = tracker_.announce(request, peers);
   if (result.tracker_full) {
     counters.add(Counters::udp_announce_torrent_limit);
-    return wire::encode_error(packet.transaction_id, kTrackerFull, out);
+    return wire::encode_error(packet.transaction_id, tracker::kTrackerFull, out);
   }
   wire::AnnounceAnswer answer;
   answer.transaction_id = packet.transaction_id;
