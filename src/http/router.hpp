@@ -56,7 +56,7 @@ class Router : public Handler {
 
   struct Settings {
     std::atomic<std::uint32_t> interval, min_interval, peer_expiry, numwant_default, numwant_max,
-        locality_cutoff, max_scrape_hashes;
+        locality_cutoff, locality_seeders, max_scrape_hashes;
     std::atomic<bool> full_scrape;
   } settings_;
 };
