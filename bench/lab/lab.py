@@ -10,8 +10,9 @@ namespace — every veth pair is created between two lab namespaces):
      |  up0 192.0.2.1/25  -- the uplink: tbf-shaped both ways, counted (up0's byte counters)
   <p>inet  the internet: opentracker 203.0.113.10:6969, external peers 198.51.100.10+
      |  192.0.2.129/25 -- the partner's own uplink (its traffic never crosses ours)
-  <p>part  the partner network: its btrt 198.19.0.2:80, its clients 198.19.0.10+;
-           peering link 198.19.0.0/24 to the router (198.19.0.1), not counted as uplink
+  <p>pgw   the partner's gateway: peering link 198.19.1.0/30 to our router (not our uplink),
+           its own uplink 192.0.2.128/25 to the internet, its hosts' network 198.19.0.0/24
+  <p>part  the partner's hosts: its btrt 198.19.0.2:80, its clients 198.19.0.10+
 
 The namespace prefix is "btrtlab-<pid>-"; a lab whose process is gone is removed at the next
 start. Everything the lab starts runs inside its namespaces and is stopped by PID at the end.
@@ -43,6 +44,7 @@ NS_BASE = "btrtlab-"
 ROUTER_SUB, ROUTER_UP, INET_UP = "198.18.0.1", "192.0.2.1", "192.0.2.2"
 ROUTER_PART, PARTNER_BTRT, PART_UP, INET_PART = "198.19.0.1", "198.19.0.2", "192.0.2.129", \
     "192.0.2.130"
+PEER_RTR, PEER_PGW = "198.19.1.1", "198.19.1.2"  # the peering link router <-> partner
 ORIGIN = "203.0.113.10"
 ORIGIN_PORT = 6969
 DPI_PORT = 8081
@@ -130,7 +132,7 @@ class Lab:
         self.workdir = workdir
         self.uplink_mbit = uplink_mbit
         self.prefix = f"{NS_BASE}{os.getpid()}{tag}-"
-        self.ns = {n: self.prefix + n for n in ("sub", "rtr", "inet", "part")}
+        self.ns = {n: self.prefix + n for n in ("sub", "rtr", "inet", "part", "pgw")}
         self.procs = []  # (name, Popen)
         self.created = []
 
@@ -165,16 +167,24 @@ class Lab:
         for ip in sub_ips:
             self.addr("sub", f"{ip}/24", "r0")
         self.route("sub", "default", "via", ROUTER_SUB)
-        # partner <-> router (peering) and partner <-> internet (its own uplink)
-        self.veth("part", "r0", "rtr", "part0")
-        self.addr("rtr", f"{ROUTER_PART}/24", "part0")
+        # the partner: its hosts behind its own gateway, which peers with our router and has
+        # its own uplink (libtorrent announces only over an interface with a route to the
+        # tracker, so the hosts get one interface with the default route)
+        self.veth("part", "r0", "pgw", "lan0")
+        self.addr("pgw", f"{ROUTER_PART}/24", "lan0")
         for ip in [PARTNER_BTRT] + part_ips:
             self.addr("part", f"{ip}/24", "r0")
-        self.veth("part", "up0", "inet", "part0")
-        self.addr("part", f"{PART_UP}/25", "up0")
+        self.route("part", "default", "via", ROUTER_PART)
+        self.veth("pgw", "peer0", "rtr", "part0")
+        self.addr("pgw", f"{PEER_PGW}/30", "peer0")
+        self.addr("rtr", f"{PEER_RTR}/30", "part0")
+        self.route("rtr", "198.19.0.0/24", "via", PEER_PGW)
+        self.route("pgw", "198.18.0.0/24", "via", PEER_RTR)
+        self.veth("pgw", "up0", "inet", "part0")
+        self.addr("pgw", f"{PART_UP}/25", "up0")
         self.addr("inet", f"{INET_PART}/25", "part0")
-        self.route("part", "default", "via", INET_PART)
-        self.route("part", "198.18.0.0/24", "via", ROUTER_PART)
+        self.route("pgw", "default", "via", INET_PART)
+        self.x("pgw", "sysctl", "-qw", "net.ipv4.ip_forward=1")
         # router <-> internet: the uplink
         self.veth("rtr", "up0", "inet", "r0")
         self.addr("rtr", f"{ROUTER_UP}/25", "up0")
@@ -251,11 +261,12 @@ def stop(p, timeout=10):
             p.wait(timeout=5)
 
 
-def wait_until(cond, timeout, what, every=0.2):
+def wait_until(cond, timeout, what, every=0.2, detail=None):
     deadline = time.monotonic() + timeout
     while not cond():
         if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
+            raise TimeoutError(f"timed out after {timeout}s waiting for {what}"
+                               + (f": {detail()}" if detail else ""))
         time.sleep(every)
 
 
@@ -444,12 +455,6 @@ def run_scenario(lab, swarm, sc, torrents, info_hash, digest, opts):
             return (node, name, torrent)
 
         sub_ips, part_ips, inet_ips = swarm.sub_ips(), swarm.part_ips(), swarm.inet_ips()
-        for i in range(swarm.external_seeders):
-            seeders.append(add("inet", f"ext-seed{i}", inet_ips[i], torrents["origin"], True))
-        for i in range(swarm.partner_seeders):
-            seeders.append(add("part", f"part-seed{i}", part_ips[i], torrents["partner"], True))
-        for i in range(swarm.local_seeders):
-            seeders.append(add("sub", f"loc-seed{i}", sub_ips[i], sub_torrent, True))
 
         def announced(node_names):
             status = {n: workers[n].call(op="status") for n in workers}
@@ -459,13 +464,34 @@ def run_scenario(lab, swarm, sc, torrents, info_hash, digest, opts):
                     return False
             return True
 
-        wait_until(lambda: announced(seeders), 60, "every seeder's trackers to answer", 0.5)
+        def not_announced():
+            status = {n: workers[n].call(op="status") for n in workers}
+            return {name: status[node][name]["trackers"] for node, name, _ in seeders}
+
+        for i in range(swarm.external_seeders):
+            seeders.append(add("inet", f"ext-seed{i}", inet_ips[i], torrents["origin"], True))
+        for i in range(swarm.partner_seeders):
+            seeders.append(add("part", f"part-seed{i}", part_ips[i], torrents["partner"], True))
+        # the partner's and the internet's seeders are known to their trackers before the
+        # subscribers' first announce makes btrt ask its neighbour
+        wait_until(lambda: announced(seeders), 60, "the remote seeders' trackers to answer",
+                   0.5, lambda: not_announced())
+        for i in range(swarm.local_seeders):
+            seeders.append(add("sub", f"loc-seed{i}", sub_ips[i], sub_torrent, True))
+
+        wait_until(lambda: announced(seeders), 60, "every seeder's trackers to answer", 0.5,
+                   not_announced)
         if sc.partner:
             def neighbour_peers():
                 m = lab.http_get("rtr", f"http://{ROUTER_SUB}/metrics")
-                return any(line.startswith("btrt_peers{") and "neighbor:partner" in line
-                           and not line.endswith(" 0") for line in m.splitlines())
-            wait_until(neighbour_peers, 30, "btrt to learn the partner's peers")
+                # an answer, not learned peers: the partner's seeders may already be known
+                # from the origin's answer
+                return any(line.startswith("btrt_neighbor_requests_total{") and 'result="ok"'
+                           in line and not line.endswith(" 0") for line in m.splitlines())
+            wait_until(neighbour_peers, 30, "btrt to learn the partner's peers", 0.5,
+                       lambda: [line for line in lab.http_get(
+                           "rtr", f"http://{ROUTER_SUB}/metrics").splitlines()
+                           if "neighbor" in line and not line.startswith("#")])
         rx0, tx0 = lab.uplink_bytes()
         t0 = time.monotonic()
         leechers = []

@@ -108,17 +108,17 @@ TEST_F(Fixture, FourLocalAndEightPartnerStopAtTwelve) {
 }
 
 TEST_F(Fixture, LocalitySeedersCompleteTheAnswerBeforeTheNextLevel) {
-  // 8 local seeders and one local leecher, cutoff 10, 4 seeders enough: those 9 only.
+  // 8 local seeders and one local leecher, 4 seeders enough: those 9 only.
   for (std::uint16_t i = 0; i < 8; ++i)
     announce("10.1.0.1", static_cast<std::uint16_t>(100 + i), true);
   announce("10.1.0.2", 99);
   for (std::uint16_t i = 0; i < 3; ++i) announce("10.2.0.1", static_cast<std::uint16_t>(200 + i));
   for (std::uint16_t i = 0; i < 40; ++i) announce("10.9.0.1", static_cast<std::uint16_t>(500 + i));
-  auto out = ask("10.1.0.3", 1, {50, 10, 4});
+  auto out = ask("10.1.0.3", 1, {50, 20, 4});  // the cutoff alone would take everybody
   ASSERT_EQ(out.size(), 9u);
   for (const auto& p : out) EXPECT_EQ(group_of(p), "local");
-  // Without the threshold the 9 local peers are below the cutoff: everyone is handed out.
-  EXPECT_EQ(ask("10.1.0.3", 2, {50, 10, 0}).size(), 50u);
+  // Without the threshold the local peers are below the cutoff: everyone is handed out.
+  EXPECT_EQ(ask("10.1.0.4", 2, {50, 20, 0}).size(), 50u);
 }
 
 TEST_F(Fixture, LocalitySeedersCountOnlySeeders) {
