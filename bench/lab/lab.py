@@ -68,7 +68,7 @@ def log(msg):
 
 
 def sh(*cmd, check=True, capture=False):
-    r = subprocess.run(cmd, check=False, text=True,
+    r = subprocess.run(cmd, check=False, text=True, errors="backslashreplace",
                        stdout=subprocess.PIPE if capture else subprocess.DEVNULL,
                        stderr=subprocess.PIPE)
     if check and r.returncode != 0:
@@ -402,7 +402,7 @@ class Swarm:
 SWARMS = {
     "few": Swarm("few", 3, 2, 12, 4, 2),
     "many": Swarm("many", 10, 2, 12, 4, 2),
-    "smoke": Swarm("smoke", 3, 0, 4, 2, 0),
+    "smoke": Swarm("smoke", 10, 0, 12, 2, 0),
 }
 
 

@@ -9,8 +9,8 @@
 #    swarms (baseline, retracker.local, HTTP interception, interception with the partner's
 #    neighbour, and the sweep of tracker.locality_seeders x locality_cutoff), removes the
 #    namespaces, prints the table and saves it as build-lab/lab-<timestamp>.txt.
-# Duration with the defaults: about 25 minutes on the 2-core development machine (30
-# scenarios of 30-60 s each). A lab left by a killed run is removed at the next start.
+# Duration with the defaults: about 17 minutes on the 2-core development machine (32
+# scenarios of 25-40 s each). A lab left by a killed run is removed at the next start.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/ccache}

@@ -1,9 +1,9 @@
-"""Smoke run of the provider lab (bench/lab/lab.py, docs/locality.md): one small swarm — 3
-local seeders, 4 external seeders, 2 local leechers, 2 MiB — first with only the origin
+"""Smoke run of the provider lab (bench/lab/lab.py, docs/locality.md): one small swarm — 10
+local seeders, 12 external seeders, 2 local leechers, 2 MiB — first with only the origin
 tracker (the baseline), then with subscribers' HTTP announces diverted through the DPI
-stand-in to btrt at its shipped defaults. btrt must keep most of the leechers' bytes off
-the uplink. Needs root (network namespaces); everything runs inside namespaces the lab
-creates and removes."""
+stand-in to btrt at its shipped defaults. Where local seeders can serve, btrt must keep the
+leechers' bytes off the uplink: at most 20 % of the baseline's inbound bytes. Needs root
+(network namespaces); everything runs inside namespaces the lab creates and removes."""
 import os
 import sys
 from pathlib import Path
@@ -28,8 +28,8 @@ def test_btrt_keeps_inbound_uplink_bytes_down():
     print("\n" + lab.table(rows))
     # the baseline really crossed the uplink: most of the leechers' payload came from outside
     payload = 2 * 1048576 * 2
-    assert base["up_in"] > 0.3 * payload
-    assert btrt["up_in"] <= 0.5 * base["up_in"], (
+    assert base["up_in"] > 0.2 * payload
+    assert btrt["up_in"] <= 0.2 * base["up_in"], (
         f"btrt's scenario took {btrt['up_in']} bytes in over the uplink, the baseline "
         f"{base['up_in']}")
     assert btrt["loc"]["share"]["local"] > base["loc"]["share"]["local"]
