@@ -401,7 +401,7 @@ class Swarm:
 SWARMS = {
     "few": Swarm("few", 3, 2, 12, 4, 2),
     "many": Swarm("many", 10, 2, 12, 4, 2),
-    "smoke": Swarm("smoke", 10, 0, 12, 2, 0),
+    "smoke": Swarm("smoke", 3, 0, 12, 2, 0),
 }
 
 

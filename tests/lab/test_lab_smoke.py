@@ -1,9 +1,11 @@
-"""Smoke run of the provider lab (bench/lab/lab.py, docs/locality.md): one small swarm — 10
+"""Smoke run of the provider lab (bench/lab/lab.py, docs/locality.md): one small swarm — 3
 local seeders, 12 external seeders, 2 local leechers, 2 MiB — first with only the origin
 tracker (the baseline), then with subscribers' HTTP announces diverted through the DPI
-stand-in to btrt at its shipped defaults. Where local seeders can serve, btrt must keep the
-leechers' bytes off the uplink: at most 20 % of the baseline's inbound bytes. Needs root
-(network namespaces); everything runs inside namespaces the lab creates and removes."""
+stand-in to btrt, whose `locality_cutoff` is the local swarm's size (3): the local seeders
+can serve, so btrt must keep the leechers' bytes off the uplink — at most 20 % of the
+baseline's inbound bytes. (With 10 local seeders the default cutoff would do the same, but
+then the baseline itself often gets nearly everything locally and proves nothing.) Needs
+root (network namespaces); everything runs inside namespaces the lab creates and removes."""
 import os
 import sys
 from pathlib import Path
@@ -19,7 +21,8 @@ import lab  # noqa: E402
 
 
 def test_btrt_keeps_inbound_uplink_bytes_down():
-    args = lab.parse(["--smoke", "--swarms", "smoke", "--size-mib", "2", "--timeout", "60"])
+    args = lab.parse(["--smoke", "--swarms", "smoke", "--size-mib", "2", "--timeout", "60",
+                      "--smoke-locality", "locality_cutoff=3"])
     before = set(lab.lab_namespaces())
     rows = lab.run(args)
     assert set(lab.lab_namespaces()) == before, "the lab left namespaces behind"
