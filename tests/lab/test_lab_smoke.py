@@ -4,7 +4,7 @@ tracker (the baseline), then with subscribers' HTTP announces diverted through t
 stand-in to btrt, whose `locality_cutoff` is the local swarm's size (3): the local seeders
 can serve, so btrt must keep the leechers' bytes off the uplink — at most 20 % of the
 baseline's inbound bytes. (With 10 local seeders the default cutoff would do the same, but
-then the baseline itself often gets nearly everything locally and proves nothing.) Needs
+then the baseline itself sometimes gets nearly everything locally and proves nothing.) Needs
 root (network namespaces); everything runs inside namespaces the lab creates and removes."""
 import os
 import sys
