@@ -13,6 +13,9 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev python3-pytest python3-yaml
   # real BitTorrent clients of the end-to-end tests (tests/e2e)
   python3-libtorrent aria2 transmission-cli
+  # the provider lab (bench/lab, its smoke test in tests/lab): namespaces, shaping, the
+  # router's diversion rules and the origin tracker
+  nftables opentracker
   # tools and servers the tests use (MariaDB runs as the tests' own process)
   curl procps iproute2 mariadb-server mariadb-client
   # the /stats page test renders it in a headless browser

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what is needed, builds, and runs every test:
 #   0. the include-direction check (docs/design.md's folder table), before anything is built;
-#   1. unit tests, black-box tests and end-to-end tests with real BitTorrent clients
+#   1. unit tests, black-box tests and end-to-end tests with real BitTorrent clients, the
+#      provider lab's smoke run (network namespaces: root),
 #      against the release build (a real Prometheus scrapes btrt in tests/integration), and
 #      promtool's check and unit tests of the alert rules;
 #   2. the packages: the .deb built from the release tree, installed, checked and purged;
@@ -42,6 +43,8 @@ promtool check rules packaging/prometheus/btrt-alerts.yml
 (cd packaging/prometheus && promtool test rules btrt-alerts.test.yml)
 step "end-to-end tests with real clients (release)"
 BTRT_BIN=build/src/btrt $PY -m pytest -q -p no:cacheprovider tests/e2e
+step "provider lab smoke: baseline against btrt in network namespaces (release, root)"
+BTRT_BIN=build/src/btrt $PY -m pytest -q -p no:cacheprovider tests/lab
 step "packages (release)"
 BTRT_BUILD_DIR=build timeout 600 $PY -m pytest -q -p no:cacheprovider tests/package
 

@@ -34,6 +34,7 @@ struct Tracker {
   std::uint32_t numwant_default = 50;
   std::uint32_t numwant_max = 200;
   std::uint32_t locality_cutoff = 10;
+  std::uint32_t locality_seeders = 0;
   std::uint32_t max_scrape_hashes = 256;
   bool full_scrape = false;
   std::uint64_t max_torrents = 0;           // 0 = no limit

@@ -962,6 +962,9 @@ const Key<Tracker> kTrackerKeys[] = {
      "Once an answer holds this many peers, no peers of a worse-ranked priority level are added "
      "(see [locality cutoff](local-retracking.md#the-locality-cutoff)). 0 = never leave peers out, "
      "only order them (the seed product's behaviour)."},
+    {"locality_seeders", integer(&Tracker::locality_seeders), Reload::sighup,
+     "Once an answer holds this many seeders, no peers of a worse-ranked priority level are added "
+     "either (see [locality cutoff](local-retracking.md#the-locality-cutoff)). 0 = off."},
     {"max_scrape_hashes", integer(&Tracker::max_scrape_hashes, 1), Reload::sighup,
      "`info_hash` parameters accepted in one `/scrape`."},
     {"full_scrape", boolean(&Tracker::full_scrape), Reload::sighup,

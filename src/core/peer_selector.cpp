@@ -27,10 +27,13 @@ bool is_requester(const PeerV6& r, const Requester& who) {
          r.peer_id == who.peer_id;
 }
 
+// Adds r unless expired or the requester itself; returns the seeders added (0 or 1).
 template <typename Record>
-void take(const Record& r, const Requester& who, Seconds now, std::vector<SelectedPeer>& out) {
-  if (r.expires_at <= now || is_requester(r, who)) return;
+std::size_t take(const Record& r, const Requester& who, Seconds now,
+                 std::vector<SelectedPeer>& out) {
+  if (r.expires_at <= now || is_requester(r, who)) return 0;
   out.push_back(SelectedPeer{to_ip(r.address), r.port, r.group, r.peer_id});
+  return r.seeder() ? 1 : 0;
 }
 
 }  // namespace
@@ -39,8 +42,11 @@ void select_peers(const Torrent& torrent, const std::uint8_t (&levels)[256],
                   std::size_t level_count, const Requester& requester, const SelectOptions& options,
                   Seconds now, std::vector<SelectedPeer>& out) {
   const std::size_t numwant = options.numwant;
+  std::size_t seeders = 0;
   for (std::size_t level = 0; level < level_count && out.size() < numwant; ++level) {
     if (options.locality_cutoff > 0 && out.size() >= options.locality_cutoff) break;
+    // Near seeders that can serve the requester matter more than near peers in general.
+    if (options.locality_seeders > 0 && seeders >= options.locality_seeders) break;
     // Announced peers first (known alive), then learned ones (hearsay), each in random order.
     for (const bool learned : {false, true}) {
       if (out.size() >= numwant) break;
@@ -64,9 +70,9 @@ void select_peers(const Torrent& torrent, const std::uint8_t (&levels)[256],
       }
       for (std::size_t visited = 0; visited < n && out.size() < numwant; ++visited) {
         if (position < n4) {
-          take(torrent.v4[b4 + position], requester, now, out);
+          seeders += take(torrent.v4[b4 + position], requester, now, out);
         } else {
-          take((*torrent.v6)[b6 + position - n4], requester, now, out);
+          seeders += take((*torrent.v6)[b6 + position - n4], requester, now, out);
         }
         position += stride;
         if (position >= n) position -= n;

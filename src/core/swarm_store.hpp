@@ -55,6 +55,9 @@ struct SelectOptions {
   std::uint32_t numwant = 50;
   // tracker.locality_cutoff (docs/local-retracking.md); 0 = fill to numwant in rank order
   std::uint32_t locality_cutoff = 0;
+  // tracker.locality_seeders: the answer is also complete before a next level once it holds
+  // this many seeders; 0 = off
+  std::uint32_t locality_seeders = 0;
   // Only peers of one family: a UDP answer carries one address size (BEP 15).
   enum class Family : std::uint8_t { any, v4, v6 } family = Family::any;
 };

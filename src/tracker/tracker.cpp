@@ -16,6 +16,7 @@ void Tracker::apply(const config::Tracker& t) {
   settings_.numwant_default.store(t.numwant_default);
   settings_.numwant_max.store(t.numwant_max);
   settings_.locality_cutoff.store(t.locality_cutoff);
+  settings_.locality_seeders.store(t.locality_seeders);
   settings_.max_scrape_hashes.store(t.max_scrape_hashes);
   settings_.full_scrape.store(t.full_scrape);
   store_.set_limits({t.max_torrents, t.max_peers_per_torrent, core::learned_limit(t.numwant_max)});
@@ -31,6 +32,7 @@ core::SelectOptions Tracker::select_options(std::optional<std::uint32_t> numwant
   options.numwant = std::min(numwant.value_or(settings_.numwant_default.load(kRelaxed)),
                              settings_.numwant_max.load(kRelaxed));
   options.locality_cutoff = settings_.locality_cutoff.load(kRelaxed);
+  options.locality_seeders = settings_.locality_seeders.load(kRelaxed);
   return options;
 }
 

@@ -94,7 +94,7 @@ class Tracker {
 
   struct Settings {
     std::atomic<std::uint32_t> interval, min_interval, peer_expiry, numwant_default, numwant_max,
-        locality_cutoff, max_scrape_hashes;
+        locality_cutoff, locality_seeders, max_scrape_hashes;
     std::atomic<bool> full_scrape;
   } settings_;
 };

@@ -132,6 +132,7 @@ class Client:
         self.finished_at = None
         self.started_at = time.monotonic()
         self.alerts = []
+        self.tracker_replies = {}  # announce URL -> answers received
 
     # progress -------------------------------------------------------------------------
     def status(self):
@@ -157,6 +158,9 @@ class Client:
                         self.received_incoming.get(key[0], 0) + delta
         self._last = live
         for a in self.session.pop_alerts():
+            if isinstance(a, lt.tracker_reply_alert):
+                url = a.tracker_url()
+                self.tracker_replies[url] = self.tracker_replies.get(url, 0) + 1
             self.alerts.append(f"{type(a).__name__}: {a.message()}")
             del self.alerts[:-200]
         if self.finished_at is None and not self.seed and self.handle.status().is_seeding:

@@ -55,6 +55,21 @@ def test_locality_cutoff_zero_fills_to_numwant(make_tracker):
     assert [group(ip) for ip, _ in peers[:12]] == ["local"] * 12
 
 
+def test_locality_seeders_complete_the_answer_with_enough_near_seeders(make_tracker):
+    t = make_tracker(GROUPS + "tracker:\n  locality_seeders: 3\n")
+    ih = info_hash(40)
+    populate(t, ih, local=3, seeder=True)
+    populate(t, ih, partner=2, other=30)
+    peers = compact_peers(t.announce(ih, peer_id(1), 7000, source="127.1.9.9", numwant=50))
+    assert sorted(group(ip) for ip, _ in peers) == ["local"] * 3
+    # only seeders count: local leechers alone do not stop the answer
+    ih2 = info_hash(41)
+    populate(t, ih2, local=3)
+    populate(t, ih2, other=30)
+    peers = compact_peers(t.announce(ih2, peer_id(1), 7000, source="127.1.9.9", numwant=50))
+    assert len(peers) == 33
+
+
 def test_requester_is_never_in_its_own_answer(tracker):
     ih = info_hash(5)
     tracker.announce(ih, peer_id(1), 7001, source="127.1.0.1")

@@ -144,6 +144,7 @@ void expect_default_tracker(const Tracker& t) {
   EXPECT_EQ(t.numwant_default, d.numwant_default);
   EXPECT_EQ(t.numwant_max, d.numwant_max);
   EXPECT_EQ(t.locality_cutoff, d.locality_cutoff);
+  EXPECT_EQ(t.locality_seeders, d.locality_seeders);
   EXPECT_EQ(t.max_scrape_hashes, d.max_scrape_hashes);
   EXPECT_EQ(t.full_scrape, d.full_scrape);
   EXPECT_EQ(t.max_torrents, d.max_torrents);
@@ -295,6 +296,7 @@ TEST_F(ConfigTest, ShippedDefaultFileIsValidAndHoldsTheDefaults) {
                           "numwant_default:",
                           "numwant_max:",
                           "locality_cutoff:",
+                          "locality_seeders:",
                           "max_scrape_hashes:",
                           "full_scrape:",
                           "max_torrents:",
@@ -428,6 +430,7 @@ tracker:
   numwant_default: 30
   numwant_max: 100
   locality_cutoff: 0
+  locality_seeders: 3
   max_scrape_hashes: 16
   full_scrape: true
   max_torrents: 5000000000
@@ -477,6 +480,7 @@ hashlist:
   EXPECT_EQ(c.tracker.numwant_default, 30u);
   EXPECT_EQ(c.tracker.numwant_max, 100u);
   EXPECT_EQ(c.tracker.locality_cutoff, 0u);
+  EXPECT_EQ(c.tracker.locality_seeders, 3u);
   EXPECT_EQ(c.tracker.max_scrape_hashes, 16u);
   EXPECT_TRUE(c.tracker.full_scrape);
   EXPECT_EQ(c.tracker.max_torrents, 5000000000u);

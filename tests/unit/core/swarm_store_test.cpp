@@ -125,6 +125,31 @@ TEST_F(Fixture, FamilyKeepsPeersOfOneAddressFamilyInRankOrder) {
   EXPECT_EQ(ask("10.9.0.9", 997, {50, 0}).size(), 11u);  // any: both families, askers included
 }
 
+TEST_F(Fixture, LocalitySeedersCompleteTheAnswerBeforeTheNextLevel) {
+  // 8 local seeders and one local leecher, 4 seeders enough: those 9 only.
+  for (std::uint16_t i = 0; i < 8; ++i)
+    announce("10.1.0.1", static_cast<std::uint16_t>(100 + i), true);
+  announce("10.1.0.2", 99);
+  for (std::uint16_t i = 0; i < 3; ++i) announce("10.2.0.1", static_cast<std::uint16_t>(200 + i));
+  for (std::uint16_t i = 0; i < 40; ++i) announce("10.9.0.1", static_cast<std::uint16_t>(500 + i));
+  auto out = ask("10.1.0.3", 1, {50, 20, 4});  // the cutoff alone would take everybody
+  ASSERT_EQ(out.size(), 9u);
+  for (const auto& p : out) EXPECT_EQ(group_of(p), "local");
+  // Without the threshold the local peers are below the cutoff: everyone is handed out.
+  EXPECT_EQ(ask("10.1.0.4", 2, {50, 20, 0}).size(), 50u);
+}
+
+TEST_F(Fixture, LocalitySeedersCountOnlySeeders) {
+  // 6 local leechers are no reason to stop: 2 partner seeders reach the threshold of 2.
+  for (std::uint16_t i = 0; i < 6; ++i) announce("10.1.0.1", static_cast<std::uint16_t>(100 + i));
+  for (std::uint16_t i = 0; i < 2; ++i)
+    announce("10.2.0.1", static_cast<std::uint16_t>(200 + i), true);
+  for (std::uint16_t i = 0; i < 40; ++i) announce("10.9.0.1", static_cast<std::uint16_t>(500 + i));
+  auto out = ask("10.1.0.3", 1, {50, 0, 2});
+  ASSERT_EQ(out.size(), 8u);
+  for (const auto& p : out) EXPECT_NE(group_of(p), "other");
+}
+
 TEST_F(Fixture, NeverReturnsTheRequesterOrSeedersToSeeders) {
   announce("10.1.0.1", 1, true);
   announce("10.1.0.2", 2, false);

@@ -1,0 +1,38 @@
+"""Smoke run of the provider lab (bench/lab/lab.py, docs/locality.md): one small swarm — 3
+local seeders, 12 external seeders, 2 local leechers, 2 MiB — first with only the origin
+tracker (the baseline), then with subscribers' HTTP announces diverted through the DPI
+stand-in to btrt, whose `locality_cutoff` is the local swarm's size (3): the local seeders
+can serve, so btrt must keep the leechers' bytes off the uplink — at most 20 % of the
+baseline's inbound bytes. (With 10 local seeders the default cutoff would do the same, but
+then the baseline itself sometimes gets nearly everything locally and proves nothing.) Needs
+root (network namespaces); everything runs inside namespaces the lab creates and removes."""
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench" / "lab"))
+
+if os.geteuid() != 0:
+    pytest.skip("the lab needs root (network namespaces)", allow_module_level=True)
+
+import lab  # noqa: E402
+
+
+def test_btrt_keeps_inbound_uplink_bytes_down():
+    args = lab.parse(["--smoke", "--swarms", "smoke", "--size-mib", "2", "--timeout", "60",
+                      "--smoke-locality", "locality_cutoff=3"])
+    before = set(lab.lab_namespaces())
+    rows = lab.run(args)
+    assert set(lab.lab_namespaces()) == before, "the lab left namespaces behind"
+    base, btrt = rows
+    assert base["scenario"] == "baseline" and btrt["scenario"] == "intercept"
+    print("\n" + lab.table(rows))
+    # the baseline really crossed the uplink: most of the leechers' payload came from outside
+    payload = 2 * 1048576 * 2
+    assert base["up_in"] > 0.2 * payload
+    assert btrt["up_in"] <= 0.2 * base["up_in"], (
+        f"btrt's scenario took {btrt['up_in']} bytes in over the uplink, the baseline "
+        f"{base['up_in']}")
+    assert btrt["loc"]["share"]["local"] > base["loc"]["share"]["local"]
