@@ -39,10 +39,12 @@ if [ ${#missing[@]} -ne 0 ]; then
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-# The prometheus package enables and starts a system-wide server on :9090; the tests start
-# their own on a free port, so the package's service is kept off.
-if [ -d /run/systemd/system ] && systemctl is-enabled --quiet prometheus 2>/dev/null; then
-  $SUDO systemctl disable --now prometheus || true
-elif [ -x /etc/init.d/prometheus ] && [ ! -d /run/systemd/system ]; then
-  $SUDO /etc/init.d/prometheus stop >/dev/null 2>&1 || true
-fi
+# The prometheus and opentracker packages enable and start system-wide servers (:9090, :6969);
+# the tests and the lab start their own on free ports, so the packages' services are kept off.
+for service in prometheus opentracker; do
+  if [ -d /run/systemd/system ] && systemctl is-enabled --quiet "$service" 2>/dev/null; then
+    $SUDO systemctl disable --now "$service" || true
+  elif [ -x "/etc/init.d/$service" ] && [ ! -d /run/systemd/system ]; then
+    $SUDO "/etc/init.d/$service" stop >/dev/null 2>&1 || true
+  fi
+done
