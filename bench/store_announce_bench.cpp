@@ -55,6 +55,7 @@ int main(int argc, char** argv) {
   }
   std::mt19937_64 rng(7);
   std::uint64_t handed = 0;
+  std::uint64_t digest = 0xCBF29CE484222325ull;
   for (std::size_t i = 0; i < rounds; ++i) {
     const std::uint64_t r = rng();
     const bool large = r % 10 == 0;
@@ -68,9 +69,15 @@ int main(int argc, char** argv) {
     out.clear();
     store.announce(w.a, static_cast<core::Seconds>(2 + i / 1000), 3600, {50, 0}, out);
     handed += out.size();
+    for (const auto& p : out) {  // FNV-1a over what was handed out: equal runs, equal answers
+      for (auto b : p.peer_id.bytes) digest = (digest ^ b) * 0x100000001B3ull;
+      digest = (digest ^ (std::uint64_t{p.port} << 32 ^ p.address.v4())) * 0x100000001B3ull;
+    }
   }
-  std::printf("announces %zu (after %zu to fill), peers handed out %llu, torrents %llu\n", rounds,
-              kSmall * 10 + kLarge * 100, static_cast<unsigned long long>(handed),
-              static_cast<unsigned long long>(store.totals().torrents));
+  std::printf(
+      "announces %zu (after %zu to fill), peers handed out %llu (digest %016llx), torrents %llu\n",
+      rounds, kSmall * 10 + kLarge * 100, static_cast<unsigned long long>(handed),
+      static_cast<unsigned long long>(digest),
+      static_cast<unsigned long long>(store.totals().torrents));
   return 0;
 }
