@@ -6,11 +6,10 @@
 #include <vector>
 
 #include "admin/snapshot.hpp"
+#include "metrics/catalog.hpp"
 
 namespace btrt::admin {
 namespace {
-
-using C = metrics::Counters;
 
 std::string label_value(std::string_view value) {
   std::string out;
@@ -59,48 +58,20 @@ class Writer {
   std::string& out_;
 };
 
-struct Kind {
-  std::string_view label;
-  std::string_view protocol;
-  C::Id total;
-  std::vector<std::pair<std::string_view, C::Id>> failures;  // reason, counter
-};
-
-// Where the tracker answers with a failure reason (HTTP) or an error (UDP), by request kind.
-const Kind kKinds[] = {
-    {"announce",
-     "http",
-     C::announces,
-     {{"bad_request", C::announce_bad_request}, {"torrent_limit", C::announce_torrent_limit}}},
-    {"announce", "udp", C::udp_announces, {{"torrent_limit", C::udp_announce_torrent_limit}}},
-    {"scrape",
-     "http",
-     C::scrapes,
-     {{"bad_request", C::scrape_bad_request}, {"scrape_without_hash", C::scrape_without_hash}}},
-    {"scrape", "udp", C::udp_scrapes, {{"bad_request", C::udp_scrape_bad_request}}},
-    {"connect", "udp", C::udp_connects, {}},
-    {"forwarded",
-     "http",
-     C::forwarded,
-     {{"bad_request", C::forwarded_bad_request}, {"torrent_limit", C::forwarded_torrent_limit}}},
-};
-
-const std::pair<std::string_view, C::Id> kUdpDrops[] = {
-    {"too_short", C::udp_drop_too_short},           {"oversized", C::udp_drop_oversized},
-    {"wrong_length", C::udp_drop_wrong_length},     {"protocol_id", C::udp_drop_protocol_id},
-    {"unknown_action", C::udp_drop_unknown_action}, {"bad_options", C::udp_drop_bad_options},
-    {"connection_id", C::udp_drop_connection_id},
-};
-
-const std::pair<std::string_view, C::Id> kUpstream[] = {
-    {"ok", C::upstream_ok},
-    {"failure_reason", C::upstream_failure_reason},
-    {"failed", C::upstream_failed},
-    {"refused", C::upstream_refused},
-    {"backed_off", C::upstream_backed_off},
-    {"cached", C::upstream_cached},
-    {"merged", C::upstream_merged},
-};
+// Calls `f` with the rows shown as `shown`, kind by kind in the order a kind first appears.
+template <typename F>
+void by_kind(metrics::Shown shown, F f) {
+  const auto& rows = metrics::kCounterRows;
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    const auto first_of_kind =
+        std::none_of(rows.begin(), rows.begin() + static_cast<std::ptrdiff_t>(i),
+                     [&](const auto& r) { return r.kind == rows[i].kind; });
+    if (rows[i].kind.empty() || !first_of_kind) continue;
+    for (const auto& row : rows) {
+      if (row.kind == rows[i].kind && row.shown == shown) f(row);
+    }
+  }
+}
 
 struct HistogramInfo {
   metrics::Latency::Kind kind;
@@ -126,38 +97,33 @@ void render_metrics(const Snapshot& s, std::string& out) {
   Writer w(out);
   const auto& e = s.events;
 
-  w.family("btrt_requests_total", "counter",
-           "Requests by kind, protocol (http, udp) and result (failure: answered with a failure "
-           "reason or an error, or refused).");
-  for (const auto& kind : kKinds) {
-    std::uint64_t failed = 0;
-    for (const auto& [reason, id] : kind.failures) failed += e[id];
-    w.sample("btrt_requests_total",
-             {{"kind", kind.label}, {"protocol", kind.protocol}, {"result", "ok"}},
-             minus(e[kind.total], failed));
-    w.sample("btrt_requests_total",
-             {{"kind", kind.label}, {"protocol", kind.protocol}, {"result", "failure"}}, failed);
-  }
-  w.sample("btrt_requests_total", {{"kind", "admin"}, {"protocol", "http"}, {"result", "ok"}},
-           minus(e[C::admin], e[C::admin_forbidden]));
-  w.sample("btrt_requests_total", {{"kind", "admin"}, {"protocol", "http"}, {"result", "failure"}},
-           e[C::admin_forbidden]);
+  const auto& requests = metrics::kRequestsFamily;
+  w.family(requests.name, "counter", requests.help);
+  by_kind(metrics::Shown::request_total, [&](const metrics::CounterRow& total) {
+    const auto failed = metrics::failures_of(total, e);
+    const std::pair<std::string_view, std::uint64_t> results[] = {
+        {"ok", minus(e[total.id], failed)}, {"failure", failed}};
+    for (const auto& [result, n] : results) {
+      w.sample(requests.name,
+               {{"kind", total.kind}, {"protocol", total.protocol}, {requests.label, result}}, n);
+    }
+  });
 
-  w.family("btrt_udp_dropped_total", "counter",
-           "UDP packets dropped without an answer, by reason (docs/udp.md).");
-  for (const auto& [reason, id] : kUdpDrops) {
-    w.sample("btrt_udp_dropped_total", {{"reason", reason}}, e[id]);
-  }
-
-  w.family("btrt_tracker_failures_total", "counter",
-           "Tracker answers with a failure reason (HTTP) or an error (UDP), by request kind, "
-           "protocol and reason.");
-  for (const auto& kind : kKinds) {
-    for (const auto& [reason, id] : kind.failures) {
-      w.sample("btrt_tracker_failures_total",
-               {{"kind", kind.label}, {"protocol", kind.protocol}, {"reason", reason}}, e[id]);
+  const auto& dropped = metrics::kUdpDroppedFamily;
+  w.family(dropped.name, "counter", dropped.help);
+  for (const auto& row : metrics::kCounterRows) {
+    if (row.shown == metrics::Shown::udp_drop) {
+      w.sample(dropped.name, {{dropped.label, row.label}}, e[row.id]);
     }
   }
+
+  const auto& failures = metrics::kTrackerFailuresFamily;
+  w.family(failures.name, "counter", failures.help);
+  by_kind(metrics::Shown::tracker_failure, [&](const metrics::CounterRow& row) {
+    w.sample(failures.name,
+             {{"kind", row.kind}, {"protocol", row.protocol}, {failures.label, row.label}},
+             e[row.id]);
+  });
 
   w.family("btrt_torrents", "gauge", "Torrents in memory.");
   w.sample("btrt_torrents", {}, s.torrents);
@@ -173,10 +139,12 @@ void render_metrics(const Snapshot& s, std::string& out) {
   for (const auto& g : s.groups)
     w.sample("btrt_returned_peers_total", {{"group", g.name}}, g.returned);
 
-  w.family("btrt_upstream_requests_total", "counter",
-           "Forwarded announces by what happened upstream.");
-  for (const auto& [result, id] : kUpstream) {
-    w.sample("btrt_upstream_requests_total", {{"result", result}}, e[id]);
+  const auto& upstream = metrics::kUpstreamFamily;
+  w.family(upstream.name, "counter", upstream.help);
+  for (const auto& row : metrics::kCounterRows) {
+    if (row.shown == metrics::Shown::upstream) {
+      w.sample(upstream.name, {{upstream.label, row.label}}, e[row.id]);
+    }
   }
 
   w.family("btrt_neighbor_requests_total", "counter", "Requests to neighbours by result.");

@@ -6,11 +6,10 @@
 
 #include "admin/snapshot.hpp"
 #include "admin/stats_html.hpp"
+#include "metrics/catalog.hpp"
 
 namespace btrt::admin {
 namespace {
-
-using C = metrics::Counters;
 
 // JSON text, escaped so that it can also stand inside an HTML <script> element: '<', '>' and
 // '&' are written as \u escapes (a neighbour's error text must not close the script).
@@ -125,23 +124,17 @@ void render_stats_json(const Snapshot& s, std::string& out) {
   j.field("version", s.version).field("now", s.now).field("uptime", s.uptime_seconds);
   j.field("torrents", s.torrents);
 
+  // HTTP before UDP, each in the order of the rows.
   j.key("requests").open('{');
-  requests(j, "announce", e[C::announces],
-           e[C::announce_bad_request] + e[C::announce_torrent_limit]);
-  requests(j, "scrape", e[C::scrapes], e[C::scrape_bad_request] + e[C::scrape_without_hash]);
-  requests(j, "forwarded", e[C::forwarded],
-           e[C::forwarded_bad_request] + e[C::forwarded_torrent_limit]);
-  requests(j, "admin", e[C::admin], e[C::admin_forbidden]);
-  requests(j, "udp connect", e[C::udp_connects], 0);
-  requests(j, "udp announce", e[C::udp_announces], e[C::udp_announce_torrent_limit]);
-  requests(j, "udp scrape", e[C::udp_scrapes], e[C::udp_scrape_bad_request]);
+  for (const std::string_view protocol : {"http", "udp"}) {
+    for (const auto& total : metrics::kCounterRows) {
+      if (total.shown != metrics::Shown::request_total || total.protocol != protocol) continue;
+      requests(j, total.label, e[total.id], metrics::failures_of(total, e));
+    }
+  }
   j.close('}');
   // Unanswered: malformed, or without a connection ID this tracker gave (docs/udp.md).
-  std::uint64_t dropped = 0;
-  for (std::size_t id = C::udp_drop_too_short; id <= C::udp_drop_connection_id; ++id) {
-    dropped += e[id];
-  }
-  j.field("udp_dropped", dropped);
+  j.field("udp_dropped", metrics::sum_of(metrics::Shown::udp_drop, e));
 
   std::uint64_t peers = 0;
   for (const auto& p : s.peers) peers += p.peers;
@@ -185,10 +178,10 @@ void render_stats_json(const Snapshot& s, std::string& out) {
   j.field("origins_total", s.origins_total);
 
   j.key("upstream").open('{');
-  j.field("ok", e[C::upstream_ok]).field("failure_reason", e[C::upstream_failure_reason]);
-  j.field("failed", e[C::upstream_failed]).field("refused", e[C::upstream_refused]);
-  j.field("backed_off", e[C::upstream_backed_off]).field("cached", e[C::upstream_cached]);
-  j.field("merged", e[C::upstream_merged]).close('}');
+  for (const auto& row : metrics::kCounterRows) {
+    if (row.shown == metrics::Shown::upstream) j.field(row.label, e[row.id]);
+  }
+  j.close('}');
 
   j.key("latency").open('{');
   histogram(j, "upstream", s.latency[metrics::Latency::upstream]);

@@ -9,7 +9,9 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <csignal>
+#include <functional>
 #include <iostream>
+#include <optional>
 #include <thread>
 
 #include "admin/admin_handler.hpp"
@@ -157,46 +159,85 @@ void restore(storage::Database& database, core::SwarmStore& store, const clock::
       result.refused ? fmt::format(" ({} kept out by limits)", result.refused) : std::string());
 }
 
-int run_tracker(const std::string& config_path) {
-  // Large blocks (the write-behind's change batches, the shards' pending maps after a burst)
-  // come from mmap and go back to the system when freed. glibc would otherwise raise this
-  // threshold after the first such free and serve later batches from the heap, where they
-  // leave holes between the long-lived peer arrays: tens of bytes per peer kept for good.
-  mallopt(M_MMAP_THRESHOLD, 256 * 1024);
-  auto loaded = config::load_file(config_path);
+namespace {
+
+// Start-up, first: the configuration and the logger. nullopt once the reason is told, with the
+// exit status in `status`.
+std::optional<config::Config> load_configuration(const std::string& path, int& status) {
+  auto loaded = config::load_file(path);
   if (!loaded.errors.empty()) {
     for (const auto& e : loaded.errors) std::cerr << e.to_string() << "\n";
-    return kBadUsage;
+    status = kBadUsage;
+    return std::nullopt;
   }
-  config::Config config = std::move(*loaded.config);
   try {
-    log::init(config.logging);
+    log::init(loaded.config->logging);
   } catch (const std::exception& e) {
     std::cerr << "btrt: " << e.what() << "\n";
-    return kRuntimeFailure;
+    status = kRuntimeFailure;
+    return std::nullopt;
+  }
+  return std::move(*loaded.config);
+}
+
+// The control thread: SIGTERM and SIGINT stop, SIGHUP reloads; the sweeper and the hashlist
+// timer run on its loop too. Built before anything listens: a stop asked for during the
+// restore is kept for later, and an early SIGTERM never kills the process half-way.
+class Control {
+ public:
+  Control() {
+    // Every thread started after this inherits these signals blocked, so the kernel always
+    // hands them to this thread, which serves `io`; it takes them once everything runs.
+    sigset_t stop_signals;
+    sigemptyset(&stop_signals);
+    for (int s : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&stop_signals, s);
+    pthread_sigmask(SIG_BLOCK, &stop_signals, &previous_mask_);
   }
 
-  // Signals are caught from here on (a stop asked for during the restore is kept for later),
-  // before anything listens: an early SIGTERM must never kill the process half-way.
-  asio::io_context control(1);
-  asio::signal_set signals(control, SIGINT, SIGTERM, SIGHUP);
-  // Every thread started below inherits these signals blocked, so the kernel always hands
-  // them to this thread, which serves `control`; it takes them once everything runs.
-  sigset_t stop_signals;
-  sigset_t previous_mask;
-  sigemptyset(&stop_signals);
-  for (int s : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&stop_signals, s);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, &previous_mask);
+  asio::io_context& io() { return io_; }
 
-  // The one clock every part keeps time by.
-  const clock::SteadyClock clock;
-  auto classifier = make_classifier(config);
-  core::SwarmStore store(classifier,
-                         {config.tracker.max_torrents, config.tracker.max_peers_per_torrent,
-                          core::learned_limit(config.tracker.numwant_max)});
-  tracker::Tracker tracker(store, config, clock);
-  http::Router router(tracker, config);
+  // Serves until SIGTERM or SIGINT, calling `reload` on each SIGHUP.
+  void run(std::function<void()> reload) {
+    reload_ = std::move(reload);
+    wait_for_signal();
+    pthread_sigmask(SIG_SETMASK, &previous_mask_, nullptr);  // pending ones arrive now
+    io_.run();
+  }
 
+ private:
+  void wait_for_signal() {
+    signals_.async_wait([this](boost::system::error_code ec, int signal) {
+      if (ec) return;
+      if (signal != SIGHUP) {
+        spdlog::info("signal {}: stopping", signal == SIGTERM ? "SIGTERM" : "SIGINT");
+        io_.stop();
+        return;
+      }
+      reload_();
+      wait_for_signal();
+    });
+  }
+
+  asio::io_context io_{1};
+  asio::signal_set signals_{io_, SIGINT, SIGTERM, SIGHUP};
+  sigset_t previous_mask_;
+  std::function<void()> reload_;
+};
+
+// The swarm in memory and the tracker logic over it, with the peer groups a reload replaces.
+struct Swarm {
+  Swarm(const config::Config& config, const clock::Clock& clock)
+      : classifier(make_classifier(config)),
+        store(classifier.load(), {config.tracker.max_torrents, config.tracker.max_peers_per_torrent,
+                                  core::learned_limit(config.tracker.numwant_max)}),
+        tracker(store, config, clock) {}
+
+  std::atomic<std::shared_ptr<const net::Classifier>> classifier;
+  core::SwarmStore store;
+  tracker::Tracker tracker;
+};
+
+http::ServerOptions server_options(const config::Config& config) {
   http::ServerOptions options;
   options.listen = config.server.listen;
   options.threads = config.server.threads != 0 ? config.server.threads
@@ -204,64 +245,105 @@ int run_tracker(const std::string& config_path) {
   options.max_connections = config.server.max_connections;
   options.request_timeout = config.server.request_timeout;
   options.keepalive_timeout = config.server.keepalive_timeout;
-  http::Server server(options, router);
-  udp::Handler udp_handler(tracker);
-  udp::Server udp_server(config.server.udp_listen, udp_handler);
-  if (!config.server.udp_listen.empty()) server.add_service(udp_server);
+  return options;
+}
 
-  spdlog::info("btrt {} starting", BTRT_VERSION);
-  log_summary(config, *classifier);
+// What answers subscribers: the HTTP router and server, and the UDP tracker on its workers.
+struct Front {
+  Front(const config::Config& config, tracker::Tracker& tracker)
+      : router(tracker, config),
+        options(server_options(config)),
+        server(options, router),
+        udp_handler(tracker),
+        udp_server(config.server.udp_listen, udp_handler) {
+    if (!config.server.udp_listen.empty()) server.add_service(udp_server);
+  }
 
-  const bool create_schema = config.database.kind == config::Database::Kind::sqlite;
-  std::unique_ptr<storage::Database> database;
+  http::Router router;
+  const http::ServerOptions options;
+  http::Server server;
+  udp::Handler udp_handler;
+  udp::Server udp_server;
+};
+
+// Start-up, last: the database, prepared, and what it holds put back into the store. nullptr
+// when it is not reachable: a maintenance window of the database must not take local
+// retracking away, so btrt serves from an empty swarm and the write-behind restores and merges
+// once it is there. A storage::SchemaError (reachable, but an operator's step is missing) goes
+// up: serving would write nowhere for good.
+std::unique_ptr<storage::Database> open_database(const config::Config& config, Swarm& swarm,
+                                                 const clock::Clock& clock) {
   try {
-    database = storage::Database::connect(config.database);
-    storage::prepare_for_run(*database, create_schema);
-    restore(*database, store, clock);
-  } catch (const storage::SchemaError& e) {
-    // Reachable, but an operator's step is missing: serving would write nowhere for good.
-    spdlog::critical("{}", e.what());
-    log::shutdown();
-    return kRuntimeFailure;
+    auto database = storage::Database::connect(config.database);
+    storage::prepare_for_run(*database, config.database.kind == config::Database::Kind::sqlite);
+    restore(*database, swarm.store, clock);
+    return database;
+  } catch (const storage::SchemaError&) {
+    throw;
   } catch (const storage::DatabaseError& e) {
-    // A maintenance window of the database must not take local retracking away: serve from
-    // an empty swarm and let the write-behind restore and merge once it is there.
     spdlog::error(
         "database not available at start, serving from an empty swarm; it is retried, and "
         "what it holds is restored (merged with what is announced meanwhile) once it is "
         "there: {}",
         e.what());
-    database.reset();
+    return nullptr;
   }
-  const bool database_missing = database == nullptr;
-  std::atomic<std::shared_ptr<const net::Classifier>> current_classifier{classifier};
-  storage::WriteBehind write_behind(
-      store, std::move(database), config.database, clock, [&current_classifier] {
-        auto snapshot = metrics::Counters::global().snapshot();
-        auto groups = current_classifier.load();
-        storage::StatsRow row;
-        row.announces = snapshot.events[metrics::Counters::announces] +
-                        snapshot.events[metrics::Counters::udp_announces];
-        row.scrapes = snapshot.events[metrics::Counters::scrapes] +
-                      snapshot.events[metrics::Counters::udp_scrapes];
-        row.forwarded = snapshot.events[metrics::Counters::forwarded];
-        for (std::size_t g = 0; g < groups->group_count(); ++g) {
-          row.returned_by_group.emplace_back(groups->name_of(static_cast<net::GroupId>(g)),
-                                             snapshot.returned_by_group[g]);
-        }
-        return row;
-      });
-  if (database_missing) write_behind.restore_when_available(create_schema);
-  write_behind.start();
-  neighbors::Poller poller(store, clock);
-  poller.start(config.neighbors);
-  forwarding::Forwarder forwarder(store, clock, config.forwarding, config.tracker);
-  forwarder.start();
-  router.set_forwarder(&forwarder);
+}
 
-  admin::AdminHandler::Providers providers;
-  providers.classifier = [&current_classifier] { return current_classifier.load(); };
-  providers.neighbors = [&poller] {
+// The per-minute statistics row the write-behind keeps, from the counters.
+storage::WriteBehind::StatsSource statistics_of(const Swarm& swarm) {
+  return [&swarm] {
+    auto snapshot = metrics::Counters::global().snapshot();
+    auto groups = swarm.classifier.load();
+    storage::StatsRow row;
+    row.announces = snapshot.events[metrics::Counters::announces] +
+                    snapshot.events[metrics::Counters::udp_announces];
+    row.scrapes = snapshot.events[metrics::Counters::scrapes] +
+                  snapshot.events[metrics::Counters::udp_scrapes];
+    row.forwarded = snapshot.events[metrics::Counters::forwarded];
+    for (std::size_t g = 0; g < groups->group_count(); ++g) {
+      row.returned_by_group.emplace_back(groups->name_of(static_cast<net::GroupId>(g)),
+                                         snapshot.returned_by_group[g]);
+    }
+    return row;
+  };
+}
+
+// What runs behind the front: the database's write-behind, the neighbour poller, the
+// forwarder of announces to their origins, and the service pages that show them all.
+struct Behind {
+  Behind(const config::Config& config, Swarm& swarm, Front& front, const clock::Clock& clock,
+         std::unique_ptr<storage::Database> database)
+      : database_missing(database == nullptr),
+        write_behind(swarm.store, std::move(database), config.database, clock,
+                     statistics_of(swarm)),
+        poller(swarm.store, clock),
+        forwarder(swarm.store, clock, config.forwarding, config.tracker),
+        admin(swarm.store, config.server.admin_allow, providers(swarm, front)) {
+    if (database_missing) {
+      write_behind.restore_when_available(config.database.kind == config::Database::Kind::sqlite);
+    }
+    write_behind.start();
+    poller.start(config.neighbors);
+    forwarder.start();
+    front.router.set_forwarder(&forwarder);
+    front.router.set_admin(&admin);
+  }
+
+  // Each part's figures, as the service pages ask for them.
+  admin::AdminHandler::Providers providers(Swarm& swarm, Front& front);
+
+  const bool database_missing;
+  storage::WriteBehind write_behind;
+  neighbors::Poller poller;
+  forwarding::Forwarder forwarder;
+  admin::AdminHandler admin;
+};
+
+admin::AdminHandler::Providers Behind::providers(Swarm& swarm, Front& front) {
+  admin::AdminHandler::Providers p;
+  p.classifier = [&swarm] { return swarm.classifier.load(); };
+  p.neighbors = [this] {
     std::vector<admin::NeighborState> out;
     for (auto& n : poller.status()) {
       out.push_back({std::move(n.name), n.requests_ok, n.requests_failed, n.peers_learned,
@@ -269,24 +351,24 @@ int run_tracker(const std::string& config_path) {
     }
     return out;
   };
-  providers.neighbor_sources = [&poller] {
+  p.neighbor_sources = [this] {
     std::vector<std::pair<std::uint8_t, std::string>> out;
     for (auto& n : poller.status()) out.emplace_back(n.source, std::move(n.name));
     return out;
   };
-  providers.database = [&write_behind] {
+  p.database = [this] {
     return admin::DatabaseState{write_behind.database_up(), write_behind.pending_peer_changes(),
                                 write_behind.dropped_peer_changes()};
   };
-  providers.history = [&write_behind] {
+  p.history = [this] {
     std::vector<admin::HistorySample> out;
     for (auto& row : write_behind.history()) {
       out.push_back({row.sampled_at, std::move(row.returned_by_group)});
     }
     return out;
   };
-  providers.open_connections = [&server] { return server.open_connections(); };
-  providers.origins = [&forwarder] {
+  p.open_connections = [&front] { return front.server.open_connections(); };
+  p.origins = [this] {
     std::vector<admin::OriginState> out;
     for (auto& o : forwarder.status(kOriginsShown).top) {
       std::string state = o.backed_off ? "backed off" : "ok";
@@ -295,67 +377,92 @@ int run_tracker(const std::string& config_path) {
     }
     return out;
   };
-  providers.origins_total = [&forwarder] { return forwarder.origin_count(); };
-  admin::AdminHandler admin_handler(store, config.server.admin_allow, std::move(providers));
-  router.set_admin(&admin_handler);
+  p.origins_total = [this] { return forwarder.origin_count(); };
+  return p;
+}
+
+// SIGHUP: the configuration read again and put in force where it can be without a restart;
+// a configuration with errors changes nothing.
+void reload(const std::string& config_path, Swarm& swarm, Behind& behind,
+            HashlistTimer& hashlist_timer) {
+  auto reloaded = config::load_file(config_path);
+  if (!reloaded.errors.empty()) {
+    for (const auto& e : reloaded.errors) spdlog::error("reload: {}", e.to_string());
+    spdlog::error("reload rejected: the previous configuration stays in force");
+    return;
+  }
+  const config::Config& next = *reloaded.config;
+  log::apply(next.logging);
+  auto next_classifier = make_classifier(next);
+  swarm.store.set_classifier(next_classifier);
+  swarm.classifier.store(next_classifier);
+  swarm.tracker.apply(next.tracker);
+  behind.forwarder.apply(next.forwarding, next.tracker);
+  behind.poller.apply(next.neighbors);
+  hashlist_timer.apply(next.hashlist);
+  spdlog::info("configuration reloaded (server and database settings apply at restart)");
+  log_summary(next, *next_classifier);
+}
+
+// The orderly stop. First: subscribers waiting for an origin are answered at once, and later
+// forwarded announces without the origin, so no connection holds the server's stop for an
+// origin. The write-behind goes last, with every change the server's threads made.
+void stop_in_order(Front& front, Behind& behind) {
+  front.router.set_serving(false);
+  behind.forwarder.stop();
+  behind.poller.stop();
+  front.server.stop();
+  behind.write_behind.stop();
+  spdlog::info("stopped");
+  log::shutdown();
+}
+
+}  // namespace
+
+int run_tracker(const std::string& config_path) {
+  // Large blocks (the write-behind's change batches, the shards' pending maps after a burst)
+  // come from mmap and go back to the system when freed. glibc would otherwise raise this
+  // threshold after the first such free and serve later batches from the heap, where they
+  // leave holes between the long-lived peer arrays: tens of bytes per peer kept for good.
+  mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+  int status = kSuccess;
+  const auto config = load_configuration(config_path, status);
+  if (!config) return status;
+  Control control;
+
+  const clock::SteadyClock clock;  // the one clock every part keeps time by
+  Swarm swarm(*config, clock);
+  Front front(*config, swarm.tracker);
+  spdlog::info("btrt {} starting", BTRT_VERSION);
+  log_summary(*config, *swarm.classifier.load());
+  std::unique_ptr<storage::Database> database;
   try {
-    server.start();
-  } catch (const std::exception& e) {
+    database = open_database(*config, swarm, clock);
+  } catch (const storage::SchemaError& e) {
     spdlog::critical("{}", e.what());
-    forwarder.stop();  // these log: end them while the logger still exists
-    poller.stop();
-    write_behind.stop();
     log::shutdown();
     return kRuntimeFailure;
   }
-  spdlog::info("serving with {} threads", options.threads);
+  Behind behind(*config, swarm, front, clock, std::move(database));
+  try {
+    front.server.start();
+  } catch (const std::exception& e) {
+    spdlog::critical("{}", e.what());
+    behind.forwarder.stop();  // these log: end them while the logger still exists
+    behind.poller.stop();
+    behind.write_behind.stop();
+    log::shutdown();
+    return kRuntimeFailure;
+  }
+  spdlog::info("serving with {} threads", front.options.threads);
 
-  ExpirySweeper sweeper(control, store, clock);
-  sweeper.start(config.tracker.peer_expiry);
-  HashlistTimer hashlist_timer(control, store, clock);
-  hashlist_timer.apply(config.hashlist);
+  ExpirySweeper sweeper(control.io(), swarm.store, clock);
+  sweeper.start(config->tracker.peer_expiry);
+  HashlistTimer hashlist_timer(control.io(), swarm.store, clock);
+  hashlist_timer.apply(config->hashlist);
+  control.run([&] { reload(config_path, swarm, behind, hashlist_timer); });
 
-  std::function<void()> wait_for_signal = [&] {
-    signals.async_wait([&](boost::system::error_code ec, int signal) {
-      if (ec) return;
-      if (signal != SIGHUP) {
-        spdlog::info("signal {}: stopping", signal == SIGTERM ? "SIGTERM" : "SIGINT");
-        control.stop();
-        return;
-      }
-      auto reloaded = config::load_file(config_path);
-      if (!reloaded.errors.empty()) {
-        for (const auto& e : reloaded.errors) spdlog::error("reload: {}", e.to_string());
-        spdlog::error("reload rejected: the previous configuration stays in force");
-      } else {
-        const config::Config& next = *reloaded.config;
-        log::apply(next.logging);
-        auto next_classifier = make_classifier(next);
-        store.set_classifier(next_classifier);
-        current_classifier.store(next_classifier);
-        tracker.apply(next.tracker);
-        forwarder.apply(next.forwarding, next.tracker);
-        poller.apply(next.neighbors);
-        hashlist_timer.apply(next.hashlist);
-        spdlog::info("configuration reloaded (server and database settings apply at restart)");
-        log_summary(next, *next_classifier);
-      }
-      wait_for_signal();
-    });
-  };
-  wait_for_signal();
-  pthread_sigmask(SIG_SETMASK, &previous_mask, nullptr);  // pending ones arrive now
-  control.run();
-
-  router.set_serving(false);
-  // First: subscribers waiting for an origin are answered at once, and later forwarded
-  // announces without the origin, so no connection holds the server's stop for an origin.
-  forwarder.stop();
-  poller.stop();
-  server.stop();
-  write_behind.stop();
-  spdlog::info("stopped");
-  log::shutdown();
+  stop_in_order(front, behind);
   return kSuccess;
 }
 

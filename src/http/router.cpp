@@ -197,11 +197,10 @@ void Router::announce(const Request& request, std::string_view query, Response& 
 void Router::forwarded(const Request& request, std::string_view url, Response& response,
                        bool count) {
   using metrics::Counters;
-  auto& counters = Counters::global();
   auto origin = forwarding::split_origin_url(url);
   // A client behind the DPI or the proxy scrapes its tracker too: btrt's own counts answer.
   if (origin && is_scrape_path(origin->origin)) return scrape(origin->query, response);
-  if (count) counters.add(Counters::forwarded);
+  if (count) Counters::global().add(Counters::forwarded);
   if (!origin) {
     return refuse(response, Counters::forwarded_bad_request,
                   "forwarded announce: the origin must be an http:// URL");
@@ -210,19 +209,8 @@ void Router::forwarded(const Request& request, std::string_view url, Response& r
   if (const char* why = protocol::parse_announce(origin->query, parsed)) {
     return refuse(response, Counters::forwarded_bad_request, why);
   }
-
   const core::PeerAnnounce peer = tracker::peer_of(parsed, subscriber_address(request));
-
-  // A request that went through btrt already is one of ours coming back: answer it like a
-  // local announce and never send it on again.
-  const bool loop = forwarding::carries_own_mark(request.via);
-  const bool forwarding_on = forwarder_ && forwarder_->enabled();
-  forwarding::Forwarder::Lookup lookup;
-  if (forwarding_on && loop) counters.add(Counters::upstream_refused);
-  if (forwarding_on && !loop) {
-    lookup = forwarder_->lookup(origin->origin, parsed.info_hash, is_event(parsed.event), now());
-    if (!lookup.ask) counters.add(Counters::upstream_cached);
-  }
+  const auto lookup = consult_forwarder(request, origin->origin, parsed);
 
   // Registered now in any case; when the origin is asked, the peers are picked once its
   // answer has arrived.
@@ -241,10 +229,34 @@ void Router::forwarded(const Request& request, std::string_view url, Response& r
     return answer(parsed, outcome.counts, peers, lookup.cached ? &*lookup.cached : nullptr,
                   response);
   }
+  ask_origin(request, *origin, parsed, peer, options, response);
+}
 
+forwarding::Forwarder::Lookup Router::consult_forwarder(const Request& request,
+                                                        std::string_view origin,
+                                                        const protocol::AnnounceRequest& parsed) {
+  using metrics::Counters;
+  auto& counters = Counters::global();
+  // A request that went through btrt already is one of ours coming back: answer it like a
+  // local announce and never send it on again.
+  const bool loop = forwarding::carries_own_mark(request.via);
+  forwarding::Forwarder::Lookup lookup;
+  if (!forwarder_ || !forwarder_->enabled()) return lookup;
+  if (loop) {
+    counters.add(Counters::upstream_refused);
+    return lookup;
+  }
+  lookup = forwarder_->lookup(origin, parsed.info_hash, is_event(parsed.event), now());
+  if (!lookup.ask) counters.add(Counters::upstream_cached);
+  return lookup;
+}
+
+void Router::ask_origin(const Request& request, const forwarding::OriginAnnounce& origin,
+                        const protocol::AnnounceRequest& parsed, const core::PeerAnnounce& peer,
+                        const core::SelectOptions& options, Response& response) {
   forwarding::UpstreamAnnounce upstream;
-  upstream.origin = origin->origin;
-  upstream.url = forwarding::upstream_url(*origin, peer.address, forwarder_->pass_client_ip());
+  upstream.origin = origin.origin;
+  upstream.url = forwarding::upstream_url(origin, peer.address, forwarder_->pass_client_ip());
   upstream.info_hash = parsed.info_hash;
   upstream.event = is_event(parsed.event);
   upstream.user_agent = request.user_agent;
@@ -253,20 +265,27 @@ void Router::forwarded(const Request& request, std::string_view url, Response& r
   forwarder_->ask(std::move(upstream), [this, pending, parsed, peer,
                                         options](const forwarding::UpstreamOutcome& result) {
     pending->complete([this, parsed, peer, options, result](Response& r) {
-      if (result.kind == forwarding::UpstreamOutcome::Kind::failure_reason) {
-        return failure(r, result.failure_reason);
-      }
-      thread_local std::vector<core::SelectedPeer> selected;
-      selected.clear();
-      core::SwarmCounts counts;
-      if (peer.event == core::AnnounceEvent::stopped) {
-        counts = tracker_.counts(peer.info_hash);
-      } else {
-        counts = store_.select(peer, now(), options, selected);
-      }
-      answer(parsed, counts, selected, result.info ? &*result.info : nullptr, r, result.warning);
+      answer_from_origin(parsed, peer, options, result, r);
     });
   });
+}
+
+void Router::answer_from_origin(const protocol::AnnounceRequest& parsed,
+                                const core::PeerAnnounce& peer, const core::SelectOptions& options,
+                                const forwarding::UpstreamOutcome& result,
+                                Response& response) const {
+  if (result.kind == forwarding::UpstreamOutcome::Kind::failure_reason) {
+    return failure(response, result.failure_reason);
+  }
+  thread_local std::vector<core::SelectedPeer> selected;
+  selected.clear();
+  core::SwarmCounts counts;
+  if (peer.event == core::AnnounceEvent::stopped) {
+    counts = tracker_.counts(peer.info_hash);
+  } else {
+    counts = store_.select(peer, now(), options, selected);
+  }
+  answer(parsed, counts, selected, result.info ? &*result.info : nullptr, response, result.warning);
 }
 
 void Router::scrape(std::string_view query, Response& response) {

@@ -7,6 +7,7 @@
 #include "config/config.hpp"
 #include "core/swarm_store.hpp"
 #include "forwarding/forwarder.hpp"
+#include "forwarding/origin_rules.hpp"
 #include "http/server.hpp"
 #include "protocol/announce.hpp"
 #include "tracker/tracker.hpp"
@@ -35,6 +36,16 @@ class Router : public Handler {
   void scrape(std::string_view query, Response& response);
   // `count`: not counted yet as a forwarded request (the explicit shape counts itself).
   void forwarded(const Request& request, std::string_view url, Response& response, bool count);
+  // The steps of a forwarded announce: whether to ask its origin (or take a cached answer),
+  // asking it, and answering once it has.
+  forwarding::Forwarder::Lookup consult_forwarder(const Request& request, std::string_view origin,
+                                                  const protocol::AnnounceRequest& parsed);
+  void ask_origin(const Request& request, const forwarding::OriginAnnounce& origin,
+                  const protocol::AnnounceRequest& parsed, const core::PeerAnnounce& peer,
+                  const core::SelectOptions& options, Response& response);
+  void answer_from_origin(const protocol::AnnounceRequest& parsed, const core::PeerAnnounce& peer,
+                          const core::SelectOptions& options,
+                          const forwarding::UpstreamOutcome& result, Response& response) const;
   void route_local(const Request& request, std::string_view target, Response& response);
   void answer(const protocol::AnnounceRequest& parsed, const core::SwarmCounts& counts,
               std::span<const core::SelectedPeer> peers, const forwarding::OriginInfo* origin,

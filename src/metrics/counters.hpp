@@ -12,7 +12,8 @@
 namespace btrt::metrics {
 
 // Event counters of the request path. Each thread writes its own slot (a relaxed store, no
-// read-modify-write, no lock); readers sum the slots.
+// read-modify-write, no lock); readers sum the slots. How the service pages show each counter
+// is one row of metrics/catalog.hpp.
 class Counters {
  public:
   enum Id : std::size_t {

@@ -1,3 +1,4 @@
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <map>
@@ -7,6 +8,7 @@
 
 #include "admin/admin_handler.hpp"
 #include "admin/snapshot.hpp"
+#include "metrics/catalog.hpp"
 
 namespace btrt::admin {
 namespace {
@@ -156,6 +158,64 @@ TEST(MetricsPage, Figures) {
       }) {
     EXPECT_TRUE(has_line(text, line)) << line << "\n---\n" << text;
   }
+}
+
+// Every counter the catalog shows reaches both pages under its row's labels, each with its own
+// value: a new row needs nothing else.
+TEST(Pages, EveryCounterOfTheCatalogIsShown) {
+  Snapshot s;
+  for (std::size_t id = 0; id < C::kCount; ++id) s.events[id] = 1000 + id * 7;
+  for (const auto& row : metrics::kCounterRows) {
+    if (row.shown == metrics::Shown::request_total) s.events[row.id] += 100'000;  // > failures
+  }
+  const std::string text = metrics_text(s);
+  std::string json;
+  render_stats_json(s, json);
+  std::uint64_t dropped = 0;
+  for (const auto& row : metrics::kCounterRows) {
+    const std::string value = std::to_string(s.events[row.id]);
+    const std::string label(row.label);
+    switch (row.shown) {
+      case metrics::Shown::tracker_failure:
+        EXPECT_TRUE(has_line(
+            text,
+            fmt::format(R"(btrt_tracker_failures_total{{kind="{}",protocol="{}",reason="{}"}} {})",
+                        row.kind, row.protocol, label, value)))
+            << label;
+        break;
+      case metrics::Shown::request_total: {
+        const auto failed = metrics::failures_of(row, s.events);
+        EXPECT_TRUE(has_line(
+            text,
+            fmt::format(R"(btrt_requests_total{{kind="{}",protocol="{}",result="failure"}} {})",
+                        row.kind, row.protocol, failed)))
+            << label;
+        EXPECT_NE(json.find(fmt::format(R"("{}":{{"ok":{},"failure":{}}})", label,
+                                        s.events[row.id] - failed, failed)),
+                  std::string::npos)
+            << label;
+        break;
+      }
+      case metrics::Shown::udp_drop:
+        dropped += s.events[row.id];
+        EXPECT_TRUE(has_line(
+            text, fmt::format(R"(btrt_udp_dropped_total{{reason="{}"}} {})", label, value)))
+            << label;
+        break;
+      case metrics::Shown::upstream:
+        EXPECT_TRUE(has_line(
+            text, fmt::format(R"(btrt_upstream_requests_total{{result="{}"}} {})", label, value)))
+            << label;
+        EXPECT_NE(json.find(fmt::format(R"("{}":{})", label, value)), std::string::npos) << label;
+        break;
+      case metrics::Shown::refused:  // among its request total's failures, checked there
+        break;
+      case metrics::Shown::not_shown:
+        EXPECT_EQ(text.find(" " + value + "\n"), std::string::npos) << row.id;
+        break;
+    }
+  }
+  EXPECT_NE(json.find(fmt::format(R"("udp_dropped":{})", dropped)), std::string::npos);
 }
 
 TEST(Locality, CountsTheLocalGroupsOfEachSample) {
