@@ -148,11 +148,14 @@ TEST(UdpParse, Bep41Options) {
 }
 
 TEST(UdpParse, Scrape) {
+  // The packet's hashes point into the datagram: each one is kept while it is read.
   Packet p;
-  ASSERT_EQ(parse(scrape_packet(1), p), Drop::none);
+  const auto one = scrape_packet(1);
+  ASSERT_EQ(parse(one, p), Drop::none);
   EXPECT_EQ(p.action, Action::scrape);
   EXPECT_EQ(p.hash_count, 1u);
-  ASSERT_EQ(parse(scrape_packet(74), p), Drop::none);
+  const auto largest = scrape_packet(74);
+  ASSERT_EQ(parse(largest, p), Drop::none);
   EXPECT_EQ(p.hash_count, 74u);
   EXPECT_EQ(p.hash(73).bytes[0], 73);
   EXPECT_EQ(parse(scrape_packet(75), p), Drop::oversized);  // past the largest request
