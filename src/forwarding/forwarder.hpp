@@ -50,8 +50,9 @@ struct UpstreamOutcome {
 // source `external` for twice the origin's interval.
 class Forwarder {
  public:
+  // mark: interception.mark, set on every upstream connection (0: none).
   Forwarder(core::SwarmStore& store, const clock::Clock& clock, const config::Forwarding& settings,
-            const config::Tracker& tracker);
+            const config::Tracker& tracker, std::uint32_t mark = 0);
   ~Forwarder();
   Forwarder(const Forwarder&) = delete;
   Forwarder& operator=(const Forwarder&) = delete;

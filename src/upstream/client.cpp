@@ -1,5 +1,7 @@
 #include "upstream/client.hpp"
 
+#include <sys/socket.h>
+
 #include <algorithm>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -244,6 +246,16 @@ void Client::Impl::Op::connect_next() {
   c->key = key;
   c->address = std::move(address);
   conn = c;
+  if (impl->options.mark != 0) {
+    error_code opened;
+    c->socket.open(endpoint.protocol(), opened);
+    const int mark = static_cast<int>(impl->options.mark);
+    if (!opened) {
+      // Without the mark the request would be diverted back to btrt; the Via mark still
+      // stops that loop, so a failure here is not fatal.
+      (void)::setsockopt(c->socket.native_handle(), SOL_SOCKET, SO_MARK, &mark, sizeof mark);
+    }
+  }
   c->socket.async_connect(endpoint, [self = shared_from_this(), c](const error_code& ec) {
     if (self->finished) return;
     if (ec) {

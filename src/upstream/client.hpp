@@ -55,6 +55,9 @@ struct ClientOptions {
   std::size_t max_idle_per_origin = 4;    // kept-alive connections per host:port
   std::chrono::seconds idle_timeout{30};  // an idle kept-alive connection is closed after
   DestinationGuard guard;                 // empty: every address is allowed
+  // SO_MARK on every connection (needs CAP_NET_ADMIN), so that a router's interception rules
+  // can tell btrt's own packets apart and never divert them back; 0: none.
+  std::uint32_t mark = 0;
 };
 
 // Asynchronous HTTP/1.1 GET client on Boost.Beast for upstream trackers and neighbours.
