@@ -194,6 +194,14 @@ class Net:
         rules.write_text(text)
         self.x("rtr", "nft", "-f", str(rules))
 
+    def count_marked(self):
+        """Counts the router's own packets to the origin's port that carry btrt's mark."""
+        rules = self.workdir / "count.nft"
+        rules.write_text("table inet btrt_test {\n  chain out {\n"
+                         "    type filter hook output priority 0; policy accept;\n"
+                         f"    tcp dport {ORIGIN_PORT} meta mark {MARK} counter\n  }}\n}}\n")
+        self.x("rtr", "nft", "-f", str(rules))
+
     def popen(self, node, name, cmd):
         out = open(self.workdir / f"{name}.out", "wb")
         p = subprocess.Popen(["ip", "netns", "exec", self.ns[node], *cmd], stdout=out,
@@ -267,7 +275,7 @@ forwarding:
   timeout: {TIMEOUT}
   allowed_destinations: ["203.0.113.0/24"]
 interception:
-  tcp_listen: ["0.0.0.0:{INTERCEPT_PORT}"]
+  tcp_listen: ["0.0.0.0:{INTERCEPT_PORT}", "[::]:{INTERCEPT_PORT}"]
   mark: {MARK}
 """
 
@@ -293,6 +301,7 @@ def test_router_diverts_http_announces_to_btrt(tmp_path):
 
         wait_until(healthy, 15, "btrt to answer /health")
         net.load_ruleset()
+        net.count_marked()
 
         ih = info_hash(1801)
         # A local peer, announced straight to btrt: the subscriber's answer ranks it first.
@@ -336,10 +345,19 @@ def test_router_diverts_http_announces_to_btrt(tmp_path):
         assert b"peers" in bdecode(body)
         assert len(net.origin_requests()) == 2  # asked once, did not answer
 
-        # The counters show the intercepted requests by result.
+        # The counters show the intercepted requests by result (admin_allow: loopback).
         metrics = net.x("rtr", "curl", "-s", "-m", "3", "--interface", "127.0.0.1",
-                        f"http://{ROUTER_SUB}:{LOCAL_PORT}/metrics", check=False).stdout
-        del metrics  # admin_allow is loopback only; /metrics is checked in test_metrics
+                        f"http://{ROUTER_SUB}:{LOCAL_PORT}/metrics").stdout
+        samples = {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
+                   for line in metrics.splitlines() if line and not line.startswith("#")}
+        assert samples['btrt_requests_total{kind="intercepted",protocol="http",result="ok"}'] == 2
+        assert samples['btrt_requests_total{kind="intercepted",protocol="http",'
+                       'result="failure"}'] == 1
+        assert samples['btrt_tracker_failures_total{kind="intercepted",protocol="http",'
+                       'reason="not_tracker_traffic"}'] == 1
+        # btrt's own requests to the origin left with interception.mark set.
+        marked = net.x("rtr", "nft", "list", "chain", "inet", "btrt_test", "out").stdout
+        assert int(re.search(r"counter packets (\d+)", marked).group(1)) > 0, marked
 
         # btrt stopped: the ruleset's fallback lets the announce reach the origin itself.
         net.origin_mode.write_text("peers")
