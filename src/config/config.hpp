@@ -97,7 +97,7 @@ struct Interception {
   std::vector<net::Endpoint> tcp_listen;  // IP_TRANSPARENT; empty: no interception of HTTP
   std::vector<net::Endpoint>
       udp_listen;             // not served in this version: a non-empty list is an error
-  bool spoof_source = false;  // not available in this version: true is an error
+  bool spoof_source = false;  // intercepted announces asked from the subscriber's address
   std::uint32_t mark = 0;     // SO_MARK on upstream sockets; 0 = none
 };
 

@@ -1220,26 +1220,12 @@ void load_tcp_intercept(Loader& l, const Entry& e, const std::string& path, Inte
   read_endpoints(l, e, path, i.tcp_listen);
 }
 
-// The UDP proxy and the spoofed upstream source are not built yet: refuse them rather than
-// start without what the operator asked for.
+// The UDP proxy is not built yet: refuse it rather than start without what the operator asked
+// for.
 void load_udp_intercept(Loader& l, const Entry& e, const std::string& path, Interception& i) {
   if (read_endpoints(l, e, path, i.udp_listen) && !i.udp_listen.empty()) {
     l.fail(e.line, path + ": the UDP interception proxy is not available in this version");
   }
-}
-
-void load_spoof_source(Loader& l, const Entry& e, const std::string& path, Interception& i) {
-  std::size_t errors_before = l.errors_.size();
-  l.set_bool(e, path, i.spoof_source);
-  if (l.errors_.size() == errors_before && i.spoof_source) {
-    l.fail(e.line, path +
-                       ": asking origins from the subscriber's address is not available in this "
-                       "version");
-  }
-}
-
-std::string show_false(const Interception&) {
-  return code("false");
 }
 
 const Key<Interception> kInterceptionKeys[] = {
@@ -1258,10 +1244,10 @@ const Key<Interception> kInterceptionKeys[] = {
      Reload::restart,
      "Transparent listeners for diverted UDP (BEP 15) announces. Not available in this version: "
      "a non-empty list is a configuration error."},
-    {"spoof_source", custom<Interception>(load_spoof_source, "`false`", show_false),
-     Reload::restart,
-     "Ask origins from the subscriber's own address. Not available in this version: `true` is a "
-     "configuration error; origins are asked from btrt's address."},
+    {"spoof_source", boolean(&Interception::spoof_source), Reload::restart,
+     "Ask origins of intercepted announces from the subscriber's own address (a transparent "
+     "bind), so that the origin registers the subscriber; the router must then deliver the "
+     "origin's replies to btrt (`socket transparent 1`, see [Interception](interception.md))."},
     {"mark", integer(&Interception::mark, 0, 0xffffffffu), Reload::restart,
      "`SO_MARK` on btrt's requests to origins, so that the router's rules "
      "never divert them back to btrt; 0 = none. Needs `CAP_NET_ADMIN`."},

@@ -320,6 +320,7 @@ void Forwarder::Impl::send(UpstreamAnnounce request, Done done) {
   upstream::ClientRequest upstream;
   upstream.url = std::move(request.url);
   upstream.timeout = settings_.timeout;
+  if (request.from_subscriber) upstream.source = request.subscriber;
   upstream.headers.emplace_back("Via", std::string(kViaMark));
   upstream.headers.emplace_back(
       "User-Agent", request.user_agent.empty() ? "btrt/" BTRT_VERSION : request.user_agent);

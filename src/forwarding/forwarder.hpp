@@ -25,6 +25,9 @@ struct UpstreamAnnounce {
   bool event = false;         // started, completed or stopped: never merged, always sent
   std::string user_agent;     // the subscriber's, passed on (private trackers check it)
   net::IpAddress subscriber;  // never taken as a peer from the origin's answer
+  // interception.spoof_source: sent from the subscriber's address (transparent bind). Merged
+  // requests leave from the address of the first.
+  bool from_subscriber = false;
 };
 
 // What became of it.

@@ -78,7 +78,8 @@ Router::Router(tracker::Tracker& tracker, const config::Config& config)
       store_(tracker.store()),
       hostnames_(config.server.hostnames),
       listen_(config.server.listen),
-      allowed_destinations_(config.forwarding.allowed_destinations) {}
+      allowed_destinations_(config.forwarding.allowed_destinations),
+      spoof_source_(config.interception.spoof_source) {}
 
 void Router::handle(const Request& request, Response& response) {
   if (spdlog::should_log(spdlog::level::trace)) {
@@ -313,6 +314,7 @@ void Router::ask_origin(const Request& request, const forwarding::OriginAnnounce
   upstream.event = is_event(parsed.event);
   upstream.user_agent = request.user_agent;
   upstream.subscriber = peer.address;
+  upstream.from_subscriber = request.intercepted && spoof_source_;
   auto pending = response.defer();
   forwarder_->ask(std::move(upstream), [this, pending, parsed, peer,
                                         options](const forwarding::UpstreamOutcome& result) {

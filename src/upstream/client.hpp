@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -33,6 +34,10 @@ struct ClientRequest {
   std::string url;  // absolute http:// URL, query included, sent byte-for-byte
   std::vector<std::pair<std::string, std::string>> headers;  // extra request headers
   std::chrono::milliseconds timeout{5000};                   // for everything, DNS included
+  // Connect from this address, not one of this host's (IP_TRANSPARENT, needs CAP_NET_ADMIN):
+  // interception.spoof_source. Only addresses of its family are tried; its connections are
+  // kept alive for it alone.
+  std::optional<net::IpAddress> source;
 };
 
 struct ClientResponse {

@@ -69,12 +69,6 @@ def test_udp_interception_is_refused_as_not_available(tmp_path):
     assert check_config(tmp_path, "interception:\n  udp_listen: []\n").returncode == 0
 
 
-def test_spoofed_source_is_refused_as_not_available(tmp_path):
-    r = check_config(tmp_path, "interception:\n  spoof_source: true\n")
-    assert r.returncode == 2 and "not available in this version" in r.stderr, r.stderr
-    assert check_config(tmp_path, "interception:\n  spoof_source: false\n").returncode == 0
-
-
 def test_interception_keys_are_checked(tmp_path):
     r = check_config(tmp_path, 'interception:\n  tcp_listen: ["nowhere"]\n  mark: -1\n')
     assert r.returncode == 2
@@ -280,29 +274,34 @@ interception:
 """
 
 
-@needs_root
-def test_router_diverts_http_announces_to_btrt(tmp_path):
+def start_router(net, tmp_path, extra=""):
+    """The namespaces, the origin, btrt on the router and the shipped ruleset; btrt's process."""
     for tool in ("nft", "curl"):
         if shutil.which(tool) is None:
             pytest.skip(f"{tool} is not installed")
+    net.up()
+    net.start_origin()
+    conf = tmp_path / "btrt.conf"
+    conf.write_text(BTRT_CONFIG + extra + f'logging:\n  path: "{tmp_path / "log"}"\n'
+                    f'  level: "debug"\ndatabase:\n  url: "sqlite://{tmp_path / "btrt.db"}"\n')
+    btrt = net.popen("rtr", "btrt", [str(BTRT), "run", "-c", str(conf)])
+    health = f"http://{ROUTER_SUB}:{LOCAL_PORT}/health"
+
+    def healthy():
+        assert btrt.poll() is None, (tmp_path / "btrt.out").read_text(errors="replace")
+        return net.x("rtr", "curl", "-s", "-m", "1", health, check=False).stdout == "ok\n"
+
+    wait_until(healthy, 15, "btrt to answer /health")
+    net.load_ruleset()
+    net.count_marked()
+    return btrt
+
+
+@needs_root
+def test_router_diverts_http_announces_to_btrt(tmp_path):
     net = Net(tmp_path)
     try:
-        net.up()
-        net.start_origin()
-        conf = tmp_path / "btrt.conf"
-        conf.write_text(BTRT_CONFIG + f'logging:\n  path: "{tmp_path / "log"}"\n  level: "debug"\n'
-                        f'database:\n  url: "sqlite://{tmp_path / "btrt.db"}"\n')
-        btrt = net.popen("rtr", "btrt", [str(BTRT), "run", "-c", str(conf)])
-        health = f"http://{ROUTER_SUB}:{LOCAL_PORT}/health"
-
-        def healthy():
-            assert btrt.poll() is None, (tmp_path / "btrt.out").read_text(errors="replace")
-            return net.x("rtr", "curl", "-s", "-m", "1", health, check=False).stdout == "ok\n"
-
-        wait_until(healthy, 15, "btrt to answer /health")
-        net.load_ruleset()
-        net.count_marked()
-
+        btrt = start_router(net, tmp_path)
         ih = info_hash(1801)
         # A local peer, announced straight to btrt: the subscriber's answer ranks it first.
         status, _, _ = net.curl(announce_url(f"{ROUTER_SUB}:{LOCAL_PORT}", ih, peer_id(2), 6002,
@@ -370,5 +369,24 @@ def test_router_diverts_http_announces_to_btrt(tmp_path):
         requests = net.origin_requests()
         assert len(requests) == before + 1
         assert requests[-1]["client"] == SUBSCRIBER  # straight from the subscriber
+    finally:
+        net.down()
+
+
+@needs_root
+def test_spoofed_source_reaches_the_origin_from_the_subscriber(tmp_path):
+    net = Net(tmp_path)
+    try:
+        start_router(net, tmp_path, "  spoof_source: true\n")
+        url = announce_url(f"{ORIGIN}:{ORIGIN_PORT}", info_hash(1803), peer_id(1), 6001,
+                           event="started")
+        status, body, _ = net.curl(url)
+        assert status == 200, body
+        # The origin's answer came back to btrt (the ruleset's `socket transparent` rule):
+        # its peer is in the subscriber's answer.
+        assert EXTERNAL_PEER in compact_peers(bdecode(body))
+        requests = net.origin_requests()
+        assert len(requests) == 1, requests
+        assert requests[0]["client"] == SUBSCRIBER  # not the router's address
     finally:
         net.down()
