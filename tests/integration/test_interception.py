@@ -234,14 +234,15 @@ class Net:
         for ns in self.created:
             run("ip", "netns", "del", ns, check=False)
 
-    def curl(self, url, source=SUBSCRIBER, timeout=10):
+    def curl(self, url, source=SUBSCRIBER, timeout=10, headers=()):
         """(HTTP status, body, seconds) of a GET from the subscriber's namespace."""
         body = self.workdir / "body"
         if body.exists():
             body.unlink()
         started = time.monotonic()
+        extra = [arg for h in headers for arg in ("-H", h)]
         r = self.x("sub", "curl", "-s", "-o", str(body), "-w", "%{http_code}", "--interface",
-                   source, "-m", str(timeout), url, check=False)
+                   source, "-m", str(timeout), *extra, url, check=False)
         elapsed = time.monotonic() - started
         data = body.read_bytes() if body.exists() else b""
         return int(r.stdout or 0), data, elapsed
@@ -337,12 +338,18 @@ def test_router_diverts_http_announces_to_btrt(tmp_path):
         # A silent origin: the subscriber is answered within forwarding.timeout + margin.
         net.origin_mode.write_text("silent")
         ih2 = info_hash(1802)
+        # (It claims another address in a header: the subscriber is the TCP source.)
         status, body, elapsed = net.curl(
-            announce_url(f"{ORIGIN}:{ORIGIN_PORT}", ih2, peer_id(1), 6001, event="started"))
+            announce_url(f"{ORIGIN}:{ORIGIN_PORT}", ih2, peer_id(1), 6001, event="started"),
+            headers=["X-Forwarded-For: 198.18.0.77"])
         assert status == 200, body
         assert elapsed < TIMEOUT + 3, elapsed
         assert b"peers" in bdecode(body)
         assert len(net.origin_requests()) == 2  # asked once, did not answer
+        status, body, _ = net.curl(announce_url(f"{ROUTER_SUB}:{LOCAL_PORT}", ih2, peer_id(2),
+                                                6002), source=LOCAL_PEER)
+        assert status == 200
+        assert compact_peers(bdecode(body)) == [(SUBSCRIBER, 6001)]
 
         # The counters show the intercepted requests by result (admin_allow: loopback).
         metrics = net.x("rtr", "curl", "-s", "-m", "3", "--interface", "127.0.0.1",
