@@ -24,6 +24,7 @@ foreach(script IN LISTS btrt_upgrade_scripts)
   install(FILES ${script} DESTINATION ${BTRT_CONF_DIR} RENAME btrt.db_upgrade_${name})
 endforeach()
 install(FILES ${PROJECT_SOURCE_DIR}/README.md DESTINATION ${CMAKE_INSTALL_DOCDIR})
+install(FILES ${CMAKE_CURRENT_LIST_DIR}/nftables/btrt-intercept.nft DESTINATION ${CMAKE_INSTALL_DOCDIR}/examples)
 
 # Manual pages, gzipped as Debian and Fedora ship them. btrt.conf(5) is generated from the
 # configuration loader's key tables, printed by btrt_config_reference, with the prose of

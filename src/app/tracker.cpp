@@ -240,6 +240,7 @@ struct Swarm {
 http::ServerOptions server_options(const config::Config& config) {
   http::ServerOptions options;
   options.listen = config.server.listen;
+  options.intercept_listen = config.interception.tcp_listen;
   options.threads = config.server.threads != 0 ? config.server.threads
                                                : std::max(1u, std::thread::hardware_concurrency());
   options.max_connections = config.server.max_connections;
@@ -318,7 +319,7 @@ struct Behind {
         write_behind(swarm.store, std::move(database), config.database, clock,
                      statistics_of(swarm)),
         poller(swarm.store, clock),
-        forwarder(swarm.store, clock, config.forwarding, config.tracker),
+        forwarder(swarm.store, clock, config.forwarding, config.tracker, config.interception.mark),
         admin(swarm.store, config.server.admin_allow, providers(swarm, front)) {
     if (database_missing) {
       write_behind.restore_when_available(config.database.kind == config::Database::Kind::sqlite);

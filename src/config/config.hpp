@@ -92,6 +92,15 @@ struct Forwarding {
   std::vector<net::Endpoint> dns_servers;
 };
 
+// Transparent interception: the router diverts subscribers' tracker traffic to btrt.
+struct Interception {
+  std::vector<net::Endpoint> tcp_listen;  // IP_TRANSPARENT; empty: no interception of HTTP
+  std::vector<net::Endpoint>
+      udp_listen;             // not served in this version: a non-empty list is an error
+  bool spoof_source = false;  // intercepted announces asked from the subscriber's address
+  std::uint32_t mark = 0;     // SO_MARK on upstream sockets; 0 = none
+};
+
 struct Hashlist {
   std::string path = "/var/lib/btrt/hashlist.bin";
   std::uint32_t interval = 600;  // 0 = only on demand
@@ -108,6 +117,7 @@ struct Config {
   std::vector<PeerGroup> peer_groups;
   std::vector<Neighbor> neighbors;
   Forwarding forwarding;
+  Interception interception;
   Hashlist hashlist;
 };
 

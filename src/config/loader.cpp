@@ -1216,6 +1216,43 @@ const Key<Forwarding> kForwardingKeys[] = {
      "host is a full name)."},
 };
 
+void load_tcp_intercept(Loader& l, const Entry& e, const std::string& path, Interception& i) {
+  read_endpoints(l, e, path, i.tcp_listen);
+}
+
+// The UDP proxy is not built yet: refuse it rather than start without what the operator asked
+// for.
+void load_udp_intercept(Loader& l, const Entry& e, const std::string& path, Interception& i) {
+  if (read_endpoints(l, e, path, i.udp_listen) && !i.udp_listen.empty()) {
+    l.fail(e.line, path + ": the UDP interception proxy is not available in this version");
+  }
+}
+
+const Key<Interception> kInterceptionKeys[] = {
+    {"tcp_listen",
+     list(&Interception::tcp_listen, "list of `\"a.b.c.d:port\"` / `\"[v6]:port\"`, no duplicates",
+          load_tcp_intercept),
+     Reload::restart,
+     "Transparent (`IP_TRANSPARENT`) listeners for the HTTP connections the router diverts with "
+     "nftables `tproxy`: a request naming an `info_hash` is a forwarded announce for its Host "
+     "(else its original destination), anything else is answered 502. Needs `CAP_NET_ADMIN`; "
+     "empty: no "
+     "interception (see [Interception](interception.md))."},
+    {"udp_listen",
+     list(&Interception::udp_listen, "list of `\"a.b.c.d:port\"` / `\"[v6]:port\"`, empty",
+          load_udp_intercept),
+     Reload::restart,
+     "Transparent listeners for diverted UDP (BEP 15) announces. Not available in this version: "
+     "a non-empty list is a configuration error."},
+    {"spoof_source", boolean(&Interception::spoof_source), Reload::restart,
+     "Ask origins of intercepted announces from the subscriber's own address (a transparent "
+     "bind), so that the origin registers the subscriber; the router must then deliver the "
+     "origin's replies to btrt (`socket transparent 1`, see [Interception](interception.md))."},
+    {"mark", integer(&Interception::mark, 0, 0xffffffffu), Reload::restart,
+     "`SO_MARK` on btrt's requests to origins, so that the router's rules "
+     "never divert them back to btrt; 0 = none. Needs `CAP_NET_ADMIN`."},
+};
+
 void load_hashlist_path(Loader& l, const Entry& e, const std::string& path, Hashlist& out) {
   std::string text;
   if (!l.get_string(e, path, text)) return;
@@ -1315,6 +1352,7 @@ const Section kSections[] = {
     {"peer_groups", load_peer_groups, describe(kGroupKeys, "peer_groups[].")},
     {"neighbors", load_neighbors, describe(kNeighborKeys, "neighbors[].")},
     mapping("forwarding", kForwardingKeys, &Config::forwarding),
+    mapping("interception", kInterceptionKeys, &Config::interception),
     mapping("hashlist", kHashlistKeys, &Config::hashlist),
 };
 

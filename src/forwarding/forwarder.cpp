@@ -59,7 +59,7 @@ struct Server {
 
 struct Forwarder::Impl {
   Impl(core::SwarmStore& store, const clock::Clock& clock, const config::Forwarding& settings,
-       const config::Tracker& tracker);
+       const config::Tracker& tracker, std::uint32_t mark);
 
   void start();
   void stop();
@@ -124,8 +124,9 @@ struct Forwarder::Impl {
 };
 
 Forwarder::Forwarder(core::SwarmStore& store, const clock::Clock& clock,
-                     const config::Forwarding& settings, const config::Tracker& tracker)
-    : impl_(std::make_unique<Impl>(store, clock, settings, tracker)) {
+                     const config::Forwarding& settings, const config::Tracker& tracker,
+                     std::uint32_t mark)
+    : impl_(std::make_unique<Impl>(store, clock, settings, tracker, mark)) {
   enabled_.store(settings.enabled);
   pass_client_ip_.store(settings.pass_client_ip);
 }
@@ -166,7 +167,8 @@ std::size_t Forwarder::origin_count() const {
 }
 
 Forwarder::Impl::Impl(core::SwarmStore& store, const clock::Clock& clock,
-                      const config::Forwarding& settings, const config::Tracker& tracker)
+                      const config::Forwarding& settings, const config::Tracker& tracker,
+                      std::uint32_t mark)
     : store_(store), clock_(clock) {
   always_.store(settings.mode == config::Forwarding::Mode::always);
   take(settings, tracker);
@@ -175,6 +177,7 @@ Forwarder::Impl::Impl(core::SwarmStore& store, const clock::Clock& clock,
   options.dns_timeout = settings_.timeout;
   options.max_dns_entries = kMaxOrigins;
   options.max_per_address = per_origin_limit();
+  options.mark = mark;
   // Runs on this thread only, like every other use of settings_.
   options.guard = [this](const net::IpAddress& address) {
     return destination_allowed(address, settings_.allowed_destinations);
@@ -317,6 +320,7 @@ void Forwarder::Impl::send(UpstreamAnnounce request, Done done) {
   upstream::ClientRequest upstream;
   upstream.url = std::move(request.url);
   upstream.timeout = settings_.timeout;
+  if (request.from_subscriber) upstream.source = request.subscriber;
   upstream.headers.emplace_back("Via", std::string(kViaMark));
   upstream.headers.emplace_back(
       "User-Agent", request.user_agent.empty() ? "btrt/" BTRT_VERSION : request.user_agent);

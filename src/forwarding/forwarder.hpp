@@ -25,6 +25,9 @@ struct UpstreamAnnounce {
   bool event = false;         // started, completed or stopped: never merged, always sent
   std::string user_agent;     // the subscriber's, passed on (private trackers check it)
   net::IpAddress subscriber;  // never taken as a peer from the origin's answer
+  // interception.spoof_source: sent from the subscriber's address (transparent bind). Merged
+  // requests leave from the address of the first.
+  bool from_subscriber = false;
 };
 
 // What became of it.
@@ -50,8 +53,9 @@ struct UpstreamOutcome {
 // source `external` for twice the origin's interval.
 class Forwarder {
  public:
+  // mark: interception.mark, set on every upstream connection (0: none).
   Forwarder(core::SwarmStore& store, const clock::Clock& clock, const config::Forwarding& settings,
-            const config::Tracker& tracker);
+            const config::Tracker& tracker, std::uint32_t mark = 0);
   ~Forwarder();
   Forwarder(const Forwarder&) = delete;
   Forwarder& operator=(const Forwarder&) = delete;

@@ -70,13 +70,14 @@ std::shared_ptr<DeferredResponse> Connection::defer() {
 
 // TCP_NODELAY comes from the listening socket (accepted sockets inherit it on Linux).
 Connection::Connection(int descriptor, bool v6, const net::IpAddress& source, Worker& worker,
-                       bool overflow)
+                       bool overflow, std::optional<net::Endpoint> original_destination)
     : fd_(descriptor),
       v6_(v6),
       socket_(worker.io),
       worker_(worker),
       buffer_(worker.options.max_header_bytes),
       source_(source),
+      original_destination_(original_destination),
       overflow_(overflow) {}
 
 Connection::~Connection() {
@@ -223,6 +224,10 @@ void Connection::on_request(beast::error_code ec) {
   request.via = view(message[bhttp::field::via]);
   request.user_agent = view(message[bhttp::field::user_agent]);
   request.source = source_;
+  if (original_destination_) {
+    request.intercepted = true;
+    request.original_destination = *original_destination_;
+  }
   body_.clear();
   Response response{200, "text/plain", body_, this};
   worker_.handler.handle(request, response);

@@ -31,8 +31,9 @@ class Connection final : public std::enable_shared_from_this<Connection>, public
   // address as accept() reported it (no getpeername call). An overflow connection (one past
   // max_connections) has its request read and answered with 503, then closes; it counts in
   // the worker's `overflow`, not in open_connections.
+  // original_destination: set for a connection a transparent listener accepted.
   Connection(int descriptor, bool v6, const net::IpAddress& source, Worker& worker,
-             bool overflow = false);
+             bool overflow = false, std::optional<net::Endpoint> original_destination = {});
   ~Connection();
   void start();
   // Closes the connection if it is waiting for a next request; one mid-request finishes.
@@ -82,6 +83,7 @@ class Connection final : public std::enable_shared_from_this<Connection>, public
   std::string body_;
   std::string out_;
   net::IpAddress source_;
+  std::optional<net::Endpoint> original_destination_;
   // Timeouts are deadlines checked by the worker's sweep rather than a timer per connection:
   // re-arming a timer per read and write cost a timer-queue update and a timerfd system
   // call each, on every request.

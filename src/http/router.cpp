@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <mutex>
 
 #include "forwarding/origin_rules.hpp"
 #include "metrics/counters.hpp"
@@ -59,7 +60,9 @@ bool is_event(protocol::Event e) {
 
 // The subscriber behind a trusted source: the first X-Forwarded-For address, else
 // X-Real-IP, else the TCP source.
+// An intercepted request's subscriber is the TCP source: whatever its headers claim.
 net::IpAddress subscriber_address(const Request& request) {
+  if (request.intercepted) return request.source;
   std::optional<net::IpAddress> claimed;
   if (!request.x_forwarded_for.empty()) claimed = first_forwarded(request.x_forwarded_for);
   if (!claimed && !request.x_real_ip.empty()) {
@@ -74,13 +77,16 @@ Router::Router(tracker::Tracker& tracker, const config::Config& config)
     : tracker_(tracker),
       store_(tracker.store()),
       hostnames_(config.server.hostnames),
-      listen_(config.server.listen) {}
+      listen_(config.server.listen),
+      allowed_destinations_(config.forwarding.allowed_destinations),
+      spoof_source_(config.interception.spoof_source) {}
 
 void Router::handle(const Request& request, Response& response) {
   if (spdlog::should_log(spdlog::level::trace)) {
     spdlog::trace("{} {} from {} (Host {})", request.method, request.target,
                   request.source.to_string(), request.host);
   }
+  if (request.intercepted) return intercepted(request, response);
   std::string_view target = request.target;
   const bool from_trusted = tracker_.trusted(request.source);
   if (const auto absolute = text::split_url(target);
@@ -101,6 +107,48 @@ void Router::handle(const Request& request, Response& response) {
     return forwarded(request, url, response, true);
   }
   route_local(request, target, response);
+}
+
+// The router diverted the subscriber's connection to btrt: every request on it is meant for the
+// original destination, never for btrt itself.
+void Router::intercepted(const Request& request, Response& response) {
+  using metrics::Counters;
+  auto& counters = Counters::global();
+  counters.add(Counters::intercepted_http);
+  std::string_view target = request.target;
+  if (const auto absolute = text::split_url(target)) {
+    target = absolute->target.empty() ? std::string_view("/") : absolute->target;
+  }
+  if (!names_a_torrent(target)) {
+    counters.add(Counters::intercepted_http_not_tracker);
+    {
+      std::lock_guard lock(not_tracker_log_mutex_);
+      if (not_tracker_log_.occurred(now())) {
+        spdlog::warn(
+            "intercepted request without info_hash from {} for {} answered 502: divert only "
+            "tracker traffic to interception.tcp_listen ({} since the last report)",
+            request.source.to_string(), request.original_destination.to_string(),
+            not_tracker_log_.take(now()));
+      }
+    }
+    response.status = 502;
+    response.body = "btrt intercepts tracker announces only\n";
+    return;
+  }
+  thread_local std::string url;
+  url.assign("http://");
+  const std::string_view host = text::trim(request.host);
+  if (!host.empty()) {
+    url.append(host);
+  } else {
+    url.append(request.original_destination.to_string());
+  }
+  url.append(target);
+  // The destination guard holds for the address the subscriber really went to, whatever its
+  // Host says: answered from what btrt knows, the origin is not asked.
+  const bool allowed =
+      forwarding::destination_allowed(request.original_destination.address, allowed_destinations_);
+  forwarded(request, url, response, true, allowed);
 }
 
 void Router::route_local(const Request& request, std::string_view target, Response& response) {
@@ -194,8 +242,8 @@ void Router::announce(const Request& request, std::string_view query, Response& 
   answer(parsed, result.counts, peers, nullptr, response);
 }
 
-void Router::forwarded(const Request& request, std::string_view url, Response& response,
-                       bool count) {
+void Router::forwarded(const Request& request, std::string_view url, Response& response, bool count,
+                       bool may_ask) {
   using metrics::Counters;
   auto origin = forwarding::split_origin_url(url);
   // A client behind the DPI or the proxy scrapes its tracker too: btrt's own counts answer.
@@ -210,7 +258,12 @@ void Router::forwarded(const Request& request, std::string_view url, Response& r
     return refuse(response, Counters::forwarded_bad_request, why);
   }
   const core::PeerAnnounce peer = tracker::peer_of(parsed, subscriber_address(request));
-  const auto lookup = consult_forwarder(request, origin->origin, parsed);
+  forwarding::Forwarder::Lookup lookup;
+  if (may_ask) {
+    lookup = consult_forwarder(request, origin->origin, parsed);
+  } else {
+    Counters::global().add(Counters::upstream_refused);
+  }
 
   // Registered now in any case; when the origin is asked, the peers are picked once its
   // answer has arrived.
@@ -261,6 +314,7 @@ void Router::ask_origin(const Request& request, const forwarding::OriginAnnounce
   upstream.event = is_event(parsed.event);
   upstream.user_agent = request.user_agent;
   upstream.subscriber = peer.address;
+  upstream.from_subscriber = request.intercepted && spoof_source_;
   auto pending = response.defer();
   forwarder_->ask(std::move(upstream), [this, pending, parsed, peer,
                                         options](const forwarding::UpstreamOutcome& result) {

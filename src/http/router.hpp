@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <mutex>
 #include <vector>
 
 #include "config/config.hpp"
@@ -9,6 +10,7 @@
 #include "forwarding/forwarder.hpp"
 #include "forwarding/origin_rules.hpp"
 #include "http/server.hpp"
+#include "log/rate_limited.hpp"
 #include "protocol/announce.hpp"
 #include "tracker/tracker.hpp"
 
@@ -35,7 +37,10 @@ class Router : public Handler {
   void announce(const Request& request, std::string_view query, Response& response);
   void scrape(std::string_view query, Response& response);
   // `count`: not counted yet as a forwarded request (the explicit shape counts itself).
-  void forwarded(const Request& request, std::string_view url, Response& response, bool count);
+  // `may_ask`: false when the destination guard refuses the origin before any lookup.
+  void forwarded(const Request& request, std::string_view url, Response& response, bool count,
+                 bool may_ask = true);
+  void intercepted(const Request& request, Response& response);
   // The steps of a forwarded announce: whether to ask its origin (or take a cached answer),
   // asking it, and answering once it has.
   forwarding::Forwarder::Lookup consult_forwarder(const Request& request, std::string_view origin,
@@ -56,6 +61,10 @@ class Router : public Handler {
   core::SwarmStore& store_;
   const std::vector<std::string> hostnames_;
   const std::vector<net::Endpoint> listen_;
+  const std::vector<net::Cidr> allowed_destinations_;
+  const bool spoof_source_;
+  std::mutex not_tracker_log_mutex_;
+  log::RateLimited not_tracker_log_{60};
   forwarding::Forwarder* forwarder_ = nullptr;
   std::atomic<bool> serving_{true};
   Handler* admin_ = nullptr;

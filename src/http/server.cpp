@@ -1,9 +1,11 @@
 #include "http/server.hpp"
 
 #include <arpa/inet.h>
+#include <linux/capability.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <boost/asio/executor_work_guard.hpp>
@@ -45,6 +47,23 @@ net::IpAddress address_of(const sockaddr_storage& peer) {
   return net::IpAddress(bytes);
 }
 
+// IP_TRANSPARENT is also granted by CAP_NET_RAW, but the router set-up (SO_MARK, the documented
+// unit drop-in) is CAP_NET_ADMIN's: ask for that one, so that a start without it fails at once
+// rather than on the first marked upstream connection.
+bool has_net_admin() {
+  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3]{};
+  if (::syscall(SYS_capget, &header, data) != 0) return false;
+  return (data[CAP_NET_ADMIN / 32].effective & (1u << (CAP_NET_ADMIN % 32))) != 0;
+}
+
+std::uint16_t port_of(const sockaddr_storage& address) {
+  if (address.ss_family == AF_INET) {
+    return ntohs(reinterpret_cast<const sockaddr_in&>(address).sin_port);
+  }
+  return ntohs(reinterpret_cast<const sockaddr_in6&>(address).sin6_port);
+}
+
 // Overflow connections being read and answered 503 at once, per worker; past that, the
 // answer goes out unread (a client may then see a reset).
 constexpr std::size_t kMaxOverflowPerWorker = 256;
@@ -59,9 +78,10 @@ constexpr std::string_view kOverloaded =
 // several workers: the kernel spreads new connections over them and each accepts on its own loop,
 // so a connection never crosses threads (no hand-off, no wake-up of another loop).
 struct Listener {
-  Listener(asio::io_context& io, Worker& w) : acceptor(io), worker(w) {}
+  Listener(asio::io_context& io, Worker& w, bool t) : acceptor(io), worker(w), transparent(t) {}
   Acceptor acceptor;
   Worker& worker;
+  bool transparent;  // interception: each connection's own address is its original destination
 };
 
 struct Server::Impl {
@@ -86,13 +106,31 @@ struct Server::Impl {
     }
   }
 
-  void listen(const net::Endpoint& configured) {
+  void listen(const net::Endpoint& configured, bool transparent) {
     auto endpoint = to_asio(configured);
     auto fail = [&](const boost::system::error_code& ec) {
+      if (transparent && (ec.value() == EPERM || ec.value() == EACCES || !has_net_admin())) {
+        throw std::runtime_error("cannot listen on " + configured.to_string() +
+                                 " (interception.tcp_listen): a transparent listener needs the "
+                                 "CAP_NET_ADMIN capability, which btrt does not have");
+      }
       throw std::runtime_error("cannot listen on " + configured.to_string() + ": " + ec.message());
+    };
+    // IP_TRANSPARENT lets the socket accept connections for addresses that are not this
+    // host's, as the router's tproxy rule delivers them.
+    auto make_transparent = [&](Acceptor& a, boost::system::error_code& ec) {
+      if (!transparent) return;
+      const int on = 1;
+      const bool v6 = endpoint.address().is_v6();
+      if (::setsockopt(a.native_handle(), v6 ? SOL_IPV6 : SOL_IP,
+                       v6 ? IPV6_TRANSPARENT : IP_TRANSPARENT, &on, sizeof on)) {
+        ec.assign(errno, boost::system::system_category());
+      }
     };
     const bool shared = workers.size() > 1;
     boost::system::error_code ec;
+    if (transparent && !has_net_admin())
+      fail(boost::system::errc::make_error_code(boost::system::errc::operation_not_permitted));
     if (shared && endpoint.port() != 0) {
       // SO_REUSEPORT would let this bind join a listener of another process of the same user
       // (an instance already running) and silently split its traffic: bind once without it
@@ -101,11 +139,12 @@ struct Server::Impl {
       probe.open(endpoint.protocol(), ec);
       if (!ec) probe.set_option(tcp::acceptor::reuse_address(true), ec);
       if (!ec && endpoint.address().is_v6()) probe.set_option(asio::ip::v6_only(true), ec);
+      if (!ec) make_transparent(probe, ec);
       if (!ec) probe.bind(endpoint, ec);
       if (ec) fail(ec);
     }
     for (auto& worker : workers) {
-      auto listener = std::make_unique<Listener>(worker->io, *worker);
+      auto listener = std::make_unique<Listener>(worker->io, *worker, transparent);
       auto& acceptor = listener->acceptor;
       acceptor.open(endpoint.protocol(), ec);
       if (!ec) acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
@@ -119,6 +158,7 @@ struct Server::Impl {
       // Inherited by every accepted socket: answers go out at once, without a system call
       // per connection to say so.
       if (!ec) acceptor.set_option(tcp::no_delay(true), ec);
+      if (!ec) make_transparent(acceptor, ec);
       if (!ec) acceptor.bind(endpoint, ec);
       if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
       if (!ec) acceptor.non_blocking(true, ec);  // accept() drains it until EAGAIN
@@ -166,8 +206,19 @@ struct Server::Impl {
         continue;
       }
       open_connections.fetch_add(1, std::memory_order_relaxed);
+      std::optional<net::Endpoint> original_destination;
+      if (listener.transparent) {
+        sockaddr_storage local{};
+        socklen_t local_length = sizeof local;
+        if (::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &local_length) != 0) {
+          open_connections.fetch_sub(1, std::memory_order_relaxed);
+          ::close(fd);
+          continue;
+        }
+        original_destination = net::Endpoint{address_of(local), port_of(local)};
+      }
       std::make_shared<Connection>(fd, peer.ss_family == AF_INET6, address_of(peer),
-                                   listener.worker)
+                                   listener.worker, /*overflow=*/false, original_destination)
           ->start();
     }
     // A flood of new connections must not starve the connections this loop already has:
@@ -198,7 +249,8 @@ void Server::add_service(WorkerService& service) {
 }
 
 void Server::start() {
-  for (const auto& listen : impl_->options.listen) impl_->listen(listen);
+  for (const auto& listen : impl_->options.listen) impl_->listen(listen, false);
+  for (const auto& listen : impl_->options.intercept_listen) impl_->listen(listen, true);
   const auto workers = static_cast<unsigned>(impl_->workers.size());
   for (auto* service : impl_->services) {
     for (unsigned i = 0; i < workers; ++i) service->start(*impl_->contexts[i], i, workers);

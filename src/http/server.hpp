@@ -29,6 +29,10 @@ struct Request {
   std::string_view via;
   std::string_view user_agent;
   net::IpAddress source;  // TCP peer address (IPv4-mapped IPv6 shown as IPv4)
+  // Came on a transparent listener: the router diverted it, and original_destination (the
+  // accepted socket's own address) is where the subscriber sent it.
+  bool intercepted = false;
+  net::Endpoint original_destination;
 };
 
 struct Response;
@@ -74,6 +78,9 @@ class Handler {
 
 struct ServerOptions {
   std::vector<net::Endpoint> listen;
+  // Transparent (IP_TRANSPARENT) listeners for connections a router diverted with tproxy;
+  // binding them needs CAP_NET_ADMIN.
+  std::vector<net::Endpoint> intercept_listen;
   unsigned threads = 1;
   std::uint32_t max_connections = 100000;
   std::uint32_t request_timeout = 10;      // s to receive a whole request

@@ -40,6 +40,9 @@ class Counters {
     scrape_without_hash,      // no info_hash while full_scrape is off
     forwarded_bad_request,    // a forwarded announce whose original query did not parse
     forwarded_torrent_limit,  // a forwarded announce refused by tracker.max_torrents
+    // Connections a router diverted to interception.tcp_listen (docs/interception.md).
+    intercepted_http,              // each request on them, also counted as forwarded when it is one
+    intercepted_http_not_tracker,  // no info_hash in the query: answered 502
     // UDP (BEP 15) requests answered or refused with an error, apart from the HTTP ones above.
     udp_connects,
     udp_announces,

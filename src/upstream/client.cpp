@@ -1,5 +1,8 @@
 #include "upstream/client.hpp"
 
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include <algorithm>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -36,6 +39,11 @@ constexpr std::uint32_t kHeaderLimit = 16 * 1024;  // status line and headers of
 net::IpAddress to_ip(const asio::ip::address& a) {
   if (a.is_v4()) return net::IpAddress::from_v4(a.to_v4().to_uint());
   return net::IpAddress(a.to_v6().to_bytes());
+}
+
+asio::ip::address to_asio(const net::IpAddress& a) {
+  if (a.is_v4()) return asio::ip::address_v4(a.v4());
+  return asio::ip::address_v6(a.bytes());
 }
 
 }  // namespace
@@ -96,8 +104,9 @@ struct Client::Impl::Op : std::enable_shared_from_this<Client::Impl::Op> {
 
   std::shared_ptr<Impl> impl;
   text::HttpUrl url;
-  std::string host_key;  // lower-case host: the DNS cache key
-  std::string key;       // the pool key
+  std::string host_key;                  // lower-case host: the DNS cache key
+  std::string key;                       // the pool key
+  std::optional<net::IpAddress> source;  // ClientRequest::source
   std::optional<asio::ip::address> literal;
   Handler done;
   asio::steady_timer deadline;
@@ -134,6 +143,10 @@ void Client::Impl::get(ClientRequest req, Handler done) {
     return;
   }
   auto op = std::make_shared<Op>(shared_from_this(), std::move(*url), std::move(done));
+  if (req.source) {
+    op->source = req.source;
+    op->key += " from " + req.source->to_string();
+  }
   op->request = make_request(op->url, req.headers, pool->pooling());
   op->timeout = req.timeout;
   ops.emplace(op->id, op);
@@ -230,6 +243,7 @@ void Client::Impl::Op::connect_next() {
   tcp::endpoint endpoint;
   while (next < candidates.size()) {
     endpoint = tcp::endpoint(candidates[next++], url.port);
+    if (source && source->is_v4() != endpoint.address().is_v4()) continue;
     address = endpoint.address().to_string() + " " + std::to_string(url.port);
     if (claim(address)) break;
     address.clear();
@@ -244,6 +258,34 @@ void Client::Impl::Op::connect_next() {
   c->key = key;
   c->address = std::move(address);
   conn = c;
+  if (impl->options.mark != 0 || source) {
+    error_code opened;
+    c->socket.open(endpoint.protocol(), opened);
+    const int mark = static_cast<int>(impl->options.mark);
+    if (!opened && mark != 0) {
+      // Without the mark the request would be diverted back to btrt; the Via mark still
+      // stops that loop, so a failure here is not fatal.
+      (void)::setsockopt(c->socket.native_handle(), SOL_SOCKET, SO_MARK, &mark, sizeof mark);
+    }
+    if (!opened && source) {
+      const int on = 1;
+      const bool v6 = endpoint.address().is_v6();
+      if (::setsockopt(c->socket.native_handle(), v6 ? SOL_IPV6 : SOL_IP,
+                       v6 ? IPV6_TRANSPARENT : IP_TRANSPARENT, &on, sizeof on) != 0) {
+        opened.assign(errno, boost::system::system_category());
+      }
+      if (!opened) c->socket.bind(tcp::endpoint(to_asio(*source), 0), opened);
+    }
+    if (opened) {
+      c->close();
+      conn.reset();
+      unclaim();
+      asio::post(impl->io, [self = shared_from_this()] {
+        if (!self->finished) self->connect_next();
+      });
+      return;
+    }
+  }
   c->socket.async_connect(endpoint, [self = shared_from_this(), c](const error_code& ec) {
     if (self->finished) return;
     if (ec) {

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -33,6 +34,10 @@ struct ClientRequest {
   std::string url;  // absolute http:// URL, query included, sent byte-for-byte
   std::vector<std::pair<std::string, std::string>> headers;  // extra request headers
   std::chrono::milliseconds timeout{5000};                   // for everything, DNS included
+  // Connect from this address, not one of this host's (IP_TRANSPARENT, needs CAP_NET_ADMIN):
+  // interception.spoof_source. Only addresses of its family are tried; its connections are
+  // kept alive for it alone.
+  std::optional<net::IpAddress> source;
 };
 
 struct ClientResponse {
@@ -55,6 +60,9 @@ struct ClientOptions {
   std::size_t max_idle_per_origin = 4;    // kept-alive connections per host:port
   std::chrono::seconds idle_timeout{30};  // an idle kept-alive connection is closed after
   DestinationGuard guard;                 // empty: every address is allowed
+  // SO_MARK on every connection (needs CAP_NET_ADMIN), so that a router's interception rules
+  // can tell btrt's own packets apart and never divert them back; 0: none.
+  std::uint32_t mark = 0;
 };
 
 // Asynchronous HTTP/1.1 GET client on Boost.Beast for upstream trackers and neighbours.

@@ -99,8 +99,14 @@ struct World {
   tracker::Tracker tracker{store, config, clock};
   Router router{tracker, config};
 
-  Answer get(std::string_view target, const char* source, Headers headers = Headers()) {
+  // intercepted_to: the original destination of a connection a transparent listener accepted.
+  Answer get(std::string_view target, const char* source, Headers headers = Headers(),
+             const char* intercepted_to = nullptr) {
     Request request;
+    if (intercepted_to) {
+      request.intercepted = true;
+      request.original_destination = *net::Endpoint::parse(intercepted_to);
+    }
     request.method = "GET";
     request.target = target;
     request.host = headers.host;
@@ -232,6 +238,32 @@ TEST(Router, ForwardedAnnounceWithoutAForwarderIsAnsweredFromWhatBtrtKnows) {
 
   // Only a trusted source may forward.
   EXPECT_FALSE(w.get("/forwarded_announce?url=" + encoded, "127.1.0.5").failure().empty());
+}
+
+TEST(Router, InterceptedRequestIsAForwardedAnnounceOfItsSourceOrA502) {
+  World w;
+  w.announce('a', '1', 6001, "127.1.0.1");
+  const auto intercepted_before = count(Counters::intercepted_http);
+  const auto forwarded_before = count(Counters::forwarded);
+  // Any source, any Host (or none): the router diverted it. Headers do not speak for anyone.
+  const auto answer = w.get("/announce?" + announce_query('a', '2', 6002), "127.1.0.2",
+                            Headers{"", "127.1.0.99", {}}, "203.0.113.10:6969");
+  EXPECT_EQ(answer.status, 200);
+  EXPECT_FALSE(answer.deferred);  // no forwarder: answered from what btrt knows
+  EXPECT_EQ(answer.peers(), std::vector<std::string>{"127.1.0.1:6001"});
+  EXPECT_EQ(count(Counters::intercepted_http), intercepted_before + 1);
+  EXPECT_EQ(count(Counters::forwarded), forwarded_before + 1);
+  auto peers = w.announce('a', '3', 6003, "127.1.0.3").peers();
+  std::sort(peers.begin(), peers.end());
+  EXPECT_EQ(peers, (std::vector<std::string>{"127.1.0.1:6001", "127.1.0.2:6002"}));
+
+  // Not tracker traffic: 502, also for btrt's own paths, which a diverted request never means.
+  const auto not_tracker_before = count(Counters::intercepted_http_not_tracker);
+  for (const char* target : {"/", "/health", "/announce"}) {
+    const auto refused = w.get(target, "127.1.0.2", Headers{}, "203.0.113.10:80");
+    EXPECT_EQ(refused.status, 502) << target;
+  }
+  EXPECT_EQ(count(Counters::intercepted_http_not_tracker), not_tracker_before + 3);
 }
 
 }  // namespace
