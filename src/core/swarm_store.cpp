@@ -111,7 +111,7 @@ bool update_peer(Torrent& t, PeerList<Address>& list, const PeerAnnounce& a,
 // Returns how many were new.
 template <typename Address>
 std::size_t merge_foreign(Torrent& t, PeerList<Address>& list, const net::Endpoint& peer,
-                          std::uint8_t source, const net::Classifier& classifier,
+                          Source source, const net::Classifier& classifier,
                           const std::uint8_t (&levels)[256], Seconds expires_at,
                           std::uint32_t max_peers, std::size_t& room) {
   using Record = PeerRecord<Address>;
@@ -445,7 +445,7 @@ void SwarmStore::restore_completed(const InfoHash& info_hash, std::uint32_t comp
 }
 
 std::size_t SwarmStore::add_foreign_peers(const InfoHash& info_hash,
-                                          std::span<const net::Endpoint> peers, std::uint8_t source,
+                                          std::span<const net::Endpoint> peers, Source source,
                                           Seconds now, Seconds ttl) {
   Shard& shard = shard_of(info_hash);
   std::lock_guard lock(shard.mutex);
@@ -482,7 +482,7 @@ std::size_t SwarmStore::add_foreign_peers(const InfoHash& info_hash,
   return added;
 }
 
-std::size_t SwarmStore::remove_source(std::uint8_t source) {
+std::size_t SwarmStore::remove_source(Source source) {
   std::size_t removed = 0;
   for (auto& shard : shards_) {
     std::lock_guard lock(shard->mutex);
@@ -563,7 +563,7 @@ PeerCensus SwarmStore::census() const {
         census.group_count = std::size_t{r.group} + 1;
         census.peers.resize(census.group_count * PeerCensus::kSources, 0);
       }
-      ++census.peers[r.group * PeerCensus::kSources + r.source()];
+      ++census.peers[r.group * PeerCensus::kSources + r.source().value()];
     }
   };
   for (const auto& shard : shards_) {

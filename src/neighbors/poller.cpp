@@ -23,13 +23,13 @@ constexpr double kTicksPerSecond = 10.0;
 // An unreachable neighbour is retried after 1, 2, 4 ... s, at most 300 s apart.
 constexpr core::Backoff::Policy kNeighborBackoff{.initial = 1, .max = 300, .after_failures = 1};
 constexpr core::Seconds kErrorLogEvery = 60;
-constexpr std::size_t kMaxNeighbors = core::Source::max - core::Source::first_neighbor + 1;
+constexpr std::size_t kMaxNeighbors = core::Source::kNeighbors;
 
 }  // namespace
 
 struct Poller::Neighbor {
   config::Neighbor config;
-  std::uint8_t source = 0;
+  core::Source source;
   bool alive = true;
   std::deque<core::InfoHash> due;     // this cycle's torrents, paced
   std::deque<core::InfoHash> urgent;  // new torrents: asked for at once
@@ -109,7 +109,7 @@ void Poller::update(const std::vector<config::Neighbor>& configured) {
       slot->config = c;  // changed settings apply from its next request
       continue;
     }
-    std::set<std::uint8_t> taken;
+    std::set<core::Source> taken;
     for (const auto& [name, n] : neighbors_) {
       if (n) taken.insert(n->source);
     }
