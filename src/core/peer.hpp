@@ -6,12 +6,14 @@
 #include <utility>
 
 #include "core/ids.hpp"
+#include "core/time.hpp"
 #include "net/classifier.hpp"
 #include "net/ip_address.hpp"
 
 namespace btrt::core {
 
-// Seconds on a monotonic clock that the caller supplies; the core never reads a clock.
+// Bare seconds on the monotonic clock, as the interfaces around the store still pass them;
+// the store itself keeps TimePoint (core/time.hpp).
 using Seconds = std::uint32_t;
 
 // How btrt learned of a peer: it announced here (local), an origin's answer listed it
@@ -49,7 +51,7 @@ struct PeerRecord {
   std::uint16_t port;
   net::GroupId group;
   std::uint8_t flags;  // kSeeder | kCompleted | source << 2
-  Seconds expires_at;
+  TimePoint expires_at;
   PeerId peer_id;
 
   bool seeder() const { return flags & kSeeder; }

@@ -30,7 +30,7 @@ struct Torrent {
   std::uint32_t leechers = 0;  // of source `local`
   // No record expires before this (a lower bound): until then the counts above are exact
   // and nothing needs sweeping.
-  Seconds next_expiry = std::numeric_limits<Seconds>::max();
+  TimePoint next_expiry = TimePoint::max();
 
   std::size_t peer_count() const { return v4.size() + (v6 ? v6->size() : 0); }
 };
@@ -201,7 +201,7 @@ class SwarmStore {
   void for_each_torrent(Seconds now, F&& f) const {
     for (const auto& shard : shards_) {
       std::lock_guard lock(shard->mutex);
-      for (const auto& [hash, t] : shard->torrents) f(hash, live_counts(t, now));
+      for (const auto& [hash, t] : shard->torrents) f(hash, live_counts(t, time_point_of(now)));
     }
   }
 
@@ -216,8 +216,8 @@ class SwarmStore {
       const auto groups = groups_of(*shard->classifier);
       if (groups.none()) continue;
       for (const auto& [hash, t] : shard->torrents) {
-        std::uint32_t n = count_live_seeders(t.v4, groups, now);
-        if (t.v6) n += count_live_seeders(*t.v6, groups, now);
+        std::uint32_t n = count_live_seeders(t.v4, groups, time_point_of(now));
+        if (t.v6) n += count_live_seeders(*t.v6, groups, time_point_of(now));
         if (n != 0) f(hash, n);
       }
     }
@@ -226,7 +226,7 @@ class SwarmStore {
  private:
   template <typename Address, typename Groups>
   static std::uint32_t count_live_seeders(const PeerList<Address>& list, const Groups& groups,
-                                          Seconds now) {
+                                          TimePoint now) {
     std::uint32_t n = 0;
     for (std::size_t i = 0; i < list.size(); ++i) {
       const auto& r = list[i];
@@ -242,7 +242,7 @@ class SwarmStore {
     Seconds seen = 0;
     std::string origin_url;
   };
-  static SwarmCounts live_counts(const Torrent& t, Seconds now);
+  static SwarmCounts live_counts(const Torrent& t, TimePoint now);
 
   struct Shard {
     mutable std::mutex mutex;
