@@ -129,7 +129,7 @@ void WriteBehind::run() {
       }
       return;
     }
-    wait = std::chrono::seconds(written ? config_.flush_interval : backoff_.fail());
+    wait = std::chrono::seconds(written ? config_.flush_interval : backoff_.fail().count());
   }
 }
 
