@@ -80,7 +80,7 @@ void restore_run(const char* name, const config::Database& config, std::size_t p
     batch.peers.push_back({{a.info_hash, a.address, a.port},
                            a.peer_id,
                            a.seeder,
-                           core::Source::local,
+                           core::Source::local.value(),
                            now,
                            now + 3600});
     if (batch.peers.size() == 100'000) {  // as flushes of 100,000 changes each

@@ -103,7 +103,7 @@ Snapshot AdminHandler::snapshot() const {
     s.groups.push_back(std::move(figures));
   }
 
-  std::vector<std::pair<std::uint8_t, std::string>> sources = {
+  std::vector<std::pair<core::Source, std::string>> sources = {
       {core::Source::local, "local"}, {core::Source::external, "external"}};
   if (providers_.neighbor_sources) {
     for (auto& [source, name] : providers_.neighbor_sources()) {
@@ -117,7 +117,7 @@ Snapshot AdminHandler::snapshot() const {
     const std::string group =
         g < classifier->group_count() ? classifier->name_of(id) : "group " + std::to_string(g);
     for (std::size_t src = 0; src < core::PeerCensus::kSources; ++src) {
-      const auto source = static_cast<std::uint8_t>(src);
+      const auto source = core::Source::from_value(static_cast<std::uint8_t>(src));
       auto known = std::find_if(sources.begin(), sources.end(),
                                 [&](const auto& p) { return p.first == source; });
       const std::uint64_t peers = census.at(id, source);

@@ -25,7 +25,7 @@ class AdminHandler : public http::Handler {
     std::function<std::shared_ptr<const net::Classifier>()> classifier;
     std::function<std::vector<NeighborState>()> neighbors;
     // Sources of peers learned from neighbours: neighbour name by core::Source id.
-    std::function<std::vector<std::pair<std::uint8_t, std::string>>()> neighbor_sources;
+    std::function<std::vector<std::pair<core::Source, std::string>>()> neighbor_sources;
     std::function<std::vector<OriginState>()> origins;  // the most asked ones only
     std::function<std::uint64_t()> origins_total;       // all origins known
     std::function<DatabaseState()> database;

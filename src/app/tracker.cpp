@@ -353,7 +353,7 @@ admin::AdminHandler::Providers Behind::providers(Swarm& swarm, Front& front) {
     return out;
   };
   p.neighbor_sources = [this] {
-    std::vector<std::pair<std::uint8_t, std::string>> out;
+    std::vector<std::pair<core::Source, std::string>> out;
     for (auto& n : poller.status()) out.emplace_back(n.source, std::move(n.name));
     return out;
   };

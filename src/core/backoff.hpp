@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cstdint>
 
-#include "core/peer.hpp"
+#include "core/time.hpp"
 
 namespace btrt::core {
 
@@ -13,8 +13,8 @@ namespace btrt::core {
 class Backoff {
  public:
   struct Policy {
-    Seconds initial = 1;  // the first delay
-    Seconds max = 300;    // doubling stops here
+    Duration initial{1};  // the first delay
+    Duration max{300};    // doubling stops here
     // Failures in a row before the first delay; the ones before it are retried at once.
     unsigned after_failures = 1;
   };
@@ -23,10 +23,10 @@ class Backoff {
 
   // Counts one failure; returns the delay before the next try: 0 until `after_failures`
   // failures in a row, then `initial`, doubling with each failure, at most `max`.
-  Seconds fail() {
+  Duration fail() {
     ++failures_;
-    if (failures_ < policy_.after_failures) return delay_ = 0;
-    Seconds delay = policy_.initial;
+    if (failures_ < policy_.after_failures) return delay_ = Duration::zero();
+    Duration delay = policy_.initial;
     for (unsigned i = policy_.after_failures; i < failures_ && delay < policy_.max; ++i) {
       delay *= 2;
     }
@@ -35,17 +35,17 @@ class Backoff {
   // After a success: the next failure starts over.
   void reset() {
     failures_ = 0;
-    delay_ = 0;
+    delay_ = Duration::zero();
   }
   // The delay the last failure set; 0 when healthy or not yet backing off.
-  Seconds delay() const { return delay_; }
+  Duration delay() const { return delay_; }
   unsigned failures() const { return failures_; }
   const Policy& policy() const { return policy_; }
 
  private:
   Policy policy_;
   unsigned failures_ = 0;
-  Seconds delay_ = 0;
+  Duration delay_{0};
 };
 
 }  // namespace btrt::core

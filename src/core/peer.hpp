@@ -6,23 +6,39 @@
 #include <utility>
 
 #include "core/ids.hpp"
+#include "core/time.hpp"
 #include "net/classifier.hpp"
 #include "net/ip_address.hpp"
 
 namespace btrt::core {
 
-// Seconds on a monotonic clock that the caller supplies; the core never reads a clock.
+// Bare seconds on the monotonic clock, as the interfaces around the store still pass them;
+// the store itself keeps TimePoint (core/time.hpp).
 using Seconds = std::uint32_t;
 
 // How btrt learned of a peer: it announced here (local), an origin's answer listed it
 // (external), or a neighbour did (one value per neighbour). Six bits in the peer record.
-struct Source {
-  static constexpr std::uint8_t local = 0;
-  static constexpr std::uint8_t external = 1;
-  static constexpr std::uint8_t first_neighbor = 2;
-  static constexpr std::uint8_t max = 63;
-  static constexpr std::uint8_t neighbor(std::uint8_t index) { return first_neighbor + index; }
+class Source {
+ public:
+  static const Source local;
+  static const Source external;
+  static constexpr std::uint8_t kCount = 64;  // values that fit the record's six bits
+  static constexpr std::uint8_t kNeighbors = kCount - 2;
+  static constexpr Source neighbor(std::uint8_t index) {
+    return Source(static_cast<std::uint8_t>(2 + index));
+  }
+  // The stored number (database rows, census index): the inverse of value().
+  static constexpr Source from_value(std::uint8_t value) { return Source(value); }
+  constexpr std::uint8_t value() const { return value_; }
+  constexpr Source() = default;
+  friend constexpr auto operator<=>(Source, Source) = default;
+
+ private:
+  explicit constexpr Source(std::uint8_t value) : value_(value) {}
+  std::uint8_t value_ = 0;
 };
+inline constexpr Source Source::local{0};
+inline constexpr Source Source::external{1};
 
 // One peer as stored: address, port, group (computed once, when stored), flags, expiry and
 // peer id. 32 bytes for IPv4, 44 for IPv6; no heap node per peer.
@@ -35,13 +51,13 @@ struct PeerRecord {
   std::uint16_t port;
   net::GroupId group;
   std::uint8_t flags;  // kSeeder | kCompleted | source << 2
-  Seconds expires_at;
+  TimePoint expires_at;
   PeerId peer_id;
 
   bool seeder() const { return flags & kSeeder; }
-  std::uint8_t source() const { return flags >> 2; }
-  void set_source(std::uint8_t source) {
-    flags = static_cast<std::uint8_t>((flags & 3) | (source << 2));
+  Source source() const { return Source::from_value(static_cast<std::uint8_t>(flags >> 2)); }
+  void set_source(Source source) {
+    flags = static_cast<std::uint8_t>((flags & 3) | (source.value() << 2));
   }
 };
 

@@ -29,7 +29,7 @@ bool is_requester(const PeerV6& r, const Requester& who) {
 
 // Adds r unless expired or the requester itself; returns the seeders added (0 or 1).
 template <typename Record>
-std::size_t take(const Record& r, const Requester& who, Seconds now,
+std::size_t take(const Record& r, const Requester& who, TimePoint now,
                  std::vector<SelectedPeer>& out) {
   if (r.expires_at <= now || is_requester(r, who)) return 0;
   out.push_back(SelectedPeer{to_ip(r.address), r.port, r.group, r.peer_id});
@@ -40,7 +40,7 @@ std::size_t take(const Record& r, const Requester& who, Seconds now,
 
 void select_peers(const Torrent& torrent, const std::uint8_t (&levels)[256],
                   std::size_t level_count, const Requester& requester, const SelectOptions& options,
-                  Seconds now, std::vector<SelectedPeer>& out) {
+                  TimePoint now, std::vector<SelectedPeer>& out) {
   const std::size_t numwant = options.numwant;
   std::size_t seeders = 0;
   for (std::size_t level = 0; level < level_count && out.size() < numwant; ++level) {

@@ -25,6 +25,6 @@ struct Requester {
 // a binary search per level, whatever the swarm's size.
 void select_peers(const Torrent& torrent, const std::uint8_t (&levels)[256],
                   std::size_t level_count, const Requester& requester, const SelectOptions& options,
-                  Seconds now, std::vector<SelectedPeer>& out);
+                  TimePoint now, std::vector<SelectedPeer>& out);
 
 }  // namespace btrt::core

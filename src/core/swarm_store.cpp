@@ -39,7 +39,7 @@ void count_record(Torrent& t, const Record& r, int delta) {
 template <typename Address>
 bool update_peer(Torrent& t, PeerList<Address>& list, const PeerAnnounce& a,
                  const net::Classifier& classifier, const std::uint8_t (&levels)[256],
-                 Seconds expires_at, std::uint32_t max_peers,
+                 TimePoint expires_at, std::uint32_t max_peers,
                  std::optional<std::uint16_t>& replaced_port) {
   using Record = PeerRecord<Address>;
   const Address address = address_of<Address>(a.address);
@@ -111,8 +111,8 @@ bool update_peer(Torrent& t, PeerList<Address>& list, const PeerAnnounce& a,
 // Returns how many were new.
 template <typename Address>
 std::size_t merge_foreign(Torrent& t, PeerList<Address>& list, const net::Endpoint& peer,
-                          std::uint8_t source, const net::Classifier& classifier,
-                          const std::uint8_t (&levels)[256], Seconds expires_at,
+                          Source source, const net::Classifier& classifier,
+                          const std::uint8_t (&levels)[256], TimePoint expires_at,
                           std::uint32_t max_peers, std::size_t& room) {
   using Record = PeerRecord<Address>;
   const Address address = address_of<Address>(peer.address);
@@ -143,8 +143,8 @@ std::size_t merge_foreign(Torrent& t, PeerList<Address>& list, const net::Endpoi
 // Drops the records expired at `now` from one family's list; returns how many went and
 // lowers `next` to the earliest expiry of those that stay.
 template <typename Address>
-std::size_t expire_list(Torrent& t, PeerList<Address>& list, Seconds now,
-                        const std::uint8_t (&levels)[256], Seconds& next) {
+std::size_t expire_list(Torrent& t, PeerList<Address>& list, TimePoint now,
+                        const std::uint8_t (&levels)[256], TimePoint& next) {
   std::size_t expired = 0;
   for (const auto& r : list.records()) {
     if (r.expires_at <= now) {
@@ -175,8 +175,8 @@ std::size_t expire_list(Torrent& t, PeerList<Address>& list, Seconds now,
 }
 
 // Drops a torrent's expired peers and makes its counts exact again.
-std::size_t expire_torrent(Torrent& t, Seconds now, const std::uint8_t (&levels)[256]) {
-  Seconds next = std::numeric_limits<Seconds>::max();
+std::size_t expire_torrent(Torrent& t, TimePoint now, const std::uint8_t (&levels)[256]) {
+  TimePoint next = TimePoint::max();
   std::size_t removed = expire_list(t, t.v4, now, levels, next);
   if (t.v6) {
     removed += expire_list(t, *t.v6, now, levels, next);
@@ -241,7 +241,7 @@ std::uint32_t SwarmStore::dormant_downloaded(const Shard& shard, const InfoHash&
   return it == shard.dormant.end() ? 0 : it->second;
 }
 
-SwarmCounts SwarmStore::live_counts(const Torrent& t, Seconds now) {
+SwarmCounts SwarmStore::live_counts(const Torrent& t, TimePoint now) {
   if (now < t.next_expiry) return {t.seeders, t.leechers, t.downloaded};
   // Some peer expired and the sweeper has not been here yet: count the live ones.
   SwarmCounts c{0, 0, t.downloaded};
@@ -293,7 +293,7 @@ AnnounceOutcome SwarmStore::announce(const PeerAnnounce& peer, Seconds now, Seco
   Torrent& t = it->second;
   const std::uint32_t downloaded_before = t.downloaded;
   const std::uint32_t max_peers = max_peers_per_torrent_.load(std::memory_order_relaxed);
-  const Seconds expires_at = now + ttl;
+  const TimePoint expires_at = time_point_of(now) + Duration{ttl};
   std::optional<std::uint16_t> replaced_port;
   if (peer.address.is_v4()) {
     outcome.stored = update_peer(t, t.v4, peer, *shard.classifier, shard.levels, expires_at,
@@ -303,18 +303,19 @@ AnnounceOutcome SwarmStore::announce(const PeerAnnounce& peer, Seconds now, Seco
     outcome.stored = update_peer(t, *t.v6, peer, *shard.classifier, shard.levels, expires_at,
                                  max_peers, replaced_port);
   }
-  if (now >= t.next_expiry) expire_torrent(t, now, shard.levels);
+  if (time_point_of(now) >= t.next_expiry) expire_torrent(t, time_point_of(now), shard.levels);
 
   if (recording_.load(std::memory_order_relaxed) && outcome.stored) {
     const bool removed = peer.event == AnnounceEvent::stopped;
     shard.pending_peers[PendingKey{peer.info_hash, peer.address, peer.port}] =
-        PeerChange{peer.info_hash, peer.address, peer.port, removed,   peer.seeder,
-                   peer.source,    peer.peer_id, now,       expires_at};
+        PeerChange{peer.info_hash, peer.address, peer.port,
+                   removed,        peer.seeder,  peer.source,
+                   peer.peer_id,   now,          seconds_of(expires_at)};
     if (replaced_port) {
       // The client's old entry goes from the database too, or a restart would bring it back.
-      shard.pending_peers[PendingKey{peer.info_hash, peer.address, *replaced_port}] =
-          PeerChange{peer.info_hash, peer.address, *replaced_port, true, peer.seeder, peer.source,
-                     peer.peer_id,   now,          expires_at};
+      shard.pending_peers[PendingKey{peer.info_hash, peer.address, *replaced_port}] = PeerChange{
+          peer.info_hash, peer.address, *replaced_port,        true, peer.seeder, peer.source,
+          peer.peer_id,   now,          seconds_of(expires_at)};
     }
     auto& pending = shard.pending_torrents[peer.info_hash];
     pending.completed_delta += t.downloaded - downloaded_before;
@@ -324,7 +325,8 @@ AnnounceOutcome SwarmStore::announce(const PeerAnnounce& peer, Seconds now, Seco
 
   if (peer.event != AnnounceEvent::stopped && options.numwant > 0) {
     Requester who{peer.peer_id, peer.address, peer.port, peer.seeder};
-    select_peers(t, shard.levels, shard.classifier->level_count(), who, options, now, out);
+    select_peers(t, shard.levels, shard.classifier->level_count(), who, options, time_point_of(now),
+                 out);
   }
   outcome.counts = {t.seeders, t.leechers, t.downloaded};
   if (t.peer_count() == 0) drop(shard, it);
@@ -340,9 +342,10 @@ SwarmCounts SwarmStore::select(const PeerAnnounce& peer, Seconds now, const Sele
   const Torrent& t = it->second;
   if (options.numwant > 0) {
     Requester who{peer.peer_id, peer.address, peer.port, peer.seeder};
-    select_peers(t, shard.levels, shard.classifier->level_count(), who, options, now, out);
+    select_peers(t, shard.levels, shard.classifier->level_count(), who, options, time_point_of(now),
+                 out);
   }
-  return live_counts(t, now);
+  return live_counts(t, time_point_of(now));
 }
 
 SwarmCounts SwarmStore::counts(const InfoHash& info_hash, Seconds now) const {
@@ -350,7 +353,7 @@ SwarmCounts SwarmStore::counts(const InfoHash& info_hash, Seconds now) const {
   std::lock_guard lock(shard.mutex);
   auto it = shard.torrents.find(info_hash);
   if (it == shard.torrents.end()) return {0, 0, dormant_downloaded(shard, info_hash)};
-  return live_counts(it->second, now);
+  return live_counts(it->second, time_point_of(now));
 }
 
 std::size_t SwarmStore::expire_shard(std::size_t index, Seconds now) {
@@ -359,7 +362,8 @@ std::size_t SwarmStore::expire_shard(std::size_t index, Seconds now) {
   std::size_t removed = 0;
   for (auto it = shard.torrents.begin(); it != shard.torrents.end();) {
     Torrent& t = it->second;
-    if (now >= t.next_expiry) removed += expire_torrent(t, now, shard.levels);
+    if (time_point_of(now) >= t.next_expiry)
+      removed += expire_torrent(t, time_point_of(now), shard.levels);
     if (t.peer_count() == 0) {
       drop(shard, it++);
     } else {
@@ -417,8 +421,8 @@ bool SwarmStore::restore_peer(const PeerChange& peer) {
     if (list.find(address, peer.port) >= 0) return true;
     if (peer.source == Source::local && list.find_client(address, peer.peer_id) >= 0) return true;
     std::optional<std::uint16_t> replaced_port;
-    return update_peer(t, list, a, *shard.classifier, shard.levels, peer.expires_at, max_peers,
-                       replaced_port);
+    return update_peer(t, list, a, *shard.classifier, shard.levels, time_point_of(peer.expires_at),
+                       max_peers, replaced_port);
   };
   bool kept;
   if (peer.address.is_v4()) {
@@ -445,7 +449,7 @@ void SwarmStore::restore_completed(const InfoHash& info_hash, std::uint32_t comp
 }
 
 std::size_t SwarmStore::add_foreign_peers(const InfoHash& info_hash,
-                                          std::span<const net::Endpoint> peers, std::uint8_t source,
+                                          std::span<const net::Endpoint> peers, Source source,
                                           Seconds now, Seconds ttl) {
   Shard& shard = shard_of(info_hash);
   std::lock_guard lock(shard.mutex);
@@ -453,7 +457,7 @@ std::size_t SwarmStore::add_foreign_peers(const InfoHash& info_hash,
   if (it == shard.torrents.end()) return 0;
   Torrent& t = it->second;
   // Expired learned peers make room first.
-  if (now >= t.next_expiry) expire_torrent(t, now, shard.levels);
+  if (time_point_of(now) >= t.next_expiry) expire_torrent(t, time_point_of(now), shard.levels);
   if (t.peer_count() == 0) {
     drop(shard, it);
     return 0;
@@ -470,19 +474,19 @@ std::size_t SwarmStore::add_foreign_peers(const InfoHash& info_hash,
   std::size_t added = 0;
   for (const auto& peer : peers) {
     if (peer.address.is_v4()) {
-      added += merge_foreign(t, t.v4, peer, source, *shard.classifier, shard.levels, now + ttl,
-                             max_peers, room);
+      added += merge_foreign(t, t.v4, peer, source, *shard.classifier, shard.levels,
+                             time_point_of(now) + Duration{ttl}, max_peers, room);
     } else {
       if (!t.v6) t.v6 = std::make_unique<PeerList<Ipv6Bytes>>();
-      added += merge_foreign(t, *t.v6, peer, source, *shard.classifier, shard.levels, now + ttl,
-                             max_peers, room);
+      added += merge_foreign(t, *t.v6, peer, source, *shard.classifier, shard.levels,
+                             time_point_of(now) + Duration{ttl}, max_peers, room);
     }
   }
   if (t.v6 && t.v6->empty()) t.v6.reset();
   return added;
 }
 
-std::size_t SwarmStore::remove_source(std::uint8_t source) {
+std::size_t SwarmStore::remove_source(Source source) {
   std::size_t removed = 0;
   for (auto& shard : shards_) {
     std::lock_guard lock(shard->mutex);
@@ -563,7 +567,7 @@ PeerCensus SwarmStore::census() const {
         census.group_count = std::size_t{r.group} + 1;
         census.peers.resize(census.group_count * PeerCensus::kSources, 0);
       }
-      ++census.peers[r.group * PeerCensus::kSources + r.source()];
+      ++census.peers[r.group * PeerCensus::kSources + r.source().value()];
     }
   };
   for (const auto& shard : shards_) {

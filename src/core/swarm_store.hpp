@@ -30,7 +30,7 @@ struct Torrent {
   std::uint32_t leechers = 0;  // of source `local`
   // No record expires before this (a lower bound): until then the counts above are exact
   // and nothing needs sweeping.
-  Seconds next_expiry = std::numeric_limits<Seconds>::max();
+  TimePoint next_expiry = TimePoint::max();
 
   std::size_t peer_count() const { return v4.size() + (v6 ? v6->size() : 0); }
 };
@@ -48,7 +48,7 @@ struct PeerAnnounce {
   std::uint16_t port = 0;
   bool seeder = false;
   AnnounceEvent event = AnnounceEvent::none;
-  std::uint8_t source = Source::local;
+  Source source = Source::local;
   // A forwarded announce's origin ("http://host:port/path", no query): recorded with the
   // torrent's change for the database. Valid during the call only.
   std::string_view origin_url;
@@ -81,7 +81,7 @@ struct AnnounceOutcome {
 struct PeerChange : PeerKey {
   bool removed = false;
   bool seeder = false;
-  std::uint8_t source = Source::local;
+  Source source = Source::local;
   PeerId peer_id;
   Seconds seen = 0;        // when it announced
   Seconds expires_at = 0;  // when it expires if silent
@@ -120,13 +120,13 @@ struct StoreTotals {
 
 // Stored peers counted by group and source (the service pages' figures).
 struct PeerCensus {
-  static constexpr std::size_t kSources = Source::max + 1;
+  static constexpr std::size_t kSources = Source::kCount;
   std::uint64_t torrents = 0;
   std::size_t group_count = 0;       // GroupIds seen, `other` included
   std::vector<std::uint64_t> peers;  // [group * kSources + source]
 
-  std::uint64_t at(net::GroupId group, std::uint8_t source) const {
-    return peers[group * kSources + source];
+  std::uint64_t at(net::GroupId group, Source source) const {
+    return peers[group * kSources + source.value()];
   }
 };
 
@@ -178,9 +178,9 @@ class SwarmStore {
   // a torrent in memory, and only while it holds fewer than max_learned_per_torrent learned
   // peers (those already known are refreshed in any case). Returns how many were new.
   std::size_t add_foreign_peers(const InfoHash& info_hash, std::span<const net::Endpoint> peers,
-                                std::uint8_t source, Seconds now, Seconds ttl);
+                                Source source, Seconds now, Seconds ttl);
   // Drops every peer learned from `source` (a neighbour removed from the configuration).
-  std::size_t remove_source(std::uint8_t source);
+  std::size_t remove_source(Source source);
   // Torrents with at least one live local peer.
   void active_torrents(std::vector<InfoHash>& out) const;
   // When on, torrents created by a local announce are remembered until taken (so that
@@ -201,7 +201,7 @@ class SwarmStore {
   void for_each_torrent(Seconds now, F&& f) const {
     for (const auto& shard : shards_) {
       std::lock_guard lock(shard->mutex);
-      for (const auto& [hash, t] : shard->torrents) f(hash, live_counts(t, now));
+      for (const auto& [hash, t] : shard->torrents) f(hash, live_counts(t, time_point_of(now)));
     }
   }
 
@@ -216,8 +216,8 @@ class SwarmStore {
       const auto groups = groups_of(*shard->classifier);
       if (groups.none()) continue;
       for (const auto& [hash, t] : shard->torrents) {
-        std::uint32_t n = count_live_seeders(t.v4, groups, now);
-        if (t.v6) n += count_live_seeders(*t.v6, groups, now);
+        std::uint32_t n = count_live_seeders(t.v4, groups, time_point_of(now));
+        if (t.v6) n += count_live_seeders(*t.v6, groups, time_point_of(now));
         if (n != 0) f(hash, n);
       }
     }
@@ -226,7 +226,7 @@ class SwarmStore {
  private:
   template <typename Address, typename Groups>
   static std::uint32_t count_live_seeders(const PeerList<Address>& list, const Groups& groups,
-                                          Seconds now) {
+                                          TimePoint now) {
     std::uint32_t n = 0;
     for (std::size_t i = 0; i < list.size(); ++i) {
       const auto& r = list[i];
@@ -242,7 +242,7 @@ class SwarmStore {
     Seconds seen = 0;
     std::string origin_url;
   };
-  static SwarmCounts live_counts(const Torrent& t, Seconds now);
+  static SwarmCounts live_counts(const Torrent& t, TimePoint now);
 
   struct Shard {
     mutable std::mutex mutex;

@@ -31,7 +31,8 @@ using metrics::Counters;
 namespace {
 
 // A failing origin is retried at once twice, then after 5, 10, 20 ... s, at most 300 s apart.
-constexpr core::Backoff::Policy kOriginBackoff{.initial = 5, .max = 300, .after_failures = 3};
+constexpr core::Backoff::Policy kOriginBackoff{
+    .initial = core::Duration{5}, .max = core::Duration{300}, .after_failures = 3};
 constexpr std::chrono::seconds kWarningEvery{60};
 constexpr std::chrono::seconds kCacheSweepEvery{60};
 
@@ -440,7 +441,7 @@ Forwarder::Done Forwarder::Impl::for_another_query(const UpstreamAnnounce& reque
 void Forwarder::Impl::failed(Server& server, const std::string& server_name,
                              const std::string& why) {
   const auto now = SteadyClock::now();
-  const core::Seconds backoff = server.backoff.fail();
+  const core::Seconds backoff = server.backoff.fail().count();
   if (backoff != 0) server.backed_off_until = now + std::chrono::seconds(backoff);
   const core::Seconds seconds = clock_.now();
   if (server.warning.occurred(seconds) && may_warn(now)) {

@@ -21,15 +21,16 @@ namespace {
 constexpr auto kTick = std::chrono::milliseconds(100);
 constexpr double kTicksPerSecond = 10.0;
 // An unreachable neighbour is retried after 1, 2, 4 ... s, at most 300 s apart.
-constexpr core::Backoff::Policy kNeighborBackoff{.initial = 1, .max = 300, .after_failures = 1};
+constexpr core::Backoff::Policy kNeighborBackoff{
+    .initial = core::Duration{1}, .max = core::Duration{300}, .after_failures = 1};
 constexpr core::Seconds kErrorLogEvery = 60;
-constexpr std::size_t kMaxNeighbors = core::Source::max - core::Source::first_neighbor + 1;
+constexpr std::size_t kMaxNeighbors = core::Source::kNeighbors;
 
 }  // namespace
 
 struct Poller::Neighbor {
   config::Neighbor config;
-  std::uint8_t source = 0;
+  core::Source source;
   bool alive = true;
   std::deque<core::InfoHash> due;     // this cycle's torrents, paced
   std::deque<core::InfoHash> urgent;  // new torrents: asked for at once
@@ -109,7 +110,7 @@ void Poller::update(const std::vector<config::Neighbor>& configured) {
       slot->config = c;  // changed settings apply from its next request
       continue;
     }
-    std::set<std::uint8_t> taken;
+    std::set<core::Source> taken;
     for (const auto& [name, n] : neighbors_) {
       if (n) taken.insert(n->source);
     }
@@ -196,7 +197,7 @@ void Poller::tick() {
   status_.clear();
   for (const auto& [name, n] : neighbors_) {
     n->status.backed_off = now < n->backed_off_until;
-    n->status.backoff = n->backoff.delay();
+    n->status.backoff = n->backoff.delay().count();
     status_.push_back(n->status);
   }
 }
@@ -244,7 +245,7 @@ void Poller::send(const std::shared_ptr<Neighbor>& n, const core::InfoHash& info
                      info_hash, answer.peers, n->source, now, n->config.peers_expiry_interval);
                  ++n->status.requests_ok;
                  metrics::Counters::global().add(metrics::Counters::neighbor_ok);
-                 if (n->backoff.delay() != 0 && round == n->round) {
+                 if (n->backoff.delay() != core::Duration::zero() && round == n->round) {
                    spdlog::info("neighbour '{}' answers again", n->config.name);
                    n->backoff.reset();
                  }
@@ -268,12 +269,12 @@ void Poller::failed(Neighbor& n, const std::string& why, std::uint64_t round) {
   metrics::Counters::global().add(metrics::Counters::neighbor_failed);
   const core::Seconds now = clock_.now();
   if (round == n.round) {
-    n.backed_off_until = now + n.backoff.fail();
+    n.backed_off_until = now + n.backoff.fail().count();
     ++n.round;
   }
   if (n.failure_log.occurred(now)) {
     spdlog::warn("neighbour '{}': {} ({} failures since the last report; retrying in {} s)",
-                 n.config.name, why, n.failure_log.take(now), n.backoff.delay());
+                 n.config.name, why, n.failure_log.take(now), n.backoff.delay().count());
   }
 }
 

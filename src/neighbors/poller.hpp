@@ -42,7 +42,7 @@ class Poller {
 
   struct Status {
     std::string name;
-    std::uint8_t source = 0;  // core::Source of the peers it lists
+    core::Source source;  // of the peers it lists
     std::uint64_t requests_ok = 0;
     std::uint64_t requests_failed = 0;
     std::uint64_t peers_learned = 0;

@@ -31,7 +31,7 @@ RestoreResult restore_swarm(Database& database, core::SwarmStore& store, core::S
     const core::PeerChange peer{row,
                                 /*removed=*/false,
                                 row.seeder,
-                                row.source,
+                                core::Source::from_value(row.source),
                                 row.peer_id,
                                 /*seen=*/now,
                                 now + static_cast<core::Seconds>(row.expires_at - wall_now)};
@@ -129,7 +129,7 @@ void WriteBehind::run() {
       }
       return;
     }
-    wait = std::chrono::seconds(written ? config_.flush_interval : backoff_.fail());
+    wait = std::chrono::seconds(written ? config_.flush_interval : backoff_.fail().count());
   }
 }
 
@@ -251,7 +251,7 @@ bool WriteBehind::flush() {
     if (change.removed) {
       batch.removed.push_back(key);
     } else {
-      batch.peers.push_back({key, change.peer_id, change.seeder, change.source,
+      batch.peers.push_back({key, change.peer_id, change.seeder, change.source.value(),
                              to_wall(change.seen), to_wall(change.expires_at)});
     }
   }

@@ -107,7 +107,8 @@ class WriteBehind {
   std::atomic<bool> outage_{false};
   std::int64_t outage_since_ = 0;
   // After a failed write: retry after 1, 2, 4 ... s, at most 15 s apart.
-  core::Backoff backoff_{{.initial = 1, .max = 15, .after_failures = 1}};
+  core::Backoff backoff_{
+      {.initial = core::Duration{1}, .max = core::Duration{15}, .after_failures = 1}};
 };
 
 }  // namespace btrt::storage
