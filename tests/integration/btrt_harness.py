@@ -167,6 +167,19 @@ class ResponseReader:
         return int(lines[0].split()[1]), headers, body
 
 
+def describe_threads(pid):
+    lines = []
+    for task in sorted(Path(f"/proc/{pid}/task").glob("*")):
+        fields = []
+        for name in ("comm", "wchan", "syscall"):
+            try:
+                fields.append((task / name).read_text(errors="replace").strip())
+            except OSError:
+                fields.append("?")
+        lines.append(f"  {task.name}: " + " | ".join(fields))
+    return "\n".join(lines)
+
+
 class Tracker:
     """One btrt process on loopback with a configuration written for the test."""
 
@@ -225,9 +238,14 @@ class Tracker:
             try:
                 self.proc.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
+                # Where each thread waits, read before the kill: a hung stop is rare and must be
+                # diagnosable from the test report alone.
+                threads = describe_threads(self.proc.pid)
                 self.proc.kill()
                 self.proc.wait(timeout=5)
-                raise AssertionError("btrt did not stop within %ss of SIGTERM" % timeout)
+                raise AssertionError(f"btrt did not stop within {timeout}s of SIGTERM\n"
+                                     f"threads (name, kernel wait, syscall):\n{threads}\n"
+                                     f"log tail:\n{self.logs()[-4000:]}")
         return self.proc.returncode if self.proc else None
 
     # HTTP ---------------------------------------------------------------------------------
