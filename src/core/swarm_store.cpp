@@ -269,8 +269,13 @@ AnnounceOutcome SwarmStore::announce(const PeerAnnounce& peer, Seconds now, Seco
       // start without the database, a restore still to come), and it must not come back.
       if (recording_.load(std::memory_order_relaxed)) {
         shard.pending_peers[PendingKey{peer.info_hash, peer.address, peer.port}] =
-            PeerChange{peer.info_hash, peer.address, peer.port, true, peer.seeder,
-                       peer.source,    peer.peer_id, now,       now};
+            PeerChange{{peer.info_hash, peer.address, peer.port},
+                       true,
+                       peer.seeder,
+                       peer.source,
+                       peer.peer_id,
+                       now,
+                       now};
       }
       outcome.counts.downloaded = dormant_downloaded(shard, peer.info_hash);
       return outcome;
@@ -308,14 +313,23 @@ AnnounceOutcome SwarmStore::announce(const PeerAnnounce& peer, Seconds now, Seco
   if (recording_.load(std::memory_order_relaxed) && outcome.stored) {
     const bool removed = peer.event == AnnounceEvent::stopped;
     shard.pending_peers[PendingKey{peer.info_hash, peer.address, peer.port}] =
-        PeerChange{peer.info_hash, peer.address, peer.port,
-                   removed,        peer.seeder,  peer.source,
-                   peer.peer_id,   now,          seconds_of(expires_at)};
+        PeerChange{{peer.info_hash, peer.address, peer.port},
+                   removed,
+                   peer.seeder,
+                   peer.source,
+                   peer.peer_id,
+                   now,
+                   seconds_of(expires_at)};
     if (replaced_port) {
       // The client's old entry goes from the database too, or a restart would bring it back.
-      shard.pending_peers[PendingKey{peer.info_hash, peer.address, *replaced_port}] = PeerChange{
-          peer.info_hash, peer.address, *replaced_port,        true, peer.seeder, peer.source,
-          peer.peer_id,   now,          seconds_of(expires_at)};
+      shard.pending_peers[PendingKey{peer.info_hash, peer.address, *replaced_port}] =
+          PeerChange{{peer.info_hash, peer.address, *replaced_port},
+                     true,
+                     peer.seeder,
+                     peer.source,
+                     peer.peer_id,
+                     now,
+                     seconds_of(expires_at)};
     }
     auto& pending = shard.pending_torrents[peer.info_hash];
     pending.completed_delta += t.downloaded - downloaded_before;
