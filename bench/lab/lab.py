@@ -415,8 +415,8 @@ class Scenario:
         self.locality = locality or {}
 
 
-def run_scenario(lab, swarm, sc, torrents, info_hash, digest, opts):
-    work = lab.workdir / f"{swarm.name}-{sc.label}"
+def run_scenario(lab, swarm, sc, torrents, info_hash, digest, opts, attempt=1):
+    work = lab.workdir / f"{swarm.name}-{sc.label}" / str(attempt)
     work.mkdir(parents=True)
     os.chmod(work, 0o777)
     started = []
@@ -644,16 +644,25 @@ def run(args):
         log(f"lab up: namespaces {', '.join(lab.ns.values())}; uplink {args.uplink_mbit} Mbit/s "
             f"each way; clients upload at most {args.access_kib} KiB/s")
         for swarm in swarms:
+            payload = swarm.local_leechers * int(args.size_mib * 1048576)
             for sc in scenarios_for(args):
-                t = time.monotonic()
-                load = os.getloadavg()[0]
-                row = run_scenario(lab, swarm, sc, torrents, info_hash, digest, args)
-                row["load"] = load
+                for attempt in range(1, args.baseline_tries + 1):
+                    t = time.monotonic()
+                    load = os.getloadavg()[0]
+                    row = run_scenario(lab, swarm, sc, torrents, info_hash, digest, args,
+                                       attempt)
+                    row["load"] = load
+                    log(f"{swarm.name} / {sc.label}: uplink in {fmt_mb(row['up_in'])} MiB, out "
+                        f"{fmt_mb(row['up_out'])} MiB, local leechers "
+                        f"{row['loc']['share']['local']:.0%} local, mean "
+                        f"{row['loc']['mean']:.1f} s ({time.monotonic() - t:.0f} s, "
+                        f"load {load:.1f})")
+                    if sc.mode != "baseline" or row["up_in"] >= args.baseline_min_in * payload:
+                        break
+                    if attempt < args.baseline_tries:
+                        log(f"{swarm.name} / {sc.label}: less than {args.baseline_min_in:.0%} of "
+                            f"the local leechers' payload crossed the uplink: run again")
                 rows.append(row)
-                log(f"{swarm.name} / {sc.label}: uplink in {fmt_mb(row['up_in'])} MiB, out "
-                    f"{fmt_mb(row['up_out'])} MiB, local leechers {row['loc']['share']['local']:.0%}"
-                    f" local, mean {row['loc']['mean']:.1f} s ({time.monotonic() - t:.0f} s, "
-                    f"load {load:.1f})")
         ok = True
         return rows
     finally:
@@ -697,6 +706,10 @@ def parse(argv=None):
     ap.add_argument("--piece-kib", type=int, default=32)
     ap.add_argument("--timeout", type=float, default=240, help="per scenario's download, s")
     ap.add_argument("--smoke", action="store_true", help="baseline and one btrt scenario")
+    ap.add_argument("--baseline-min-in", type=float, default=0.0,
+                    help="a baseline is run again (up to --baseline-tries times) while less than "
+                         "this share of the local leechers' payload crossed the uplink")
+    ap.add_argument("--baseline-tries", type=int, default=1)
     ap.add_argument("--smoke-locality", nargs="*", default=[],
                     help="tracker keys of the smoke's btrt (KEY=VALUE), default: btrt's defaults")
     ap.add_argument("--out", help="where to save the table (default build-lab/lab-<time>.txt)")
