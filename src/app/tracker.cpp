@@ -50,6 +50,13 @@ void log_summary(const config::Config& config, const net::Classifier& classifier
     for (const auto& e : config.server.udp_listen) udp += (udp.empty() ? "" : ", ") + e.to_string();
     spdlog::info("UDP tracker on {}", udp);
   }
+  if (!config.interception.udp_listen.empty()) {
+    std::string udp;
+    for (const auto& e : config.interception.udp_listen) {
+      udp += (udp.empty() ? "" : ", ") + e.to_string();
+    }
+    spdlog::info("UDP interception on {}", udp);
+  }
   spdlog::info("database: {}", config.database.url);
   for (std::size_t g = 0; g + 1 < classifier.group_count(); ++g) {
     const auto& group = config.peer_groups[g];
@@ -256,14 +263,19 @@ struct Front {
         options(server_options(config)),
         server(options, router),
         udp_handler(tracker),
-        udp_server(config.server.udp_listen, udp_handler) {
-    if (!config.server.udp_listen.empty()) server.add_service(udp_server);
+        udp_interceptor(udp_handler, tracker, config),
+        udp_server(config.server.udp_listen, udp_handler, config.interception.udp_listen,
+                   &udp_interceptor) {
+    if (!config.server.udp_listen.empty() || !config.interception.udp_listen.empty()) {
+      server.add_service(udp_server);
+    }
   }
 
   http::Router router;
   const http::ServerOptions options;
   http::Server server;
   udp::Handler udp_handler;
+  udp::Interceptor udp_interceptor;
   udp::Server udp_server;
 };
 
@@ -328,6 +340,7 @@ struct Behind {
     poller.start(config.neighbors);
     forwarder.start();
     front.router.set_forwarder(&forwarder);
+    front.udp_interceptor.set_forwarder(&forwarder);
     front.router.set_admin(&admin);
   }
 

@@ -95,8 +95,7 @@ struct Forwarding {
 // Transparent interception: the router diverts subscribers' tracker traffic to btrt.
 struct Interception {
   std::vector<net::Endpoint> tcp_listen;  // IP_TRANSPARENT; empty: no interception of HTTP
-  std::vector<net::Endpoint>
-      udp_listen;             // not served in this version: a non-empty list is an error
+  std::vector<net::Endpoint> udp_listen;  // IP_TRANSPARENT; empty: no interception of UDP
   bool spoof_source = false;  // intercepted announces asked from the subscriber's address
   std::uint32_t mark = 0;     // SO_MARK on upstream sockets; 0 = none
 };

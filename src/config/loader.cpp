@@ -1220,12 +1220,8 @@ void load_tcp_intercept(Loader& l, const Entry& e, const std::string& path, Inte
   read_endpoints(l, e, path, i.tcp_listen);
 }
 
-// The UDP proxy is not built yet: refuse it rather than start without what the operator asked
-// for.
 void load_udp_intercept(Loader& l, const Entry& e, const std::string& path, Interception& i) {
-  if (read_endpoints(l, e, path, i.udp_listen) && !i.udp_listen.empty()) {
-    l.fail(e.line, path + ": the UDP interception proxy is not available in this version");
-  }
+  read_endpoints(l, e, path, i.udp_listen);
 }
 
 const Key<Interception> kInterceptionKeys[] = {
@@ -1239,11 +1235,13 @@ const Key<Interception> kInterceptionKeys[] = {
      "empty: no "
      "interception (see [Interception](interception.md))."},
     {"udp_listen",
-     list(&Interception::udp_listen, "list of `\"a.b.c.d:port\"` / `\"[v6]:port\"`, empty",
+     list(&Interception::udp_listen, "list of `\"a.b.c.d:port\"` / `\"[v6]:port\"`, no duplicates",
           load_udp_intercept),
      Reload::restart,
-     "Transparent listeners for diverted UDP (BEP 15) announces. Not available in this version: "
-     "a non-empty list is a configuration error."},
+     "Transparent (`IP_TRANSPARENT`) listeners for the UDP (BEP 15) packets the router diverts "
+     "with nftables `tproxy`: btrt answers connects itself and asks the origin (the original "
+     "destination) over BEP 15 for announces, answering from the origin's address. Needs "
+     "`CAP_NET_ADMIN`; empty: no interception of UDP (see [Interception](interception.md))."},
     {"spoof_source", boolean(&Interception::spoof_source), Reload::restart,
      "Ask origins of intercepted announces from the subscriber's own address (a transparent "
      "bind), so that the origin registers the subscriber; the router must then deliver the "

@@ -21,6 +21,7 @@
 #include "metrics/histogram.hpp"
 #include "protocol/tracker_answer.hpp"
 #include "upstream/client.hpp"
+#include "upstream/udp_client.hpp"
 
 namespace btrt::forwarding {
 
@@ -74,8 +75,13 @@ struct Forwarder::Impl {
   std::size_t origin_count() const;
 
   void send(UpstreamAnnounce request, Done done);
+  // Reads the answer into OriginAnswer: nullptr or what is wrong with it.
+  using Reader = std::function<const char*(const AnswerLimits&, OriginAnswer&)>;
+  // The upstream request's end, HTTP or BEP 15: false when the flight is answered already.
+  bool completed(const std::shared_ptr<Flight>& flight, const std::string& server_name,
+                 upstream::ClientError error);
   void answered(const std::shared_ptr<Flight>& flight, const std::string& server_name,
-                upstream::ClientError error, std::string_view body);
+                upstream::ClientError error, const Reader& read);
   void finish(const std::shared_ptr<Flight>& flight, const UpstreamOutcome& outcome);
   void failed(Server& server, const std::string& server_name, const std::string& why);
   bool may_warn(SteadyClock::time_point now);
@@ -102,6 +108,7 @@ struct Forwarder::Impl {
   } settings_;
   asio::io_context io_{1};
   std::unique_ptr<upstream::Client> client_;
+  std::unique_ptr<upstream::UdpClient> udp_client_;
   asio::steady_timer expiry_timer_{io_};
   std::unordered_map<std::string, std::shared_ptr<Flight>> flights_;  // by merge key
   // Every flight whose upstream request has not completed, merged or not (events are never
@@ -183,7 +190,12 @@ Forwarder::Impl::Impl(core::SwarmStore& store, const clock::Clock& clock,
   options.guard = [this](const net::IpAddress& address) {
     return destination_allowed(address, settings_.allowed_destinations);
   };
+  upstream::UdpClientOptions udp_options;
+  udp_options.guard = options.guard;
+  udp_options.mark = mark;
+  udp_options.max_ids = kMaxOrigins;
   client_ = std::make_unique<upstream::Client>(io_, std::move(options));
+  udp_client_ = std::make_unique<upstream::UdpClient>(io_, std::move(udp_options));
 }
 
 void Forwarder::Impl::start() {
@@ -213,10 +225,12 @@ void Forwarder::Impl::stop() {
     }
     expiry_timer_.cancel();
     client_->shutdown();
+    udp_client_->shutdown();
     io_.stop();
   });
   thread_.join();
   client_.reset();  // drops handlers still queued: nobody waits for them any more
+  udp_client_.reset();
 }
 
 void Forwarder::Impl::apply(const config::Forwarding& settings, const config::Tracker& tracker) {
@@ -318,6 +332,23 @@ void Forwarder::Impl::send(UpstreamAnnounce request, Done done) {
   ++server.in_flight;
   active_.insert(flight);
 
+  if (!request.udp_announce.empty()) {
+    upstream::UdpRequest upstream;
+    upstream.destination = request.destination;
+    upstream.announce = std::move(request.udp_announce);
+    upstream.timeout = settings_.timeout;
+    if (request.from_subscriber) upstream.source = request.subscriber;
+    const bool v6 = !request.destination.address.is_v4();
+    udp_client_->announce(std::move(upstream), [this, flight, server_name, v6](
+                                                   upstream::ClientError error,
+                                                   std::vector<std::uint8_t> datagram) {
+      if (!completed(flight, server_name, error)) return;
+      answered(flight, server_name, error, [&](const AnswerLimits& limits, OriginAnswer& answer) {
+        return read_udp_origin_answer(datagram, v6, flight->subscriber, limits, answer);
+      });
+    });
+    return;
+  }
   upstream::ClientRequest upstream;
   upstream.url = std::move(request.url);
   upstream.timeout = settings_.timeout;
@@ -327,28 +358,35 @@ void Forwarder::Impl::send(UpstreamAnnounce request, Done done) {
       "User-Agent", request.user_agent.empty() ? "btrt/" BTRT_VERSION : request.user_agent);
   client_->get(std::move(upstream), [this, flight, server_name](upstream::ClientError error,
                                                                 upstream::ClientResponse response) {
-    --in_flight_;
-    active_.erase(flight);
-    if (auto* origin = servers_.find(server_name); origin && origin->in_flight) {
-      --origin->in_flight;
-    }
-    if (flight->finished) return;
-    if (error == upstream::ClientError::address_busy) {
-      // btrt's own limit, not the origin's failure: answered without it.
-      Counters::global().add(Counters::upstream_backed_off);
-      UpstreamOutcome outcome;
-      if (auto entry = cache_.find(flight->origin, flight->info_hash)) {
-        outcome.info = entry->info;
-      }
-      return finish(flight, outcome);
-    }
-    answered(flight, server_name, error, response.body);
+    if (!completed(flight, server_name, error)) return;
+    answered(flight, server_name, error, [&](const AnswerLimits& limits, OriginAnswer& answer) {
+      return read_origin_answer(response.body, flight->subscriber, limits, answer);
+    });
   });
+}
+
+bool Forwarder::Impl::completed(const std::shared_ptr<Flight>& flight,
+                                const std::string& server_name, upstream::ClientError error) {
+  --in_flight_;
+  active_.erase(flight);
+  if (auto* origin = servers_.find(server_name); origin && origin->in_flight) {
+    --origin->in_flight;
+  }
+  if (flight->finished) return false;
+  if (error == upstream::ClientError::address_busy) {
+    // btrt's own limit, not the origin's failure: answered without it.
+    Counters::global().add(Counters::upstream_backed_off);
+    UpstreamOutcome outcome;
+    if (auto entry = cache_.find(flight->origin, flight->info_hash)) outcome.info = entry->info;
+    finish(flight, outcome);
+    return false;
+  }
+  return true;
 }
 
 void Forwarder::Impl::answered(const std::shared_ptr<Flight>& flight,
                                const std::string& server_name, upstream::ClientError error,
-                               std::string_view body) {
+                               const Reader& read) {
   metrics::Latency::observe(
       metrics::Latency::upstream,
       std::chrono::duration<double>(SteadyClock::now() - flight->sent).count());
@@ -369,7 +407,7 @@ void Forwarder::Impl::answered(const std::shared_ptr<Flight>& flight,
     }
   } else if (error != upstream::ClientError::none) {
     why = upstream::to_string(error);
-  } else if (const char* bad = read_origin_answer(body, flight->subscriber, limits, answer)) {
+  } else if (const char* bad = read(limits, answer)) {
     why = std::string("unusable answer: ") + bad;
   } else if (answer.failure_reason) {
     counters.add(Counters::upstream_failure_reason);

@@ -19,8 +19,15 @@ namespace btrt::forwarding {
 
 // One announce to pass to its origin.
 struct UpstreamAnnounce {
-  std::string origin;  // "http://host:port/path"
-  std::string url;     // what is sent: origin, '?', the subscriber's query (+ ip=)
+  std::string origin;  // "http://host:port/path", or "udp://address:port" (udp_announce)
+  // What is sent: origin, '?', the subscriber's query (+ ip=). For a BEP 15 origin, what
+  // identifies the query (the origin and the announce after its IDs): what "identical" means
+  // for merging and for whom a failure reason is.
+  std::string url;
+  // A BEP 15 origin (an intercepted UDP announce): the subscriber's announce packet, asked of
+  // `destination` with btrt's own connect. Empty for an http:// origin.
+  std::vector<std::uint8_t> udp_announce;
+  net::Endpoint destination;
   core::InfoHash info_hash;
   bool event = false;         // started, completed or stopped: never merged, always sent
   std::string user_agent;     // the subscriber's, passed on (private trackers check it)
@@ -53,7 +60,7 @@ struct UpstreamOutcome {
 // source `external` for twice the origin's interval.
 class Forwarder {
  public:
-  // mark: interception.mark, set on every upstream connection (0: none).
+  // mark: interception.mark, set on every upstream connection and datagram (0: none).
   Forwarder(core::SwarmStore& store, const clock::Clock& clock, const config::Forwarding& settings,
             const config::Tracker& tracker, std::uint32_t mark = 0);
   ~Forwarder();

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "protocol/tracker_answer.hpp"
+#include "protocol/udp.hpp"
 
 namespace btrt::forwarding {
 
@@ -19,6 +20,16 @@ bool nobody(const net::IpAddress& a) {
 
 }  // namespace
 
+AnswerFigures with_origin(AnswerFigures own, const OriginInfo* origin) {
+  if (!origin) return own;
+  AnswerFigures out;
+  out.interval = std::max(origin->interval, own.min_interval);
+  out.min_interval = std::min(std::max(origin->min_interval, own.min_interval), out.interval);
+  out.complete = std::max(own.complete, origin->complete);
+  out.incomplete = std::max(own.incomplete, origin->incomplete);
+  return out;
+}
+
 bool usable_peer(const net::Endpoint& peer, const net::IpAddress& subscriber,
                  std::span<const net::Cidr> allowed) {
   if (peer.port == 0 || peer.address == subscriber) return false;
@@ -27,13 +38,14 @@ bool usable_peer(const net::Endpoint& peer, const net::IpAddress& subscriber,
                      [&](const net::Cidr& c) { return c.contains(peer.address); });
 }
 
-const char* read_origin_answer(std::string_view body, const net::IpAddress& subscriber,
-                               const AnswerLimits& limits, OriginAnswer& out) {
-  protocol::TrackerAnswer answer;
-  if (const char* bad = protocol::parse_tracker_answer(body, answer)) return bad;
+namespace {
+
+// The limits applied to an answer parsed from either protocol.
+void judge(protocol::TrackerAnswer& answer, const net::IpAddress& subscriber,
+           const AnswerLimits& limits, OriginAnswer& out) {
   if (answer.failure_reason) {
     out.failure_reason = std::move(answer.failure_reason);
-    return nullptr;
+    return;
   }
   out.warning = std::move(answer.warning);
 
@@ -55,6 +67,24 @@ const char* read_origin_answer(std::string_view body, const net::IpAddress& subs
       out.peers.push_back(peer);
     }
   }
+}
+
+}  // namespace
+
+const char* read_origin_answer(std::string_view body, const net::IpAddress& subscriber,
+                               const AnswerLimits& limits, OriginAnswer& out) {
+  protocol::TrackerAnswer answer;
+  if (const char* bad = protocol::parse_tracker_answer(body, answer)) return bad;
+  judge(answer, subscriber, limits, out);
+  return nullptr;
+}
+
+const char* read_udp_origin_answer(std::span<const std::uint8_t> datagram, bool v6,
+                                   const net::IpAddress& subscriber, const AnswerLimits& limits,
+                                   OriginAnswer& out) {
+  protocol::TrackerAnswer answer;
+  if (const char* bad = protocol::udp::parse_announce_answer(datagram, v6, answer)) return bad;
+  judge(answer, subscriber, limits, out);
   return nullptr;
 }
 

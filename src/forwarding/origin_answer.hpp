@@ -22,6 +22,17 @@ struct OriginInfo {
   std::uint32_t incomplete = 0;
 };
 
+// What a subscriber is told when btrt answers for an origin, from either protocol: the
+// origin's pace, never faster than btrt's own (tracker.min_interval), and the larger counts,
+// since each side may know peers the other does not.
+struct AnswerFigures {
+  std::uint32_t interval = 0;
+  std::uint32_t min_interval = 0;
+  std::uint32_t complete = 0;
+  std::uint32_t incomplete = 0;
+};
+AnswerFigures with_origin(AnswerFigures own, const OriginInfo* origin);
+
 // Longest origin interval honoured (a day): it also decides how long the origin's peers and
 // its cached answer are kept (twice the interval).
 inline constexpr std::uint32_t kMaxOriginInterval = 86400;
@@ -57,5 +68,10 @@ bool usable_peer(const net::Endpoint& peer, const net::IpAddress& subscriber,
 // success or a short description of what is wrong with the answer.
 const char* read_origin_answer(std::string_view body, const net::IpAddress& subscriber,
                                const AnswerLimits& limits, OriginAnswer& out);
+// The same for a BEP 15 origin's datagram (an announce answer or an error): `v6` when the
+// origin was asked over IPv6 (its peers are then 18-byte entries).
+const char* read_udp_origin_answer(std::span<const std::uint8_t> datagram, bool v6,
+                                   const net::IpAddress& subscriber, const AnswerLimits& limits,
+                                   OriginAnswer& out);
 
 }  // namespace btrt::forwarding

@@ -194,18 +194,12 @@ void Router::answer(const protocol::AnnounceRequest& parsed, const core::SwarmCo
   auto& counters = metrics::Counters::global();
   for (const auto& p : peers) counters.returned(p.group);
   protocol::AnnounceAnswer a;
-  a.interval = tracker_.interval();
-  a.min_interval = tracker_.min_interval();
-  a.complete = counts.complete;
-  a.incomplete = counts.incomplete;
-  if (origin) {
-    // The origin's pace, never faster than ours (tracker.min_interval), and the larger
-    // counts, since each side may know peers the other does not (docs/dpi-integration.md).
-    a.interval = std::max(origin->interval, a.min_interval);
-    a.min_interval = std::min(std::max(origin->min_interval, a.min_interval), a.interval);
-    a.complete = std::max(a.complete, origin->complete);
-    a.incomplete = std::max(a.incomplete, origin->incomplete);
-  }
+  const auto figures = forwarding::with_origin(
+      {tracker_.interval(), tracker_.min_interval(), counts.complete, counts.incomplete}, origin);
+  a.interval = figures.interval;
+  a.min_interval = figures.min_interval;
+  a.complete = figures.complete;
+  a.incomplete = figures.incomplete;
   a.warning = warning;
   a.peers = peers;
   a.compact = parsed.compact;

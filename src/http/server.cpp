@@ -47,16 +47,6 @@ net::IpAddress address_of(const sockaddr_storage& peer) {
   return net::IpAddress(bytes);
 }
 
-// IP_TRANSPARENT is also granted by CAP_NET_RAW, but the router set-up (SO_MARK, the documented
-// unit drop-in) is CAP_NET_ADMIN's: ask for that one, so that a start without it fails at once
-// rather than on the first marked upstream connection.
-bool has_net_admin() {
-  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
-  __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3]{};
-  if (::syscall(SYS_capget, &header, data) != 0) return false;
-  return (data[CAP_NET_ADMIN / 32].effective & (1u << (CAP_NET_ADMIN % 32))) != 0;
-}
-
 std::uint16_t port_of(const sockaddr_storage& address) {
   if (address.ss_family == AF_INET) {
     return ntohs(reinterpret_cast<const sockaddr_in&>(address).sin_port);
@@ -73,6 +63,16 @@ constexpr std::string_view kOverloaded =
     "21\r\nConnection: close\r\n\r\ntoo many connections\n";
 
 }  // namespace
+
+// IP_TRANSPARENT is also granted by CAP_NET_RAW, but the router set-up (SO_MARK, the documented
+// unit drop-in) is CAP_NET_ADMIN's: ask for that one, so that a start without it fails at once
+// rather than on the first marked upstream connection.
+bool has_net_admin() {
+  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3]{};
+  if (::syscall(SYS_capget, &header, data) != 0) return false;
+  return (data[CAP_NET_ADMIN / 32].effective & (1u << (CAP_NET_ADMIN % 32))) != 0;
+}
 
 // One listening socket per listen address and worker, bound with SO_REUSEPORT when there are
 // several workers: the kernel spreads new connections over them and each accepts on its own loop,

@@ -17,6 +17,10 @@ class io_context;
 
 namespace btrt::http {
 
+// Whether btrt runs with CAP_NET_ADMIN, which the transparent listeners and sockets of
+// interception need: a start without it fails at once with a clear message.
+bool has_net_admin();
+
 // What a handler sees of one request. Views point into the connection's buffer and are
 // valid only during handle().
 struct Request {

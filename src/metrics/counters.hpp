@@ -43,6 +43,9 @@ class Counters {
     // Connections a router diverted to interception.tcp_listen (docs/interception.md).
     intercepted_http,              // each request on them, also counted as forwarded when it is one
     intercepted_http_not_tracker,  // no info_hash in the query: answered 502
+    intercepted_udp,               // each request admitted on them (connect, announce, scrape)
+    intercepted_udp_torrent_limit,   // answered with an error: tracker.max_torrents reached
+    intercepted_udp_failure_reason,  // the origin's error relayed to the subscriber
     // UDP (BEP 15) requests answered or refused with an error, apart from the HTTP ones above.
     udp_connects,
     udp_announces,

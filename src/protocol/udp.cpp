@@ -275,4 +275,79 @@ bool ConnectionIds::accepts(std::uint64_t id, const net::IpAddress& address, std
   return false;
 }
 
+std::size_t encode_connect_request(std::uint32_t transaction_id, std::span<std::uint8_t> out) {
+  std::uint8_t* p = write64(out.data(), kProtocolId);
+  p = write32(p, static_cast<std::uint32_t>(Action::connect));
+  p = write32(p, transaction_id);
+  return kConnectSize;
+}
+
+void readdress(std::span<std::uint8_t> packet, std::uint64_t connection_id,
+               std::uint32_t transaction_id) {
+  write64(packet.data(), connection_id);
+  write32(packet.data() + 12, transaction_id);
+}
+
+void set_announce_ip(std::span<std::uint8_t> packet, std::uint32_t v4) {
+  write32(packet.data() + 84, v4);
+}
+
+bool read_answer_head(std::span<const std::uint8_t> in, AnswerHead& out) {
+  if (in.size() < 8) return false;
+  out.action = read32(in.data());
+  out.transaction_id = read32(in.data() + 4);
+  return true;
+}
+
+std::optional<std::uint64_t> read_connect_answer(std::span<const std::uint8_t> in) {
+  if (in.size() < 16 || read32(in.data()) != static_cast<std::uint32_t>(Action::connect)) {
+    return std::nullopt;
+  }
+  return read64(in.data() + 8);
+}
+
+const char* parse_announce_answer(std::span<const std::uint8_t> in, bool v6, TrackerAnswer& out) {
+  AnswerHead head;
+  if (!read_answer_head(in, head)) return "shorter than a BEP 15 answer";
+  if (head.action == static_cast<std::uint32_t>(Action::error)) {
+    constexpr std::size_t kMaxMessage = 1024;
+    const auto message = in.subspan(8, std::min(in.size() - 8, kMaxMessage));
+    out.failure_reason.emplace(reinterpret_cast<const char*>(message.data()), message.size());
+    return nullptr;
+  }
+  if (head.action != static_cast<std::uint32_t>(Action::announce)) return "not an announce answer";
+  if (in.size() < kAnswerHeaderSize) return "announce answer shorter than 20 bytes";
+  const std::uint8_t* p = in.data();
+  out.interval = read32(p + 8);
+  out.incomplete = read32(p + 12);
+  out.complete = read32(p + 16);
+  const std::size_t entry = v6 ? 18 : 6;
+  for (std::size_t i = kAnswerHeaderSize; i + entry <= in.size(); i += entry) {
+    net::Endpoint peer;
+    if (v6) {
+      net::IpAddress::Bytes bytes;
+      std::memcpy(bytes.data(), p + i, bytes.size());
+      peer.address = net::IpAddress(bytes);
+    } else {
+      peer.address = net::IpAddress::from_v4(read32(p + i));
+    }
+    peer.port = read16(p + i + entry - 2);
+    if (peer.port != 0) out.peers.push_back(peer);
+  }
+  return nullptr;
+}
+
+std::size_t parse_scrape_answer(std::span<const std::uint8_t> in, std::span<ScrapeEntry> out) {
+  AnswerHead head;
+  if (!read_answer_head(in, head) || head.action != static_cast<std::uint32_t>(Action::scrape)) {
+    return 0;
+  }
+  const std::size_t n = std::min((in.size() - 8) / 12, out.size());
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::uint8_t* p = in.data() + 8 + 12 * i;
+    out[i] = {read32(p), read32(p + 4), read32(p + 8)};
+  }
+  return n;
+}
+
 }  // namespace btrt::protocol::udp

@@ -3,12 +3,14 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string_view>
 
 #include "core/selected_peer.hpp"
 #include "net/ip_address.hpp"
 #include "protocol/announce.hpp"
+#include "protocol/tracker_answer.hpp"
 
 // BEP 15 (UDP tracker protocol) and BEP 41 (its URL data option): packets in, answers out,
 // into buffers the caller owns. No I/O, no clock, nothing allocated.
@@ -101,5 +103,36 @@ class ConnectionIds {
 };
 
 std::uint64_t siphash24(const ConnectionIds::Key& key, std::span<const std::uint8_t> data);
+
+// The other side: btrt asking an origin over BEP 15 for an intercepted announce. The requests
+// are the subscriber's own packets, readdressed; the origin's answers are untrusted input.
+
+// A connect request (16 bytes) into `out`.
+std::size_t encode_connect_request(std::uint32_t transaction_id, std::span<std::uint8_t> out);
+// Puts the origin's connection ID and btrt's transaction ID into an announce `packet` (at
+// least kAnnounceSize bytes), the rest unchanged: the subscriber's key, peer id, event and
+// BEP 41 URL data reach the origin as sent.
+void readdress(std::span<std::uint8_t> packet, std::uint64_t connection_id,
+               std::uint32_t transaction_id);
+// Sets the announce's `ip` field (IPv4 only; BEP 15 has no room for an IPv6 one).
+void set_announce_ip(std::span<std::uint8_t> packet, std::uint32_t v4);
+
+struct AnswerHead {
+  std::uint32_t action = 0;  // not necessarily a known Action
+  std::uint32_t transaction_id = 0;
+};
+// The head of an origin's datagram; false when it is shorter than 8 bytes.
+bool read_answer_head(std::span<const std::uint8_t> in, AnswerHead& out);
+// The connection ID of a connect answer (16 bytes or more, action connect).
+std::optional<std::uint64_t> read_connect_answer(std::span<const std::uint8_t> in);
+// An origin's answer to an announce, as a tracker answer: an error (action 3) becomes its
+// failure reason (the message, cut at 1 KiB, invalid bytes kept); an announce answer its
+// interval, counts (seeders: complete, leechers: incomplete) and peers, 18-byte entries when
+// `v6`, else 6-byte (a trailing partial entry is ignored, port 0 skipped). Returns nullptr or
+// what is wrong (too short, another action).
+const char* parse_announce_answer(std::span<const std::uint8_t> in, bool v6, TrackerAnswer& out);
+// An origin's scrape answer: up to `out.size()` entries; returns how many it holds, 0 for an
+// error or anything else.
+std::size_t parse_scrape_answer(std::span<const std::uint8_t> in, std::span<ScrapeEntry> out);
 
 }  // namespace btrt::protocol::udp

@@ -50,6 +50,15 @@ Handler::Handler(tracker::Tracker& tracker, const wire::ConnectionIds::Key& key)
 std::size_t Handler::handle(std::span<const std::uint8_t> in, const net::IpAddress& source,
                             std::uint16_t port, std::span<std::uint8_t> out) {
   thread_local wire::Packet packet;
+  if (const std::size_t size = admit(in, source, port, packet, out); size != kAdmitted) {
+    return size;
+  }
+  if (packet.action == wire::Action::announce) return announce(packet, source, out);
+  return scrape(packet, out);
+}
+
+std::size_t Handler::admit(std::span<const std::uint8_t> in, const net::IpAddress& source,
+                           std::uint16_t port, wire::Packet& packet, std::span<std::uint8_t> out) {
   if (const auto drop = wire::parse(in, packet); drop != wire::Drop::none) {
     count_drop(drop);
     return 0;
@@ -64,8 +73,7 @@ std::size_t Handler::handle(std::span<const std::uint8_t> in, const net::IpAddre
     count_drop(wire::Drop::connection_id);
     return 0;
   }
-  if (packet.action == wire::Action::announce) return announce(packet, source, out);
-  return scrape(packet, out);
+  return kAdmitted;
 }
 
 std::size_t Handler::announce(const wire::Packet& packet, const net::IpAddress& source,

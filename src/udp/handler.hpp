@@ -30,13 +30,25 @@ class Handler {
   std::size_t handle(std::span<const std::uint8_t> packet, const net::IpAddress& source,
                      std::uint16_t port, std::span<std::uint8_t> out);
 
+  // handle()'s first step, shared with the interception proxy: parses `in` into `packet`,
+  // answers a connect into `out` and returns its size, or returns 0 for a packet dropped
+  // (counted), or kAdmitted for an announce or a scrape with a connection ID this tracker gave
+  // the source.
+  static constexpr std::size_t kAdmitted = static_cast<std::size_t>(-1);
+  std::size_t admit(std::span<const std::uint8_t> in, const net::IpAddress& source,
+                    std::uint16_t port, protocol::udp::Packet& packet, std::span<std::uint8_t> out);
+  // A scrape answered from btrt's own counts.
+  std::size_t scrape(const protocol::udp::Packet& packet, std::span<std::uint8_t> out);
+
+  // The tracker's clock.
+  core::Seconds now() const { return tracker_.now(); }
+
   // One-minute slots of the tracker's clock.
   static constexpr core::Seconds kSlotSeconds = 60;
 
  private:
   std::size_t announce(const protocol::udp::Packet& packet, const net::IpAddress& source,
                        std::span<std::uint8_t> out);
-  std::size_t scrape(const protocol::udp::Packet& packet, std::span<std::uint8_t> out);
 
   tracker::Tracker& tracker_;
   const protocol::udp::ConnectionIds ids_;

@@ -61,14 +61,6 @@ def check_config(tmp_path, body):
                           text=True, timeout=30)
 
 
-def test_udp_interception_is_refused_as_not_available(tmp_path):
-    r = check_config(tmp_path, 'interception:\n  udp_listen: ["127.0.0.1:6969"]\n')
-    assert r.returncode == 2
-    assert "btrt.conf:2:" in r.stderr
-    assert "the UDP interception proxy is not available in this version" in r.stderr
-    assert check_config(tmp_path, "interception:\n  udp_listen: []\n").returncode == 0
-
-
 def test_interception_keys_are_checked(tmp_path):
     r = check_config(tmp_path, 'interception:\n  tcp_listen: ["nowhere"]\n  mark: -1\n')
     assert r.returncode == 2
