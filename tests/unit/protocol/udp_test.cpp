@@ -247,3 +247,122 @@ TEST(ConnectionIds, AcceptedForThreeSlotsForTheSameSourceOnly) {
 
 }  // namespace
 }  // namespace btrt::protocol::udp
+
+namespace btrt::protocol::udp {
+namespace {
+
+// btrt as a client of an origin.
+
+TEST(UdpOrigin, ConnectRequestIsTheMagicTheActionAndTheTransaction) {
+  std::array<std::uint8_t, kConnectSize> out{};
+  ASSERT_EQ(encode_connect_request(0x01020304, out), kConnectSize);
+  Packet parsed;
+  ASSERT_EQ(parse(out, parsed), Drop::none);  // what btrt itself accepts as a connect
+  EXPECT_EQ(parsed.action, Action::connect);
+  EXPECT_EQ(parsed.transaction_id, 0x01020304u);
+}
+
+TEST(UdpOrigin, ReaddressReplacesOnlyTheIds) {
+  Bytes packet = announce_packet(-1, 2, 0);
+  const Bytes before = packet;
+  readdress(packet, 0xaabbccddeeff0011, 99);
+  set_announce_ip(packet, 0xC6120002);
+  Packet parsed;
+  ASSERT_EQ(parse(packet, parsed), Drop::none);
+  EXPECT_EQ(parsed.connection_id, 0xaabbccddeeff0011u);
+  EXPECT_EQ(parsed.transaction_id, 99u);
+  ASSERT_TRUE(parsed.announce.ip);
+  EXPECT_EQ(*parsed.announce.ip, net::IpAddress::from_v4(0xC6120002));
+  EXPECT_TRUE(std::equal(packet.begin() + 16, packet.begin() + 84, before.begin() + 16));
+  EXPECT_TRUE(std::equal(packet.begin() + 88, packet.end(), before.begin() + 88));
+}
+
+TEST(UdpOrigin, ConnectAnswerGivesTheIdOnlyForAConnect) {
+  Bytes answer;
+  put32(answer, 0);
+  put32(answer, 5);
+  put64(answer, 0x1122334455667788);
+  EXPECT_EQ(read_connect_answer(answer), 0x1122334455667788u);
+  answer[3] = 3;  // an error
+  EXPECT_FALSE(read_connect_answer(answer));
+  EXPECT_FALSE(read_connect_answer(std::span(answer).first(12)));
+  AnswerHead head;
+  ASSERT_TRUE(read_answer_head(answer, head));
+  EXPECT_EQ(head.action, 3u);
+  EXPECT_EQ(head.transaction_id, 5u);
+  EXPECT_FALSE(read_answer_head(std::span(answer).first(7), head));
+}
+
+TEST(UdpOrigin, AnnounceAnswerBecomesATrackerAnswer) {
+  Bytes answer;
+  put32(answer, 1);
+  put32(answer, 5);
+  put32(answer, 1500);  // interval
+  put32(answer, 3);     // leechers
+  put32(answer, 9);     // seeders
+  answer.insert(answer.end(), {198, 51, 100, 7, 0x1a, 0xe1});
+  answer.insert(answer.end(), {198, 51, 100, 8, 0, 0});  // port 0: skipped
+  answer.insert(answer.end(), {1, 2, 3});                // a partial entry
+  TrackerAnswer out;
+  ASSERT_EQ(parse_announce_answer(answer, false, out), nullptr);
+  EXPECT_FALSE(out.failure_reason);
+  EXPECT_EQ(out.interval, 1500u);
+  EXPECT_EQ(out.incomplete, 3u);
+  EXPECT_EQ(out.complete, 9u);
+  ASSERT_EQ(out.peers.size(), 1u);
+  EXPECT_EQ(out.peers[0].to_string(), "198.51.100.7:6881");
+
+  TrackerAnswer as_v6;  // the same bytes read as 18-byte entries: none complete but nothing lost
+  ASSERT_EQ(parse_announce_answer(answer, true, as_v6), nullptr);
+  EXPECT_TRUE(as_v6.peers.empty());
+}
+
+TEST(UdpOrigin, ErrorIsAFailureReasonAndOtherActionsAreRefused) {
+  Bytes error;
+  put32(error, 3);
+  put32(error, 5);
+  for (char c : std::string_view("unregistered torrent"))
+    error.push_back(static_cast<std::uint8_t>(c));
+  TrackerAnswer out;
+  ASSERT_EQ(parse_announce_answer(error, false, out), nullptr);
+  EXPECT_EQ(out.failure_reason, "unregistered torrent");
+
+  Bytes long_error;
+  put32(long_error, 3);
+  put32(long_error, 5);
+  long_error.resize(8 + 5000, 'x');
+  TrackerAnswer cut;
+  ASSERT_EQ(parse_announce_answer(long_error, false, cut), nullptr);
+  EXPECT_EQ(cut.failure_reason->size(), 1024u);
+
+  Bytes scrape;
+  put32(scrape, 2);
+  put32(scrape, 5);
+  TrackerAnswer other;
+  EXPECT_NE(parse_announce_answer(scrape, false, other), nullptr);
+  Bytes short_announce;
+  put32(short_announce, 1);
+  put32(short_announce, 5);
+  put32(short_announce, 1800);
+  EXPECT_NE(parse_announce_answer(short_announce, false, other), nullptr);
+}
+
+TEST(UdpOrigin, ScrapeAnswerEntries) {
+  Bytes answer;
+  put32(answer, 2);
+  put32(answer, 5);
+  for (std::uint32_t v : {4u, 10u, 2u, 1u, 0u, 0u}) put32(answer, v);
+  answer.push_back(0);  // a stray byte
+  std::array<ScrapeEntry, 1> one;
+  ASSERT_EQ(parse_scrape_answer(answer, one), 1u);  // no more than the caller's room
+  EXPECT_EQ(one[0].seeders, 4u);
+  EXPECT_EQ(one[0].completed, 10u);
+  EXPECT_EQ(one[0].leechers, 2u);
+  std::array<ScrapeEntry, 4> four;
+  EXPECT_EQ(parse_scrape_answer(answer, four), 2u);
+  answer[3] = 3;
+  EXPECT_EQ(parse_scrape_answer(answer, four), 0u);
+}
+
+}  // namespace
+}  // namespace btrt::protocol::udp
