@@ -71,6 +71,8 @@ struct Forwarder::Impl {
   Lookup lookup(std::string_view origin, const core::InfoHash& info_hash, bool event,
                 core::Seconds now) const;
   void ask(UpstreamAnnounce request, Done done);
+  void scrape(const net::Endpoint& destination, std::vector<std::uint8_t> packet,
+              std::optional<net::IpAddress> source, ScrapeDone done);
   Origins status(std::size_t count) const;
   std::size_t origin_count() const;
 
@@ -164,6 +166,11 @@ Forwarder::Lookup Forwarder::lookup(std::string_view origin, const core::InfoHas
 
 void Forwarder::ask(UpstreamAnnounce request, Done done) {
   impl_->ask(std::move(request), std::move(done));
+}
+
+void Forwarder::scrape(const net::Endpoint& destination, std::vector<std::uint8_t> packet,
+                       std::optional<net::IpAddress> source, ScrapeDone done) {
+  impl_->scrape(destination, std::move(packet), source, std::move(done));
 }
 
 Forwarder::Origins Forwarder::status(std::size_t count) const {
@@ -279,6 +286,41 @@ void Forwarder::Impl::ask(UpstreamAnnounce request, Done done) {
   done(outcome);
 }
 
+void Forwarder::Impl::scrape(const net::Endpoint& destination, std::vector<std::uint8_t> packet,
+                             std::optional<net::IpAddress> source, ScrapeDone done) {
+  {
+    std::lock_guard lock(ask_mutex_);
+    if (!closed_) {
+      asio::post(io_, [this, destination, packet = std::move(packet), source,
+                       done = std::move(done)]() mutable {
+        // The same limits as an announce: a backed-off origin is not asked, nor one past the
+        // requests in flight.
+        auto* server = servers_.find(destination.to_string());
+        if (stopping_ || in_flight_ >= settings_.max_concurrent ||
+            (server && (SteadyClock::now() < server->backed_off_until ||
+                        server->in_flight >= per_origin_limit()))) {
+          return done({});
+        }
+        ++in_flight_;
+        upstream::UdpRequest upstream;
+        upstream.destination = destination;
+        upstream.packet = std::move(packet);
+        upstream.timeout = settings_.timeout;
+        upstream.source = source;
+        udp_client_->ask(std::move(upstream),
+                         [this, done = std::move(done)](upstream::ClientError error,
+                                                        std::vector<std::uint8_t> datagram) {
+                           --in_flight_;
+                           if (error != upstream::ClientError::none) datagram.clear();
+                           done(datagram);
+                         });
+      });
+      return;
+    }
+  }
+  done({});
+}
+
 void Forwarder::Impl::send(UpstreamAnnounce request, Done done) {
   auto& counters = Counters::global();
   auto unavailable = [&](Counters::Id why) {
@@ -335,13 +377,13 @@ void Forwarder::Impl::send(UpstreamAnnounce request, Done done) {
   if (!request.udp_announce.empty()) {
     upstream::UdpRequest upstream;
     upstream.destination = request.destination;
-    upstream.announce = std::move(request.udp_announce);
+    upstream.packet = std::move(request.udp_announce);
     upstream.timeout = settings_.timeout;
     if (request.from_subscriber) upstream.source = request.subscriber;
     const bool v6 = !request.destination.address.is_v4();
-    udp_client_->announce(std::move(upstream), [this, flight, server_name, v6](
-                                                   upstream::ClientError error,
-                                                   std::vector<std::uint8_t> datagram) {
+    udp_client_->ask(std::move(upstream), [this, flight, server_name, v6](
+                                              upstream::ClientError error,
+                                              std::vector<std::uint8_t> datagram) {
       if (!completed(flight, server_name, error)) return;
       answered(flight, server_name, error, [&](const AnswerLimits& limits, OriginAnswer& answer) {
         return read_udp_origin_answer(datagram, v6, flight->subscriber, limits, answer);

@@ -6,6 +6,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -94,6 +95,17 @@ class Forwarder {
   // caller's once stop() has begun.
   using Done = std::function<void(const UpstreamOutcome&)>;
   void ask(UpstreamAnnounce request, Done done);
+
+  // An intercepted BEP 15 scrape: the subscriber's packet asked of `destination` (btrt's own
+  // connect, the origin's connection ID reused), from `source` when given (spoof_source).
+  // `done` gets the origin's answer datagram (a scrape answer or an error, unparsed), or an
+  // empty one when there is none within `timeout` (backed off, refused, failed, stopping);
+  // it runs like ask()'s, except that a scrape in flight when stop() begins is dropped (a
+  // subscriber asks again; nothing is registered by a scrape). Never merged or cached: the
+  // counts are the origin's of the moment.
+  using ScrapeDone = std::function<void(std::span<const std::uint8_t>)>;
+  void scrape(const net::Endpoint& destination, std::vector<std::uint8_t> packet,
+              std::optional<net::IpAddress> source, ScrapeDone done);
 
   struct OriginStatus {
     std::string server;  // host:port

@@ -1,5 +1,7 @@
 #include "udp/interceptor.hpp"
 
+#include <array>
+#include <optional>
 #include <string>
 
 #include "forwarding/origin_answer.hpp"
@@ -54,8 +56,54 @@ std::size_t Interceptor::handle(std::span<const std::uint8_t> in, const Intercep
   if (size == 0) return 0;
   Counters::global().add(Counters::intercepted_udp);
   if (size != Handler::kAdmitted) return size;  // a connect
-  if (packet.action == wire::Action::scrape) return handler_.scrape(packet, out);
+  if (packet.action == wire::Action::scrape) return scrape(packet, in, from, out, later);
   return announce(packet, in, from, out, later);
+}
+
+forwarding::Forwarder* Interceptor::may_ask(const net::Endpoint& origin) const {
+  auto* forwarder = forwarder_.load();
+  if (!forwarder || !forwarder->enabled()) return nullptr;
+  // The destination guard holds for original destinations too: a subscriber's packet to a
+  // private address is answered from what btrt knows, the address is never asked.
+  if (!forwarding::destination_allowed(origin.address, allowed_destinations_)) {
+    Counters::global().add(Counters::upstream_refused);
+    return nullptr;
+  }
+  return forwarder;
+}
+
+std::size_t Interceptor::scrape(const wire::Packet& packet, std::span<const std::uint8_t> raw,
+                                const Intercepted& from, std::span<std::uint8_t> out,
+                                LaterSender& later) {
+  auto* forwarder = may_ask(from.origin);
+  if (!forwarder || packet.hash_count > tracker_.max_scrape_hashes()) {
+    return handler_.scrape(packet, out);
+  }
+  std::vector<core::InfoHash> hashes(packet.hash_count);
+  for (std::size_t i = 0; i < hashes.size(); ++i) hashes[i] = packet.hash(i);
+  std::optional<net::IpAddress> source;
+  if (spoof_source_) source = from.subscriber.address;
+  forwarder->scrape(
+      from.origin, {raw.begin(), raw.end()}, source,
+      [this, &later, from, transaction = packet.transaction_id,
+       hashes = std::move(hashes)](std::span<const std::uint8_t> answer) {
+        std::vector<std::uint8_t> datagram(answer.begin(), answer.end());
+        later.send_later(from, [this, transaction, hashes,
+                                datagram = std::move(datagram)](std::span<std::uint8_t> reply) {
+          Counters::global().add(Counters::udp_scrapes);
+          std::array<wire::ScrapeEntry, wire::kMaxScrapeHashes> entries;
+          const std::span<wire::ScrapeEntry> wanted(entries.data(), hashes.size());
+          // The origin's counts only when they cover every hash asked; else btrt's own.
+          if (wire::parse_scrape_answer(datagram, wanted) != hashes.size()) {
+            for (std::size_t i = 0; i < hashes.size(); ++i) {
+              const auto c = tracker_.counts(hashes[i]);
+              entries[i] = {c.complete, c.downloaded, c.incomplete};
+            }
+          }
+          return wire::encode_scrape(transaction, wanted, reply);
+        });
+      });
+  return 0;
 }
 
 std::size_t Interceptor::announce(const wire::Packet& packet, std::span<const std::uint8_t> raw,
@@ -70,17 +118,11 @@ std::size_t Interceptor::announce(const wire::Packet& packet, std::span<const st
   const std::string origin = "udp://" + from.origin.to_string();
   const core::Seconds now = tracker_.now();
 
-  auto* forwarder = forwarder_.load();
+  auto* forwarder = may_ask(from.origin);
   forwarding::Forwarder::Lookup lookup;
-  if (forwarder && forwarder->enabled()) {
-    // The destination guard holds for original destinations too: a subscriber's packet to a
-    // private address is answered from what btrt knows, the address is never asked.
-    if (!forwarding::destination_allowed(from.origin.address, allowed_destinations_)) {
-      counters.add(Counters::upstream_refused);
-    } else {
-      lookup = forwarder->lookup(origin, parsed.info_hash, is_event(parsed.event), now);
-      if (!lookup.ask) counters.add(Counters::upstream_cached);
-    }
+  if (forwarder) {
+    lookup = forwarder->lookup(origin, parsed.info_hash, is_event(parsed.event), now);
+    if (!lookup.ask) counters.add(Counters::upstream_cached);
   }
 
   core::SelectOptions options = tracker_.select_options(parsed.numwant);

@@ -41,7 +41,8 @@ class LaterSender {
 // the subscriber like a forwarded announce, asks the origin over BEP 15 through the
 // forwarder (mode, merging, cache, back-off, destination guard) and is answered with the
 // ranked list, or with the origin's error relayed; a silent origin is answered for from what
-// btrt knows. A scrape is answered with btrt's counts. Thread-safe like Handler.
+// btrt knows. A scrape is asked of the origin too and answered with its counts when it answers
+// within forwarding.timeout, else with btrt's. Thread-safe like Handler.
 class Interceptor {
  public:
   Interceptor(Handler& handler, tracker::Tracker& tracker, const config::Config& config);
@@ -57,6 +58,11 @@ class Interceptor {
  private:
   std::size_t announce(const protocol::udp::Packet& packet, std::span<const std::uint8_t> raw,
                        const Intercepted& from, std::span<std::uint8_t> out, LaterSender& later);
+  std::size_t scrape(const protocol::udp::Packet& packet, std::span<const std::uint8_t> raw,
+                     const Intercepted& from, std::span<std::uint8_t> out, LaterSender& later);
+  // The forwarder when it may ask the original destination: enabled, and the destination
+  // allowed by the guard (a refusal is counted).
+  forwarding::Forwarder* may_ask(const net::Endpoint& origin) const;
 
   Handler& handler_;
   tracker::Tracker& tracker_;

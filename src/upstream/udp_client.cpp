@@ -72,7 +72,7 @@ struct UdpClient::Impl : std::enable_shared_from_this<UdpClient::Impl> {
         ids(options.max_ids),
         random(std::random_device{}()) {}
 
-  void announce(UdpRequest request, Handler done);
+  void ask(UdpRequest request, Handler done);
   void shutdown();
   void post_result(Handler done, ClientError error) {
     asio::post(io, [self = shared_from_this(), done = std::move(done), error] {
@@ -90,7 +90,7 @@ struct UdpClient::Impl : std::enable_shared_from_this<UdpClient::Impl> {
   std::unordered_map<std::uint64_t, std::weak_ptr<Op>> ops;
 };
 
-// One announce, from announce() to its handler.
+// One request, from ask() to its handler.
 struct UdpClient::Impl::Op : std::enable_shared_from_this<UdpClient::Impl::Op> {
   Op(std::shared_ptr<Impl> owner, UdpRequest r, Handler handler)
       : impl(std::move(owner)),
@@ -104,7 +104,7 @@ struct UdpClient::Impl::Op : std::enable_shared_from_this<UdpClient::Impl::Op> {
         id(++impl->next_op) {}
 
   bool open();
-  void begin();  // the connect, or the announce with a cached ID
+  void begin();  // the connect, or the request with a cached ID
   void send();
   void schedule_resend();
   void receive();
@@ -121,8 +121,8 @@ struct UdpClient::Impl::Op : std::enable_shared_from_this<UdpClient::Impl::Op> {
   std::uint64_t id;
   std::chrono::steady_clock::time_point started;  // of the current request's first send
 
-  bool connecting = true;  // waiting for a connect answer, else for the announce's
-  bool cached_id = false;  // the announce carries an ID from the cache
+  bool connecting = true;  // waiting for a connect answer, else for the request's
+  bool cached_id = false;  // the request carries an ID from the cache
   bool connected_again = false;
   std::uint32_t transaction = 0;
   unsigned sent = 0;  // sends of the current request
@@ -156,8 +156,14 @@ bool UdpClient::Impl::Op::open() {
   return !ec;
 }
 
-void UdpClient::Impl::announce(UdpRequest request, Handler done) {
-  if (closed || request.announce.size() < wire::kAnnounceSize) {
+void UdpClient::Impl::ask(UdpRequest request, Handler done) {
+  wire::AnswerHead head;  // a request starts like an answer: 8 bytes of ID, then the action
+  const bool asks = request.packet.size() >= wire::kConnectSize &&
+                    wire::read_answer_head(std::span(request.packet).subspan(8), head) &&
+                    (head.action == static_cast<std::uint32_t>(wire::Action::announce)
+                         ? request.packet.size() >= wire::kAnnounceSize
+                         : head.action == static_cast<std::uint32_t>(wire::Action::scrape));
+  if (closed || !asks) {
     return post_result(std::move(done),
                        closed ? ClientError::connect_failed : ClientError::bad_url);
   }
@@ -185,7 +191,7 @@ void UdpClient::Impl::Op::begin() {
   if (auto cached = impl->ids.find(key, std::chrono::steady_clock::now())) {
     connecting = false;
     cached_id = true;
-    wire::readdress(request.announce, *cached, transaction);
+    wire::readdress(request.packet, *cached, transaction);
   } else {
     connecting = true;
     cached_id = false;
@@ -195,7 +201,7 @@ void UdpClient::Impl::Op::begin() {
 }
 
 void UdpClient::Impl::Op::send() {
-  const auto data = connecting ? asio::buffer(connect_packet) : asio::buffer(request.announce);
+  const auto data = connecting ? asio::buffer(connect_packet) : asio::buffer(request.packet);
   error_code ec;
   // A datagram the kernel cannot take now is as good as lost: the resend covers it.
   socket.send(data, 0, ec);
@@ -230,6 +236,9 @@ void UdpClient::Impl::Op::on_datagram(std::size_t size) {
     return receive();  // not the answer to this request (a late one, garbage): ignored
   }
   constexpr auto kError = static_cast<std::uint32_t>(wire::Action::error);
+  wire::AnswerHead asked;
+  wire::read_answer_head(std::span(request.packet).subspan(8), asked);
+  const std::uint32_t expected = asked.action;
   if (connecting) {
     if (auto connection_id = wire::read_connect_answer(answer)) {
       impl->ids.store(key, *connection_id, std::chrono::steady_clock::now());
@@ -237,7 +246,7 @@ void UdpClient::Impl::Op::on_datagram(std::size_t size) {
       transaction = static_cast<std::uint32_t>(impl->random());
       sent = 0;
       started = std::chrono::steady_clock::now();
-      wire::readdress(request.announce, *connection_id, transaction);
+      wire::readdress(request.packet, *connection_id, transaction);
       resend.cancel();
       send();
       return receive();
@@ -252,7 +261,7 @@ void UdpClient::Impl::Op::on_datagram(std::size_t size) {
     begin();
     return receive();
   }
-  if (head.action == kError || head.action == static_cast<std::uint32_t>(wire::Action::announce)) {
+  if (head.action == kError || head.action == expected) {
     return finish(ClientError::none, {answer.begin(), answer.end()});
   }
   finish(ClientError::bad_response);
@@ -294,8 +303,8 @@ UdpClient::~UdpClient() {
   impl_->shutdown();
 }
 
-void UdpClient::announce(UdpRequest request, Handler done) {
-  impl_->announce(std::move(request), std::move(done));
+void UdpClient::ask(UdpRequest request, Handler done) {
+  impl_->ask(std::move(request), std::move(done));
 }
 
 void UdpClient::shutdown() {

@@ -48,9 +48,9 @@ std::optional<std::chrono::milliseconds> resend_at(unsigned sent,
 
 struct UdpRequest {
   net::Endpoint destination;  // the origin's address and port
-  // A subscriber's BEP 15 announce packet (98 bytes or more): its connection and transaction
-  // IDs are replaced by btrt's, the rest is sent as it is.
-  std::vector<std::uint8_t> announce;
+  // A subscriber's BEP 15 announce or scrape packet: its connection and transaction IDs are
+  // replaced by btrt's, the rest is sent as it is.
+  std::vector<std::uint8_t> packet;
   std::chrono::milliseconds timeout{5000};  // for everything, connect included
   // Sent from this address (IP_TRANSPARENT, needs CAP_NET_ADMIN): interception.spoof_source.
   std::optional<net::IpAddress> source;
@@ -62,8 +62,8 @@ struct UdpClientOptions {
   std::size_t max_ids = 10000;  // origins whose connection ID is kept
 };
 
-// Asynchronous BEP 15 client for the origins of intercepted UDP announces: per request its
-// own socket (connected to the origin, so that only the origin's datagrams and ICMP errors
+// Asynchronous BEP 15 client for the origins of intercepted UDP announces and scrapes: per request
+// its own socket (connected to the origin, so that only the origin's datagrams and ICMP errors
 // reach it), the origin's connection ID reused while valid, a lost datagram sent again
 // (resend_at) until the timeout. A cached ID the origin answers with an error is dropped and
 // the request asked once more after a new connect, since an expired ID is answered that way.
@@ -76,10 +76,10 @@ class UdpClient {
   UdpClient(const UdpClient&) = delete;
   UdpClient& operator=(const UdpClient&) = delete;
 
-  // `answer`: the origin's answer to the announce (action announce or error), unparsed. `done`
-  // is called exactly once, on the io_context, never from inside announce().
+  // `answer`: the origin's answer (the request's action, or an error), unparsed. `done` is
+  // called exactly once, on the io_context, never from inside ask().
   using Handler = std::function<void(ClientError, std::vector<std::uint8_t> answer)>;
-  void announce(UdpRequest request, Handler done);
+  void ask(UdpRequest request, Handler done);
 
   // Fails requests in flight (ClientError::connect_failed, later, on the io_context) and
   // those started afterwards.

@@ -54,6 +54,10 @@ while True:
         new = int.from_bytes(os.urandom(8), "big")
         issued.add(new)
         s.sendto(struct.pack(">IIQ", 0, tid, new), client)
+    elif action == 2:
+        hashes = (len(data) - 16) // 20
+        s.sendto(struct.pack(">II", 2, tid) + struct.pack(">III", int(seeders), 33, 2) * hashes,
+                 client)
     elif action == 1:
         if mode == "error":
             s.sendto(struct.pack(">II", 3, tid) + b"torrent not registered here", client)
@@ -86,8 +90,11 @@ if data is None or len(data) != 16:
     print(json.dumps(out)); sys.exit(0)
 action, tid, cid = struct.unpack(">IIQ", data)
 out["connect"] = [action, tid]
-packet = struct.pack(">QII20s20sQQQIIIiH", cid, 1, 2, bytes.fromhex(ih), bytes.fromhex(pid),
-                     0, 100, 0, int(event), 0, 0x5678, -1, int(peer_port))
+if event == "scrape":
+    packet = struct.pack(">QII20s", cid, 2, 2, bytes.fromhex(ih))
+else:
+    packet = struct.pack(">QII20s20sQQQIIIiH", cid, 1, 2, bytes.fromhex(ih), bytes.fromhex(pid),
+                         0, 100, 0, int(event), 0, 0x5678, -1, int(peer_port))
 data, sender = ask(packet)
 out["announce_from"] = sender
 if data is not None:
@@ -95,6 +102,8 @@ if data is not None:
     out["action"], out["tid"] = action, tid
     if action == 3:
         out["error"] = data[8:].decode("latin-1")
+    elif action == 2:
+        out["scrape"] = list(struct.unpack(">III", data[8:20]))
     elif action == 1:
         interval, leechers, seeders = struct.unpack(">III", data[8:20])
         out.update(interval=interval, leechers=leechers, seeders=seeders)
@@ -217,6 +226,12 @@ def test_router_diverts_udp_announces_to_btrt(tmp_path):
         assert answer["action"] == 1, answer
         assert [r["action"] for r in udp_requests(net)] == [0, 1, 1]
 
+        # A scrape: the origin's counts, from the origin's address.
+        answer, _ = subscriber_announce(net, ih, peer_id(1), 0, event="scrape")
+        assert answer["action"] == 2 and answer["announce_from"] == origin, answer
+        assert answer["scrape"] == [ORIGIN_SEEDERS, 33, 2]
+        assert udp_requests(net)[-1]["action"] == 2
+
         # The origin refuses: its message is relayed as a BEP 15 error.
         net.origin_mode.write_text("error")
         answer, _ = subscriber_announce(net, info_hash(1902), peer_id(1), 6001)
@@ -236,6 +251,12 @@ def test_router_diverts_udp_announces_to_btrt(tmp_path):
         assert elapsed < TIMEOUT + 3, elapsed
         silent = [r for r in udp_requests(net) if r["mode"] == "silent"]
         assert len(silent) >= 2, silent  # asked, and asked again (BEP 15 retransmission)
+
+        # A silent origin's scrape: btrt's own counts (the local peer and the subscriber).
+        answer, elapsed = subscriber_announce(net, ih3, peer_id(1), 0, event="scrape")
+        assert answer["action"] == 2, answer
+        assert answer["scrape"] == [0, 0, 2], answer  # two leechers
+        assert elapsed < TIMEOUT + 3, elapsed
 
         # Garbage from the origin: answered from the store, no error either.
         net.origin_mode.write_text("garbage")
