@@ -57,6 +57,13 @@ struct Server {
   std::size_t in_flight = 0;  // upstream requests
 };
 
+// The unit of back-off and of the origins' statistics: host:port for HTTP, udp://host:port
+// for BEP 15, so that the two trackers one host may run are told apart (on /stats too).
+std::string server_of(const UpstreamAnnounce& request) {
+  if (!request.udp_announce.empty()) return request.origin;
+  return std::string(origin_server(request.origin));
+}
+
 }  // namespace
 
 struct Forwarder::Impl {
@@ -295,7 +302,7 @@ void Forwarder::Impl::scrape(const net::Endpoint& destination, std::vector<std::
                        done = std::move(done)]() mutable {
         // The same limits as an announce: a backed-off origin is not asked, nor one past the
         // requests in flight.
-        auto* server = servers_.find(destination.to_string());
+        auto* server = servers_.find("udp://" + destination.to_string());
         if (stopping_ || in_flight_ >= settings_.max_concurrent ||
             (server && (SteadyClock::now() < server->backed_off_until ||
                         server->in_flight >= per_origin_limit()))) {
@@ -331,7 +338,7 @@ void Forwarder::Impl::send(UpstreamAnnounce request, Done done) {
   };
   if (stopping_) return unavailable(Counters::upstream_backed_off);
 
-  const std::string server_name(origin_server(request.origin));
+  const std::string server_name(server_of(request));
   auto& server = servers_[server_name];
   if (SteadyClock::now() < server.backed_off_until) {
     return unavailable(Counters::upstream_backed_off);

@@ -108,7 +108,7 @@ class Forwarder {
               std::optional<net::IpAddress> source, ScrapeDone done);
 
   struct OriginStatus {
-    std::string server;  // host:port
+    std::string server;  // host:port, or udp://host:port for a BEP 15 origin
     std::uint64_t ok = 0;
     std::uint64_t failed = 0;
     bool backed_off = false;

@@ -263,6 +263,11 @@ def test_router_diverts_udp_announces_to_btrt(tmp_path):
         answer, _ = subscriber_announce(net, ih3, peer_id(1), 6001, event=1)
         assert answer["action"] == 1, answer
 
+        # /stats names the BEP 15 origin by its scheme: apart from an HTTP tracker on its port.
+        stats = json.loads(net.x("rtr", "curl", "-s", "-m", "3", "--interface", "127.0.0.1",
+                                 f"http://{ROUTER_SUB}:{LOCAL_PORT}/stats?format=json").stdout)
+        assert f"udp://{origin}" in [o["origin"] for o in stats["origins"]], stats["origins"]
+
         samples = metrics(net)
         assert samples['btrt_requests_total{kind="intercepted",protocol="udp",result="ok"}'] >= 8
         assert samples['btrt_tracker_failures_total{kind="intercepted",protocol="udp",'
