@@ -26,7 +26,7 @@ ORIGIN_SEEDERS = 9
 UDP_ORIGIN_SCRIPT = r'''
 import json, os, socket, struct, sys
 host, port, log, mode_file, peer_ip, peer_port, interval, seeders = sys.argv[1:9]
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_DGRAM)
 s.bind((host, int(port)))
 issued = set()
 def note(entry):
@@ -64,7 +64,8 @@ while True:
         elif mode == "garbage":
             s.sendto(struct.pack(">II", 7, tid) + b"????", client)
         else:
-            peer = bytes(int(x) for x in peer_ip.split(".")) + int(peer_port).to_bytes(2, "big")
+            family = socket.AF_INET6 if ":" in peer_ip else socket.AF_INET
+            peer = socket.inet_pton(family, peer_ip) + int(peer_port).to_bytes(2, "big")
             s.sendto(struct.pack(">IIIII", 1, tid, int(interval), 2, int(seeders)) + peer, client)
 '''
 
@@ -73,7 +74,8 @@ while True:
 SUBSCRIBER_SCRIPT = r'''
 import json, socket, struct, sys
 source, host, port, ih, pid, peer_port, event, timeout = sys.argv[1:9]
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+v6 = ":" in host
+s = socket.socket(socket.AF_INET6 if v6 else socket.AF_INET, socket.SOCK_DGRAM)
 s.bind((source, 0))
 s.settimeout(float(timeout))
 out = {}
@@ -81,7 +83,7 @@ def ask(packet):
     s.sendto(packet, (host, int(port)))
     try:
         data, sender = s.recvfrom(4096)
-        return data, "%s:%d" % sender
+        return data, ("[%s]:%d" if v6 else "%s:%d") % sender[:2]
     except socket.timeout:
         return None, None
 data, sender = ask(struct.pack(">QII", 0x41727101980, 0, 1))
@@ -108,9 +110,11 @@ if data is not None:
         interval, leechers, seeders = struct.unpack(">III", data[8:20])
         out.update(interval=interval, leechers=leechers, seeders=seeders)
         peers = []
-        for i in range(20, len(data) - 5, 6):
-            peers.append([".".join(str(b) for b in data[i:i + 4]),
-                          int.from_bytes(data[i + 4:i + 6], "big")])
+        size = 18 if v6 else 6
+        family = socket.AF_INET6 if v6 else socket.AF_INET
+        for i in range(20, len(data) - size + 1, size):
+            peers.append([socket.inet_ntop(family, data[i:i + size - 2]),
+                          int.from_bytes(data[i + size - 2:i + size], "big")])
         out["peers"] = peers
 print(json.dumps(out))
 '''
@@ -118,15 +122,14 @@ print(json.dumps(out))
 UDP_EXTRA = f'  udp_listen: ["0.0.0.0:{INTERCEPT_PORT}", "[::]:{INTERCEPT_PORT}"]\n'
 
 
-def start_udp_origin(net):
+def start_udp_origin(net, origin=ORIGIN, peer=EXTERNAL_PEER):
     script = net.workdir / "udp_origin.py"
     script.write_text(UDP_ORIGIN_SCRIPT)
     log = net.workdir / "udp_origin.jsonl"
     net.udp_origin_log = log
-    net.popen("inet", "udp_origin", ["/usr/bin/python3", str(script), ORIGIN, str(ORIGIN_PORT),
-                                     str(log), str(net.origin_mode), EXTERNAL_PEER[0],
-                                     str(EXTERNAL_PEER[1]), str(ORIGIN_INTERVAL),
-                                     str(ORIGIN_SEEDERS)])
+    net.popen("inet", "udp_origin", ["/usr/bin/python3", str(script), origin, str(ORIGIN_PORT),
+                                     str(log), str(net.origin_mode), peer[0], str(peer[1]),
+                                     str(ORIGIN_INTERVAL), str(ORIGIN_SEEDERS)])
     wait_until(lambda: log.exists() and "ready" in log.read_text(), 10, "the UDP origin")
 
 
@@ -135,11 +138,12 @@ def udp_requests(net):
     return [r for r in map(json.loads, lines) if "action" in r]
 
 
-def subscriber_announce(net, ih, pid, port, event=2, timeout=TIMEOUT + 3):
+def subscriber_announce(net, ih, pid, port, event=2, timeout=TIMEOUT + 3, source=SUBSCRIBER,
+                        origin=ORIGIN):
     script = net.workdir / "subscriber.py"
     script.write_text(SUBSCRIBER_SCRIPT)
     started = time.monotonic()
-    r = net.x("sub", "/usr/bin/python3", str(script), SUBSCRIBER, ORIGIN, str(ORIGIN_PORT),
+    r = net.x("sub", "/usr/bin/python3", str(script), source, origin, str(ORIGIN_PORT),
               ih.hex(), pid.hex(), str(port), str(event), str(timeout))
     return json.loads(r.stdout), time.monotonic() - started
 
@@ -297,5 +301,65 @@ def test_udp_spoofed_source_reaches_the_origin_from_the_subscriber(tmp_path):
         assert list(EXTERNAL_PEER) in answer["peers"], answer
         requests = udp_requests(net)
         assert [r["client"] for r in requests] == [SUBSCRIBER, SUBSCRIBER], requests
+    finally:
+        net.down()
+
+
+# IPv6: the same path over the ruleset's ip6 rules, 18-byte peers.
+SUBSCRIBER6 = "2001:db8:18::2"
+LOCAL_PEER6 = "2001:db8:18::3"
+ROUTER_SUB6 = "2001:db8:18::1"
+ROUTER_UP6 = "2001:db8:2::1"
+INET_UP6 = "2001:db8:2::2"
+ORIGIN6 = "2001:db8:113::10"
+EXTERNAL_PEER6 = ("2001:db8:51::7", 51415)
+
+
+def add_ipv6(net):
+    for node, cidr, dev in (("rtr", f"{ROUTER_SUB6}/64", "sub0"),
+                            ("sub", f"{SUBSCRIBER6}/64", "r0"), ("sub", f"{LOCAL_PEER6}/64", "r0"),
+                            ("rtr", f"{ROUTER_UP6}/64", "up0"), ("inet", f"{INET_UP6}/64", "r0"),
+                            ("inet", f"{ORIGIN6}/128", "r0")):
+        net.x(node, "ip", "-6", "addr", "add", cidr, "dev", dev, "nodad")
+    net.x("sub", "ip", "-6", "route", "add", "default", "via", ROUTER_SUB6)
+    net.x("rtr", "ip", "-6", "route", "add", "2001:db8:113::/64", "via", INET_UP6)
+    net.x("inet", "ip", "-6", "route", "add", "2001:db8:18::/64", "via", ROUTER_UP6)
+    net.x("rtr", "sysctl", "-qw", "net.ipv6.conf.all.forwarding=1")
+    net.x("rtr", "ip", "-6", "rule", "add", "fwmark", "1", "lookup", "100")
+    net.x("rtr", "ip", "-6", "route", "add", "local", "::/0", "dev", "lo", "table", "100")
+
+
+@needs_root
+def test_router_diverts_ipv6_udp_announces_to_btrt(tmp_path, monkeypatch):
+    import test_interception
+    config = test_interception.BTRT_CONFIG
+    config = config.replace('cidr_list: ["198.18.0.0/24"]',
+                            'cidr_list: ["198.18.0.0/24", "2001:db8:18::/64"]')
+    config = config.replace('allowed_destinations: ["203.0.113.0/24"]',
+                            'allowed_destinations: ["203.0.113.0/24", "2001:db8:113::/64"]')
+    monkeypatch.setattr(test_interception, "BTRT_CONFIG", config)
+    net = Net(tmp_path)
+    try:
+        def origins():
+            add_ipv6(net)
+            start_udp_origin(net, ORIGIN6, EXTERNAL_PEER6)
+
+        net.start_origin = origins
+        start_router(net, tmp_path, UDP_EXTRA)
+        ih = info_hash(1911)
+        # A local IPv6 peer, announced through the interception too (its origin is asked).
+        answer, _ = subscriber_announce(net, ih, peer_id(2), 6002, source=LOCAL_PEER6,
+                                        origin=ORIGIN6)
+        assert answer["action"] == 1, answer
+        answer, _ = subscriber_announce(net, ih, peer_id(1), 6001, source=SUBSCRIBER6,
+                                        origin=ORIGIN6)
+        origin = f"[{ORIGIN6}]:{ORIGIN_PORT}"
+        assert answer["connect_from"] == origin and answer["announce_from"] == origin, answer
+        assert answer["action"] == 1, answer
+        assert answer["peers"][0] == [LOCAL_PEER6, 6002], answer
+        assert list(EXTERNAL_PEER6) in answer["peers"], answer
+        requests = udp_requests(net)
+        assert [r["action"] for r in requests] == [0, 1, 1], requests  # one connect, reused
+        assert {r["client"] for r in requests} == {ROUTER_UP6}
     finally:
         net.down()
