@@ -1,11 +1,18 @@
 #include "forwarding/forwarder.hpp"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <functional>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -190,6 +197,150 @@ TEST_F(ForwarderTest, StopAnswersEveryWaitingSubscriber) {
   }
   forwarder->ask(announce(origin, 5), outcomes.collect());  // after stop: answered at once
   EXPECT_EQ(outcomes.size(), 3u);
+}
+
+// A BEP 15 origin on loopback, on a thread of its own: answers connects with its own IDs and
+// announces with one peer (192.0.2.1:6881), or with an error; may drop the first announce, and
+// holds announce answers until `gate` opens when one is given.
+class UdpOrigin {
+ public:
+  explicit UdpOrigin(Gate* gate = nullptr, std::string error = {}, bool drop_first = false)
+      : gate_(gate), error_(std::move(error)), drop_first_(drop_first) {
+    fd_ = ::socket(AF_INET, SOCK_DGRAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    socklen_t length = sizeof a;
+    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &length);
+    port_ = ntohs(a.sin_port);
+    thread_ = std::thread([this] { run(); });
+  }
+  ~UdpOrigin() {
+    stop_ = true;
+    thread_.join();
+    ::close(fd_);
+  }
+  net::Endpoint endpoint() const { return {net::IpAddress::from_v4(0x7F000001), port_}; }
+  int connects() const { return connects_; }
+  // Announces received, resends included, and the distinct ones (a resend keeps its
+  // transaction ID).
+  int announces() const { return announces_; }
+  std::size_t distinct_announces() {
+    std::lock_guard lock(mutex_);
+    return transactions_.size();
+  }
+
+ private:
+  static std::uint32_t read32(const std::uint8_t* p) {
+    return std::uint32_t{p[0]} << 24 | std::uint32_t{p[1]} << 16 | std::uint32_t{p[2]} << 8 | p[3];
+  }
+  static void put32(std::vector<std::uint8_t>& b, std::uint32_t v) {
+    for (int s = 24; s >= 0; s -= 8) b.push_back(static_cast<std::uint8_t>(v >> s));
+  }
+  void run() {
+    while (!stop_) {
+      pollfd p{fd_, POLLIN, 0};
+      if (::poll(&p, 1, 20) <= 0) continue;
+      std::uint8_t in[2048];
+      sockaddr_in from{};
+      socklen_t length = sizeof from;
+      const ssize_t n =
+          ::recvfrom(fd_, in, sizeof in, 0, reinterpret_cast<sockaddr*>(&from), &length);
+      if (n < 16) continue;
+      const std::uint32_t action = read32(in + 8), transaction = read32(in + 12);
+      std::vector<std::uint8_t> out;
+      if (action == 0) {
+        ++connects_;
+        put32(out, 0);
+        put32(out, transaction);
+        put32(out, 0x01020304);
+        put32(out, 0x05060708);
+      } else if (action == 1) {
+        {
+          std::lock_guard lock(mutex_);
+          transactions_.insert(transaction);
+        }
+        if (++announces_ == 1 && drop_first_) continue;
+        if (gate_) gate_->wait();
+        put32(out, error_.empty() ? 1 : 3);
+        put32(out, transaction);
+        if (error_.empty()) {
+          for (std::uint32_t v : {1800u, 1u, 5u}) put32(out, v);
+          out.insert(out.end(), {192, 0, 2, 1, 0x1A, 0xE1});
+        } else {
+          out.insert(out.end(), error_.begin(), error_.end());
+        }
+      }
+      ::sendto(fd_, out.data(), out.size(), 0, reinterpret_cast<sockaddr*>(&from), length);
+    }
+  }
+
+  Gate* gate_;
+  std::string error_;
+  bool drop_first_;
+  int fd_ = -1;
+  std::uint16_t port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::atomic<int> connects_{0}, announces_{0};
+  std::mutex mutex_;
+  std::set<std::uint32_t> transactions_;
+  std::thread thread_;
+};
+
+// An intercepted BEP 15 announce for `origin`: a 98-byte packet whose IDs btrt replaces.
+UpstreamAnnounce udp_announce(const UdpOrigin& origin, std::uint8_t torrent, bool event = false,
+                              std::uint8_t key = 1) {
+  UpstreamAnnounce a;
+  a.destination = origin.endpoint();
+  a.origin = "udp://" + a.destination.to_string();
+  a.udp_announce.assign(98, 0);
+  a.udp_announce[11] = 1;  // action: announce
+  std::fill(a.udp_announce.begin() + 16, a.udp_announce.begin() + 36, torrent);
+  a.udp_announce[91] = key;
+  a.url = a.origin + "\n" + std::string(a.udp_announce.begin() + 16, a.udp_announce.end());
+  a.info_hash = hash(torrent);
+  a.event = event;
+  a.subscriber = *net::IpAddress::parse("198.51.100.7");
+  return a;
+}
+
+TEST_F(ForwarderTest, UdpOriginsAreAskedOnceForConcurrentAnnouncesWithTheirIdReused) {
+  Gate gate;
+  UdpOrigin origin(&gate);
+  start();
+  Outcomes outcomes;
+  forwarder->ask(udp_announce(origin, 1), outcomes.collect());
+  ASSERT_TRUE(await([&] { return origin.distinct_announces() == 1; }));
+  forwarder->ask(udp_announce(origin, 1, false, 2), outcomes.collect());  // another key
+  gate.open();
+  ASSERT_TRUE(await([&] { return outcomes.size() == 2; }));
+  EXPECT_EQ(origin.distinct_announces(), 1u);
+  for (std::size_t i = 0; i < 2; ++i) {
+    EXPECT_EQ(outcomes.at(i).kind, UpstreamOutcome::Kind::answered);
+    ASSERT_TRUE(outcomes.at(i).info.has_value());
+    EXPECT_EQ(outcomes.at(i).info->complete, 5u);
+  }
+  // An event is never merged and is sent with the origin's connection ID, no new connect.
+  forwarder->ask(udp_announce(origin, 1, true), outcomes.collect());
+  ASSERT_TRUE(await([&] { return outcomes.size() == 3; }));
+  EXPECT_EQ(origin.distinct_announces(), 2u);
+  EXPECT_EQ(origin.connects(), 1);
+}
+
+TEST_F(ForwarderTest, AUdpOriginsErrorIsRelayedAndALostAnswerIsAskedAgain) {
+  UdpOrigin refusing(nullptr, "unregistered torrent");
+  UdpOrigin lossy(nullptr, {}, /*drop_first=*/true);
+  start();
+  Outcomes outcomes;
+  forwarder->ask(udp_announce(refusing, 1), outcomes.collect());
+  ASSERT_TRUE(await([&] { return outcomes.size() == 1; }));
+  EXPECT_EQ(outcomes.at(0).kind, UpstreamOutcome::Kind::failure_reason);
+  EXPECT_EQ(outcomes.at(0).failure_reason, "unregistered torrent");
+  forwarder->ask(udp_announce(lossy, 2), outcomes.collect());
+  ASSERT_TRUE(await([&] { return outcomes.size() == 2; }));
+  EXPECT_EQ(outcomes.at(1).kind, UpstreamOutcome::Kind::answered);  // within the 1 s timeout
+  EXPECT_GE(lossy.announces(), 2);  // the first was dropped, a resend answered
 }
 
 }  // namespace
