@@ -192,6 +192,7 @@ struct Server::Worker {
   core::LruMap<ReplySocket> replies{kMaxReplySockets};  // by origin_key
   log::RateLimited reply_warning{60};
   std::array<std::array<char, kControlSize>, kBatch> control;
+  std::array<int, kBatch> reply_fd;  // of each intercepted answer in a batch
 
   // Receive and send state for one batch, reused for every batch.
   std::array<std::array<std::uint8_t, kReceiveSize>, kBatch> in;
@@ -349,14 +350,38 @@ void Server::serve_intercepted(Worker& w, Socket& socket) {
       if (errno == EINTR) continue;
       return wait(w, socket);
     }
+    unsigned answers = 0;
     for (unsigned i = 0; i < static_cast<unsigned>(n); ++i) {
       Intercepted from;
       from.worker = w.index;
       source_of(w.from[i], from.subscriber.address, from.subscriber.port);
       if (!original_destination(w.received[i].msg_hdr, from.origin)) continue;
-      const std::size_t size =
-          interceptor_->handle({w.in[i].data(), w.received[i].msg_len}, from, w.out[0], *this);
-      if (size != 0) send_from(w, from.origin, from.subscriber, {w.out[0].data(), size});
+      const std::size_t size = interceptor_->handle({w.in[i].data(), w.received[i].msg_len}, from,
+                                                    w.out[answers], *this);
+      if (size == 0) continue;
+      const int reply = reply_socket(w, from.origin);
+      if (reply < 0) continue;
+      w.reply_fd[answers] = reply;
+      w.out_vec[answers] = {w.out[answers].data(), size};
+      auto& h = w.answers[answers].msg_hdr;
+      h = {};
+      h.msg_name = &w.from[i];
+      h.msg_namelen = w.received[i].msg_hdr.msg_namelen;
+      h.msg_iov = &w.out_vec[answers];
+      h.msg_iovlen = 1;
+      ++answers;
+    }
+    // One sendmmsg per run of answers from the same origin (most batches: one run).
+    for (unsigned first = 0; first < answers;) {
+      unsigned end = first + 1;
+      while (end < answers && w.reply_fd[end] == w.reply_fd[first]) ++end;
+      for (unsigned sent = first; sent < end;) {
+        const int k =
+            ::sendmmsg(w.reply_fd[first], w.answers.data() + sent, end - sent, MSG_DONTWAIT);
+        if (k < 0 && errno == EINTR) continue;
+        sent += k > 0 ? static_cast<unsigned>(k) : 1;  // a lost answer, as in serve()
+      }
+      first = end;
     }
     if (static_cast<unsigned>(n) < kBatch) return wait(w, socket);
   }
@@ -374,6 +399,16 @@ void Server::send_later(const Intercepted& to, Compose compose) {
 
 void Server::send_from(Worker& w, const net::Endpoint& origin, const net::Endpoint& subscriber,
                        std::span<const std::uint8_t> answer) {
+  const int reply = reply_socket(w, origin);
+  if (reply < 0) return;
+  sockaddr_storage to;
+  const socklen_t length = to_sockaddr(subscriber, to);
+  // A full send buffer or an unreachable subscriber: the answer is lost, as a datagram may be.
+  (void)::sendto(reply, answer.data(), answer.size(), MSG_DONTWAIT,
+                 reinterpret_cast<const sockaddr*>(&to), length);
+}
+
+int Server::reply_socket(Worker& w, const net::Endpoint& origin) {
   const auto key = origin_key(origin);
   auto& reply = w.replies[std::string_view(key.data(), key.size())];
   if (reply.fd < 0) {
@@ -387,14 +422,10 @@ void Server::send_from(Worker& w, const net::Endpoint& origin, const net::Endpoi
             "cannot answer intercepted UDP requests from {}: {} ({} since the last report)",
             origin.to_string(), std::strerror(error), w.reply_warning.take(now));
       }
-      return;
+      return -1;
     }
   }
-  sockaddr_storage to;
-  const socklen_t length = to_sockaddr(subscriber, to);
-  // A full send buffer or an unreachable subscriber: the answer is lost, as a datagram may be.
-  (void)::sendto(reply.fd, answer.data(), answer.size(), MSG_DONTWAIT,
-                 reinterpret_cast<const sockaddr*>(&to), length);
+  return reply.fd;
 }
 
 }  // namespace btrt::udp

@@ -38,6 +38,9 @@ class Server : public http::WorkerService, public LaterSender {
   void wait(Worker& worker, Socket& socket);
   void send_from(Worker& worker, const net::Endpoint& origin, const net::Endpoint& subscriber,
                  std::span<const std::uint8_t> answer);
+  // The worker's transparent socket bound to `origin`, opened on first use; -1 (logged at a
+  // bounded rate) when it cannot be opened.
+  int reply_socket(Worker& worker, const net::Endpoint& origin);
 
   std::vector<net::Endpoint> listen_;
   std::vector<net::Endpoint> intercept_listen_;
