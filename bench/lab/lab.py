@@ -21,6 +21,7 @@ import argparse
 import datetime
 import json
 import os
+import re
 import shutil
 import signal
 import statistics
@@ -48,7 +49,11 @@ PEER_RTR, PEER_PGW = "198.19.1.1", "198.19.1.2"  # the peering link router <-> p
 ORIGIN = "203.0.113.10"
 ORIGIN_PORT = 6969
 DPI_PORT = 8081
+INTERCEPT_PORT = 8082  # btrt's interception.udp_listen (the shipped ruleset's BTRT_PORT)
+BTRT_MARK = 439
+RULESET = ROOT / "packaging" / "nftables" / "btrt-intercept.nft"
 ORIGIN_URL = f"http://{ORIGIN}:{ORIGIN_PORT}/announce"
+ORIGIN_UDP_URL = f"udp://{ORIGIN}:{ORIGIN_PORT}/announce"
 RETRACKER_URL = "http://retracker.local/announce"
 PARTNER_URL = f"http://{PARTNER_BTRT}/announce"
 
@@ -245,9 +250,26 @@ class Lab:
             self.x("rtr", "nft", "-f", str(rules))
         else:
             self.x("rtr", "nft", "delete", "table", "ip", "btrtlab", check=False)
-    # UDP interception hook: diverting subscribers' UDP announces (udp dport 6969) to btrt's
-    # transparent UDP listener needs btrt's UDP tracker (in progress on another branch); a
-    # scenario "intercept-udp" would add a tproxy rule here and a udp:// origin to the torrent.
+
+    # btrt's own interception: the shipped ruleset on the router (tproxy to btrt's
+    # interception.udp_listen), with tproxy's routing side.
+    def divert_udp(self, on):
+        if on:
+            text = RULESET.read_text()
+            text = re.sub(r'define LAN_IF = "[^"]*"', 'define LAN_IF = "sub0"', text)
+            text = re.sub(r"define BTRT_PORT = \d+", f"define BTRT_PORT = {INTERCEPT_PORT}", text)
+            text = re.sub(r"define BTRT_MARK = \w+", f"define BTRT_MARK = {BTRT_MARK}", text)
+            text = re.sub(r"elements = \{[^}]*\}", f"elements = {{ {ORIGIN_PORT} }}", text)
+            rules = self.workdir / "intercept.nft"
+            rules.write_text(text)
+            self.x("rtr", "ip", "rule", "add", "fwmark", "1", "lookup", "100")
+            self.x("rtr", "ip", "route", "add", "local", "0.0.0.0/0", "dev", "lo", "table", "100")
+            self.x("rtr", "nft", "-f", str(rules))
+        else:
+            self.x("rtr", "nft", "delete", "table", "inet", "btrt_intercept", check=False)
+            self.x("rtr", "ip", "rule", "del", "fwmark", "1", "lookup", "100", check=False)
+            self.x("rtr", "ip", "route", "del", "local", "0.0.0.0/0", "dev", "lo", "table", "100",
+                   check=False)
 
 
 def stop(p, timeout=10):
@@ -310,7 +332,8 @@ def write_torrents(payload_dir: Path, name, out_dir: Path, piece):
     base = ct.generate()
     paths = {}
     for variant, urls in (("origin", [ORIGIN_URL]), ("retracker", [ORIGIN_URL, RETRACKER_URL]),
-                          ("partner", [ORIGIN_URL, PARTNER_URL])):
+                          ("partner", [ORIGIN_URL, PARTNER_URL]),
+                          ("udp-origin", [ORIGIN_UDP_URL])):
         d = dict(base)
         d[b"announce"] = urls[0].encode()
         d[b"announce-list"] = [[u.encode()] for u in urls]
@@ -322,7 +345,8 @@ def write_torrents(payload_dir: Path, name, out_dir: Path, piece):
 
 
 # trackers -----------------------------------------------------------------------------
-def btrt_config(workdir: Path, listen, trusted, groups, locality=None, neighbor=None):
+def btrt_config(workdir: Path, listen, trusted, groups, locality=None, neighbor=None,
+                intercept_udp=False):
     lines = [
         "server:", f"  listen: [\"{listen}\"]", "  threads: 1",
         f"  trusted_sources: [{', '.join(repr(t).replace(chr(39), chr(34)) for t in trusted)}]",
@@ -338,6 +362,9 @@ def btrt_config(workdir: Path, listen, trusted, groups, locality=None, neighbor=
               "  pass_client_ip: true", "peer_groups:"]
     for name, prio, cidr in groups:
         lines += [f"  - name: \"{name}\"", f"    priority: {prio}", f"    cidr_list: [\"{cidr}\"]"]
+    if intercept_udp:
+        lines += ["interception:", f"  udp_listen: [\"0.0.0.0:{INTERCEPT_PORT}\"]",
+                  f"  mark: {BTRT_MARK}"]
     if neighbor:
         lines += ["neighbors:", "  - name: \"partner\"", "    refresh_interval: 1800",
                   "    peers_expiry_interval: 7200",
@@ -407,7 +434,9 @@ SWARMS = {
 
 class Scenario:
     """mode: baseline (only the origin), retracker (retracker.local listed beside it),
-    intercept (HTTP announces to the origin diverted through the DPI stand-in to btrt).
+    intercept (HTTP announces to the origin diverted through the DPI stand-in to btrt),
+    intercept-udp (the subscribers' torrent lists only the origin's udp:// URL; the router's
+    shipped ruleset diverts their BEP 15 packets to btrt's interception.udp_listen).
     partner: btrt asks the partner's btrt as a neighbour. locality: tracker.* keys."""
 
     def __init__(self, label, mode, partner=False, locality=None):
@@ -432,14 +461,18 @@ def run_scenario(lab, swarm, sc, torrents, info_hash, digest, opts, attempt=1):
             conf = btrt_config(work / "btrt", f"{ROUTER_SUB}:80", [f"{ROUTER_SUB}/32"],
                                [("local peers", 0, "198.18.0.0/24"),
                                 ("neighboring peers", 1, "198.19.0.0/24")], sc.locality,
-                               PARTNER_URL if sc.partner else None)
+                               PARTNER_URL if sc.partner else None,
+                               intercept_udp=sc.mode == "intercept-udp")
             started.append(start_btrt(lab, "rtr", "btrt", conf, ROUTER_SUB))
         if sc.mode == "intercept":
             started.append(lab.popen("rtr", "dpi-standin", [PY, str(HERE / "dpi_standin.py"),
                                                              "0.0.0.0", str(DPI_PORT), ROUTER_SUB,
                                                              "80"]))
             lab.divert_http(True)
-        sub_torrent = torrents["retracker" if sc.mode == "retracker" else "origin"]
+        if sc.mode == "intercept-udp":
+            lab.divert_udp(True)
+        sub_torrent = torrents[{"retracker": "retracker", "intercept-udp": "udp-origin"}.get(
+            sc.mode, "origin")]
         for node in ("sub", "part", "inet"):
             workers[node] = Worker(lab, node)
         seeders = []
@@ -458,7 +491,7 @@ def run_scenario(lab, swarm, sc, torrents, info_hash, digest, opts, attempt=1):
         def announced(node_names):
             status = {n: workers[n].call(op="status") for n in workers}
             for node, name, torrent in node_names:
-                want = 2 if torrent != torrents["origin"] else 1
+                want = 2 if torrent in (torrents["retracker"], torrents["partner"]) else 1
                 if len(status[node][name]["trackers"]) < want:
                     return False
             return True
@@ -518,6 +551,7 @@ def run_scenario(lab, swarm, sc, torrents, info_hash, digest, opts, attempt=1):
         for w in workers.values():
             w.close()
         lab.divert_http(False)
+        lab.divert_udp(False)
         for p in reversed(started):
             stop(p)
             lab.forget(p)
@@ -603,9 +637,12 @@ def scenarios_for(args):
     if args.smoke:
         locality = dict(kv.split("=") for kv in args.smoke_locality)
         out.append(Scenario("intercept", "intercept", locality=locality))
+        if args.udp:
+            out.append(Scenario("intercept-udp", "intercept-udp", locality=locality))
         return out
     out += [Scenario("retracker.local", "retracker"),
             Scenario("intercept", "intercept"),
+            Scenario("intercept-udp", "intercept-udp"),
             Scenario("intercept+partner", "intercept", partner=True)]
     for cutoff in args.cutoffs:
         for n in args.seeders:
@@ -710,6 +747,8 @@ def parse(argv=None):
                     help="a baseline is run again (up to --baseline-tries times) while less than "
                          "this share of the local leechers' payload crossed the uplink")
     ap.add_argument("--baseline-tries", type=int, default=1)
+    ap.add_argument("--udp", action="store_true",
+                    help="with --smoke: also the UDP interception scenario")
     ap.add_argument("--smoke-locality", nargs="*", default=[],
                     help="tracker keys of the smoke's btrt (KEY=VALUE), default: btrt's defaults")
     ap.add_argument("--out", help="where to save the table (default build-lab/lab-<time>.txt)")

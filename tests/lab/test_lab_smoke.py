@@ -1,7 +1,9 @@
 """Smoke run of the provider lab (bench/lab/lab.py, docs/locality.md): one small swarm — 3
 local seeders, 12 external seeders, 2 local leechers, 2 MiB — first with only the origin
 tracker (the baseline), then with subscribers' HTTP announces diverted through the DPI
-stand-in to btrt, whose `locality_cutoff` is the local swarm's size (3): the local seeders
+stand-in to btrt, then with the subscribers' torrent naming only the origin's udp:// URL and
+the router's shipped ruleset diverting their BEP 15 packets to btrt's interception.udp_listen;
+btrt's `locality_cutoff` is the local swarm's size (3): the local seeders
 can serve, so btrt must keep the leechers' bytes off the uplink — at most 20 % of the
 baseline's inbound bytes. (With 10 local seeders the default cutoff would do the same, but
 then the baseline itself sometimes gets nearly everything locally and proves nothing.)
@@ -31,14 +33,15 @@ MIN_BASELINE_IN = 0.2
 
 
 def test_btrt_keeps_inbound_uplink_bytes_down():
-    args = lab.parse(["--smoke", "--swarms", "smoke", "--size-mib", "2", "--timeout", "60",
-                      "--baseline-min-in", str(MIN_BASELINE_IN), "--baseline-tries", "3",
+    args = lab.parse(["--smoke", "--udp", "--swarms", "smoke", "--size-mib", "2", "--timeout",
+                      "60", "--baseline-min-in", str(MIN_BASELINE_IN), "--baseline-tries", "3",
                       "--smoke-locality", "locality_cutoff=3"])
     before = set(lab.lab_namespaces())
     rows = lab.run(args)
     assert set(lab.lab_namespaces()) == before, "the lab left namespaces behind"
-    base, btrt = rows
+    base, btrt, udp = rows
     assert base["scenario"] == "baseline" and btrt["scenario"] == "intercept"
+    assert udp["scenario"] == "intercept-udp"
     print("\n" + lab.table(rows))
     # the baseline really crossed the uplink (in one of its tries)
     payload = 2 * 1048576 * 2
@@ -48,3 +51,9 @@ def test_btrt_keeps_inbound_uplink_bytes_down():
         f"btrt's scenario took {btrt['up_in']} bytes in over the uplink, the baseline "
         f"{base['up_in']}")
     assert btrt["loc"]["share"]["local"] > base["loc"]["share"]["local"]
+    # The same over BEP 15: only btrt (asked from the origin's address) hands out local peers
+    # alone; the origin itself would list the external seeders.
+    assert udp["up_in"] <= 0.2 * base["up_in"], (
+        f"the UDP interception took {udp['up_in']} bytes in over the uplink, the baseline "
+        f"{base['up_in']}")
+    assert udp["loc"]["share"]["local"] > base["loc"]["share"]["local"]
