@@ -191,7 +191,9 @@ struct Server::Worker {
   bool stopping = false;
   core::LruMap<ReplySocket> replies{kMaxReplySockets};  // by origin_key
   log::RateLimited reply_warning{60};
-  std::array<std::array<char, kControlSize>, kBatch> control;
+  // Control messages are read in place (CMSG_*): aligned as cmsghdr, and kControlSize is a
+  // multiple of that alignment (CMSG_SPACE).
+  alignas(cmsghdr) std::array<std::array<char, kControlSize>, kBatch> control;
   std::array<int, kBatch> reply_fd;  // of each intercepted answer in a batch
 
   // Receive and send state for one batch, reused for every batch.
