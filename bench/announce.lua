@@ -15,6 +15,8 @@
 --   origin=PORT: send each announce as a DPI passes it on (the transparent shape of docs/dpi-integration.md): Host
 --          127.0.0.1:PORT (the origin tracker) and the subscriber's address in
 --          X-Forwarded-For instead of ip= (bench/forwarding.py)
+--   host=HOST: the Host header (e.g. the origin's address:port of an intercepted announce,
+--          bench/intercept.py)
 --   seq:   walk the peers in order instead of at random (the warm-up uses it to register
 --          every peer)
 -- done() prints one machine-readable line: "RESULT requests=... p50_us=... p99_us=... ...".
@@ -24,6 +26,7 @@ local requests = {}
 local sequential = false
 local counter = 0
 local origin = nil
+local host = nil
 
 local function info_hash(t)
   return string.format("%%%02X%%%02X%%%02X%%%02X", math.floor(t / 16777216) % 256,
@@ -37,8 +40,9 @@ function init(args)
     if a == "seq" then sequential = true end
     local port = a:match("^origin=(%d+)$")
     if port then origin = port end
+    host = a:match("^host=(.+)$") or host
   end
-  wrk.headers["Host"] = origin and ("127.0.0.1:" .. origin) or "localhost"
+  wrk.headers["Host"] = host or (origin and ("127.0.0.1:" .. origin) or "localhost")
   for n = 0, peers - 1 do
     local address = "10." .. math.floor(n / 65536) .. "." .. math.floor(n / 256) % 256 .. "." ..
         n % 256
