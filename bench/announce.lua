@@ -17,6 +17,8 @@
 --          X-Forwarded-For instead of ip= (bench/forwarding.py)
 --   host=HOST: the Host header (e.g. the origin's address:port of an intercepted announce,
 --          bench/intercept.py)
+--   torrents=N: spread the peers over N torrents instead of 10,000 (bench/intercept.py: fewer
+--          origin answers to fetch before the cache serves)
 --   seq:   walk the peers in order instead of at random (the warm-up uses it to register
 --          every peer)
 -- done() prints one machine-readable line: "RESULT requests=... p50_us=... p99_us=... ...".
@@ -41,6 +43,8 @@ function init(args)
     local port = a:match("^origin=(%d+)$")
     if port then origin = port end
     host = a:match("^host=(.+)$") or host
+    local spread = a:match("^torrents=(%d+)$")
+    if spread then torrents = tonumber(spread) end
   end
   wrk.headers["Host"] = host or (origin and ("127.0.0.1:" .. origin) or "localhost")
   for n = 0, peers - 1 do
