@@ -330,7 +330,7 @@ struct Behind {
       : database_missing(database == nullptr),
         write_behind(swarm.store, std::move(database), config.database, clock,
                      statistics_of(swarm)),
-        poller(swarm.store, clock),
+        poller(swarm.store, clock, config.interception.mark),
         forwarder(swarm.store, clock, config.forwarding, config.tracker, config.interception.mark),
         admin(swarm.store, config.server.admin_allow, providers(swarm, front)) {
     if (database_missing) {

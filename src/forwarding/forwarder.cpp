@@ -146,6 +146,7 @@ Forwarder::Forwarder(core::SwarmStore& store, const clock::Clock& clock,
     : impl_(std::make_unique<Impl>(store, clock, settings, tracker, mark)) {
   enabled_.store(settings.enabled);
   pass_client_ip_.store(settings.pass_client_ip);
+  allowed_destinations_ = settings.allowed_destinations;
 }
 
 Forwarder::~Forwarder() {
@@ -163,7 +164,16 @@ void Forwarder::stop() {
 void Forwarder::apply(const config::Forwarding& settings, const config::Tracker& tracker) {
   enabled_.store(settings.enabled);
   pass_client_ip_.store(settings.pass_client_ip);
+  {
+    const std::lock_guard lock(allowed_mutex_);
+    allowed_destinations_ = settings.allowed_destinations;
+  }
   impl_->apply(settings, tracker);
+}
+
+bool Forwarder::destination_allowed(const net::IpAddress& address) const {
+  const std::lock_guard lock(allowed_mutex_);
+  return forwarding::destination_allowed(address, allowed_destinations_);
 }
 
 Forwarder::Lookup Forwarder::lookup(std::string_view origin, const core::InfoHash& info_hash,
@@ -202,7 +212,7 @@ Forwarder::Impl::Impl(core::SwarmStore& store, const clock::Clock& clock,
   options.mark = mark;
   // Runs on this thread only, like every other use of settings_.
   options.guard = [this](const net::IpAddress& address) {
-    return destination_allowed(address, settings_.allowed_destinations);
+    return forwarding::destination_allowed(address, settings_.allowed_destinations);
   };
   upstream::UdpClientOptions udp_options;
   udp_options.guard = options.guard;

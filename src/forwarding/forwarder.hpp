@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <span>
 #include <string>
@@ -80,6 +81,10 @@ class Forwarder {
 
   bool enabled() const { return enabled_.load(std::memory_order_relaxed); }
   bool pass_client_ip() const { return pass_client_ip_.load(std::memory_order_relaxed); }
+  // Whether forwarding.allowed_destinations, as last applied, lets `address` be asked: the
+  // front ends check an intercepted request's original destination before any lookup, on
+  // their own threads.
+  bool destination_allowed(const net::IpAddress& address) const;
 
   // On a worker thread: what is known of the origin's view of the torrent, and whether the
   // origin has to be asked (mode, event, age of the cached answer).
@@ -138,6 +143,8 @@ class Forwarder {
   // Read on every forwarded announce, from the workers' threads: no call into Impl.
   std::atomic<bool> enabled_{true};
   std::atomic<bool> pass_client_ip_{false};
+  mutable std::mutex allowed_mutex_;
+  std::vector<net::Cidr> allowed_destinations_;  // guarded by allowed_mutex_
 };
 
 }  // namespace btrt::forwarding

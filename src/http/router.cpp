@@ -78,7 +78,6 @@ Router::Router(tracker::Tracker& tracker, const config::Config& config)
       store_(tracker.store()),
       hostnames_(config.server.hostnames),
       listen_(config.server.listen),
-      allowed_destinations_(config.forwarding.allowed_destinations),
       spoof_source_(config.interception.spoof_source) {}
 
 void Router::handle(const Request& request, Response& response) {
@@ -147,7 +146,7 @@ void Router::intercepted(const Request& request, Response& response) {
   // The destination guard holds for the address the subscriber really went to, whatever its
   // Host says: answered from what btrt knows, the origin is not asked.
   const bool allowed =
-      forwarding::destination_allowed(request.original_destination.address, allowed_destinations_);
+      !forwarder_ || forwarder_->destination_allowed(request.original_destination.address);
   forwarded(request, url, response, true, allowed);
 }
 

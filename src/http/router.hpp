@@ -61,7 +61,6 @@ class Router : public Handler {
   core::SwarmStore& store_;
   const std::vector<std::string> hostnames_;
   const std::vector<net::Endpoint> listen_;
-  const std::vector<net::Cidr> allowed_destinations_;
   const bool spoof_source_;
   std::mutex not_tracker_log_mutex_;
   log::RateLimited not_tracker_log_{60};

@@ -52,7 +52,8 @@ struct Poller::Neighbor {
   Status status;
 };
 
-Poller::Poller(core::SwarmStore& store, const clock::Clock& clock) : store_(store), clock_(clock) {}
+Poller::Poller(core::SwarmStore& store, const clock::Clock& clock, std::uint32_t mark)
+    : store_(store), clock_(clock), mark_(mark) {}
 
 Poller::~Poller() {
   stop();
@@ -60,6 +61,7 @@ Poller::~Poller() {
 
 void Poller::start(const std::vector<config::Neighbor>& neighbors) {
   upstream::ClientOptions options;
+  options.mark = mark_;
   client_ = std::make_unique<upstream::Client>(io_, options);
   update(neighbors);  // starts the ticks if there is a neighbour
   thread_ = std::thread([this] {

@@ -31,7 +31,9 @@ namespace btrt::neighbors {
 // delays an announce: all of this runs on the poller's own thread.
 class Poller {
  public:
-  Poller(core::SwarmStore& store, const clock::Clock& clock);
+  // mark: interception.mark, set on every request to a neighbour (0: none), so that a router
+  // diverting tracker ports never sends btrt's own polls back to it.
+  Poller(core::SwarmStore& store, const clock::Clock& clock, std::uint32_t mark = 0);
   ~Poller();
 
   void start(const std::vector<config::Neighbor>& neighbors);
@@ -66,6 +68,7 @@ class Poller {
 
   core::SwarmStore& store_;
   const clock::Clock& clock_;
+  const std::uint32_t mark_;
   boost::asio::io_context io_{1};
   std::unique_ptr<upstream::Client> client_;
   boost::asio::steady_timer timer_{io_};

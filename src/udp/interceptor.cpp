@@ -43,10 +43,7 @@ std::size_t encode(std::uint32_t transaction_id, const tracker::Tracker& tracker
 }  // namespace
 
 Interceptor::Interceptor(Handler& handler, tracker::Tracker& tracker, const config::Config& config)
-    : handler_(handler),
-      tracker_(tracker),
-      allowed_destinations_(config.forwarding.allowed_destinations),
-      spoof_source_(config.interception.spoof_source) {}
+    : handler_(handler), tracker_(tracker), spoof_source_(config.interception.spoof_source) {}
 
 std::size_t Interceptor::handle(std::span<const std::uint8_t> in, const Intercepted& from,
                                 std::span<std::uint8_t> out, LaterSender& later) {
@@ -65,7 +62,7 @@ forwarding::Forwarder* Interceptor::may_ask(const net::Endpoint& origin) const {
   if (!forwarder || !forwarder->enabled()) return nullptr;
   // The destination guard holds for original destinations too: a subscriber's packet to a
   // private address is answered from what btrt knows, the address is never asked.
-  if (!forwarding::destination_allowed(origin.address, allowed_destinations_)) {
+  if (!forwarder->destination_allowed(origin.address)) {
     Counters::global().add(Counters::upstream_refused);
     return nullptr;
   }

@@ -66,7 +66,6 @@ class Interceptor {
 
   Handler& handler_;
   tracker::Tracker& tracker_;
-  const std::vector<net::Cidr> allowed_destinations_;
   const bool spoof_source_;
   std::atomic<forwarding::Forwarder*> forwarder_{nullptr};
 };

@@ -10,6 +10,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import time
 import urllib.parse
 from pathlib import Path
@@ -387,5 +388,37 @@ def test_spoofed_source_reaches_the_origin_from_the_subscriber(tmp_path):
         requests = net.origin_requests()
         assert len(requests) == 1, requests
         assert requests[0]["client"] == SUBSCRIBER  # not the router's address
+    finally:
+        net.down()
+
+
+@needs_root
+def test_neighbour_polls_carry_the_mark(tmp_path, monkeypatch):
+    """btrt's polls of a neighbour leave with interception.mark like its forwarded requests: a
+    router diverting the tracker port must not send them back to btrt."""
+    neighbour = (f'neighbors:\n  - name: "partner"\n    refresh_interval: 1800\n'
+                 f'    peers_expiry_interval: 7200\n'
+                 f'    announce_request: "http://{ORIGIN}:{ORIGIN_PORT}/announce?info_hash='
+                 '{info_hash}&peer_id=-NB0001-000000000000&port=6882&uploaded=0&downloaded=0'
+                 '&left=0&compact=1"\n    timeout: 2\n')
+    monkeypatch.setattr(sys.modules[__name__], "BTRT_CONFIG", BTRT_CONFIG + neighbour)
+    net = Net(tmp_path)
+    try:
+        start_router(net, tmp_path)
+
+        def polls():
+            return [r for r in net.origin_requests() if "-NB0001-" in r["path"]]
+
+        # A local peer announced to btrt itself (nothing forwarded): the neighbour is asked
+        # about its torrent at once, from the router, and every packet to it was marked.
+        status, _, _ = net.curl(announce_url(f"{ROUTER_SUB}:{LOCAL_PORT}", info_hash(1811),
+                                             peer_id(2), 6002, event="started"),
+                                source=LOCAL_PEER)
+        assert status == 200
+        wait_until(lambda: polls(), 10, "btrt to poll its neighbour")
+        assert polls()[0]["client"] == ROUTER_UP
+        assert len(net.origin_requests()) == len(polls())
+        marked = net.x("rtr", "nft", "list", "chain", "inet", "btrt_test", "out").stdout
+        assert int(re.search(r"counter packets (\d+)", marked).group(1)) > 0, marked
     finally:
         net.down()

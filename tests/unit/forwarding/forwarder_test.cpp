@@ -142,6 +142,23 @@ TEST_F(ForwarderTest, ConcurrentAsksForOneTorrentShareOneRequest) {
   }
 }
 
+TEST_F(ForwarderTest, TheFrontEndsGuardFollowsApply) {
+  // The front ends check an intercepted request's original destination with the list in
+  // force, so a SIGHUP that widens or narrows allowed_destinations reaches them too.
+  start();
+  const auto loopback = *net::IpAddress::parse("127.0.0.5");
+  const auto benchmarking = *net::IpAddress::parse("198.18.0.5");
+  const auto documentation = *net::IpAddress::parse("203.0.113.10");
+  EXPECT_TRUE(forwarder->destination_allowed(loopback));
+  EXPECT_FALSE(forwarder->destination_allowed(benchmarking));
+  EXPECT_TRUE(forwarder->destination_allowed(documentation));  // not a special range
+  config::Forwarding narrower;
+  narrower.allowed_destinations = {*net::Cidr::parse("198.18.0.0/24")};
+  forwarder->apply(narrower, tracker);
+  EXPECT_FALSE(forwarder->destination_allowed(loopback));
+  EXPECT_TRUE(forwarder->destination_allowed(benchmarking));
+}
+
 TEST_F(ForwarderTest, WhenNeededAsksAgainOnlyOnceTheCachedAnswerIsStale) {
   TestServer origin([](const Received&) { return Reply{test::ok_reply(answer_with_peer(60))}; });
   start();
