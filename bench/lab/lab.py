@@ -49,7 +49,7 @@ PEER_RTR, PEER_PGW = "198.19.1.1", "198.19.1.2"  # the peering link router <-> p
 ORIGIN = "203.0.113.10"
 ORIGIN_PORT = 6969
 DPI_PORT = 8081
-INTERCEPT_PORT = 8082  # btrt's interception.udp_listen (the shipped ruleset's BTRT_PORT)
+INTERCEPT_PORT = 8082  # btrt's interception.tcp_listen and udp_listen (the ruleset's BTRT_PORT)
 BTRT_MARK = 439
 RULESET = ROOT / "packaging" / "nftables" / "btrt-intercept.nft"
 ORIGIN_URL = f"http://{ORIGIN}:{ORIGIN_PORT}/announce"
@@ -251,9 +251,10 @@ class Lab:
         else:
             self.x("rtr", "nft", "delete", "table", "ip", "btrtlab", check=False)
 
-    # btrt's own interception: the shipped ruleset on the router (tproxy to btrt's
-    # interception.udp_listen), with tproxy's routing side.
-    def divert_udp(self, on):
+    # btrt's own interception: the shipped ruleset on the router (tproxy of the tracker port,
+    # TCP and UDP, to btrt's interception.tcp_listen and udp_listen), with tproxy's routing
+    # side.
+    def divert_tproxy(self, on):
         if on:
             text = RULESET.read_text()
             text = re.sub(r'define LAN_IF = "[^"]*"', 'define LAN_IF = "sub0"', text)
@@ -346,7 +347,7 @@ def write_torrents(payload_dir: Path, name, out_dir: Path, piece):
 
 # trackers -----------------------------------------------------------------------------
 def btrt_config(workdir: Path, listen, trusted, groups, locality=None, neighbor=None,
-                intercept_udp=False):
+                intercept=False):
     lines = [
         "server:", f"  listen: [\"{listen}\"]", "  threads: 1",
         f"  trusted_sources: [{', '.join(repr(t).replace(chr(39), chr(34)) for t in trusted)}]",
@@ -362,8 +363,9 @@ def btrt_config(workdir: Path, listen, trusted, groups, locality=None, neighbor=
               "  pass_client_ip: true", "peer_groups:"]
     for name, prio, cidr in groups:
         lines += [f"  - name: \"{name}\"", f"    priority: {prio}", f"    cidr_list: [\"{cidr}\"]"]
-    if intercept_udp:
-        lines += ["interception:", f"  udp_listen: [\"0.0.0.0:{INTERCEPT_PORT}\"]",
+    if intercept:
+        lines += ["interception:", f"  tcp_listen: [\"0.0.0.0:{INTERCEPT_PORT}\"]",
+                  f"  udp_listen: [\"0.0.0.0:{INTERCEPT_PORT}\"]",
                   f"  mark: {BTRT_MARK}"]
     if neighbor:
         lines += ["neighbors:", "  - name: \"partner\"", "    refresh_interval: 1800",
@@ -435,6 +437,8 @@ SWARMS = {
 class Scenario:
     """mode: baseline (only the origin), retracker (retracker.local listed beside it),
     intercept (HTTP announces to the origin diverted through the DPI stand-in to btrt),
+    intercept-http (the same diverted by the router's shipped ruleset to btrt's
+    interception.tcp_listen),
     intercept-udp (the subscribers' torrent lists only the origin's udp:// URL; the router's
     shipped ruleset diverts their BEP 15 packets to btrt's interception.udp_listen).
     partner: btrt asks the partner's btrt as a neighbour. locality: tracker.* keys."""
@@ -462,15 +466,15 @@ def run_scenario(lab, swarm, sc, torrents, info_hash, digest, opts, attempt=1):
                                [("local peers", 0, "198.18.0.0/24"),
                                 ("neighboring peers", 1, "198.19.0.0/24")], sc.locality,
                                PARTNER_URL if sc.partner else None,
-                               intercept_udp=sc.mode == "intercept-udp")
+                               intercept=sc.mode in ("intercept-http", "intercept-udp"))
             started.append(start_btrt(lab, "rtr", "btrt", conf, ROUTER_SUB))
         if sc.mode == "intercept":
             started.append(lab.popen("rtr", "dpi-standin", [PY, str(HERE / "dpi_standin.py"),
                                                              "0.0.0.0", str(DPI_PORT), ROUTER_SUB,
                                                              "80"]))
             lab.divert_http(True)
-        if sc.mode == "intercept-udp":
-            lab.divert_udp(True)
+        if sc.mode in ("intercept-http", "intercept-udp"):
+            lab.divert_tproxy(True)
         sub_torrent = torrents[{"retracker": "retracker", "intercept-udp": "udp-origin"}.get(
             sc.mode, "origin")]
         for node in ("sub", "part", "inet"):
@@ -551,7 +555,7 @@ def run_scenario(lab, swarm, sc, torrents, info_hash, digest, opts, attempt=1):
         for w in workers.values():
             w.close()
         lab.divert_http(False)
-        lab.divert_udp(False)
+        lab.divert_tproxy(False)
         for p in reversed(started):
             stop(p)
             lab.forget(p)
@@ -636,12 +640,13 @@ def scenarios_for(args):
     out = [Scenario("baseline", "baseline")]
     if args.smoke:
         locality = dict(kv.split("=") for kv in args.smoke_locality)
-        out.append(Scenario("intercept", "intercept", locality=locality))
+        out.append(Scenario("intercept-http", "intercept-http", locality=locality))
         if args.udp:
             out.append(Scenario("intercept-udp", "intercept-udp", locality=locality))
         return out
     out += [Scenario("retracker.local", "retracker"),
             Scenario("intercept", "intercept"),
+            Scenario("intercept-http", "intercept-http"),
             Scenario("intercept-udp", "intercept-udp"),
             Scenario("intercept+partner", "intercept", partner=True)]
     for cutoff in args.cutoffs:
@@ -742,7 +747,8 @@ def parse(argv=None):
     ap.add_argument("--size-mib", type=float, default=4)
     ap.add_argument("--piece-kib", type=int, default=32)
     ap.add_argument("--timeout", type=float, default=240, help="per scenario's download, s")
-    ap.add_argument("--smoke", action="store_true", help="baseline and one btrt scenario")
+    ap.add_argument("--smoke", action="store_true",
+                    help="the baseline and btrt's HTTP interception (intercept-http)")
     ap.add_argument("--baseline-min-in", type=float, default=0.0,
                     help="a baseline is run again (up to --baseline-tries times) while less than "
                          "this share of the local leechers' payload crossed the uplink")

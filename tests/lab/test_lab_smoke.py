@@ -1,9 +1,9 @@
 """Smoke run of the provider lab (bench/lab/lab.py, docs/locality.md): one small swarm — 3
 local seeders, 12 external seeders, 2 local leechers, 2 MiB — first with only the origin
-tracker (the baseline), then with subscribers' HTTP announces diverted through the DPI
-stand-in to btrt, then with the subscribers' torrent naming only the origin's udp:// URL and
-the router's shipped ruleset diverting their BEP 15 packets to btrt's interception.udp_listen;
-btrt's `locality_cutoff` is the local swarm's size (3): the local seeders
+tracker (the baseline), then with the router's shipped ruleset diverting the subscribers'
+HTTP announces to btrt's interception.tcp_listen, then with the subscribers' torrent naming
+only the origin's udp:// URL and the same ruleset diverting their BEP 15 packets to btrt's
+interception.udp_listen; btrt's `locality_cutoff` is the local swarm's size (3): the local seeders
 can serve, so btrt must keep the leechers' bytes off the uplink — at most 20 % of the
 baseline's inbound bytes. (With 10 local seeders the default cutoff would do the same, but
 then the baseline itself sometimes gets nearly everything locally and proves nothing.)
@@ -40,7 +40,7 @@ def test_btrt_keeps_inbound_uplink_bytes_down():
     rows = lab.run(args)
     assert set(lab.lab_namespaces()) == before, "the lab left namespaces behind"
     base, btrt, udp = rows
-    assert base["scenario"] == "baseline" and btrt["scenario"] == "intercept"
+    assert base["scenario"] == "baseline" and btrt["scenario"] == "intercept-http"
     assert udp["scenario"] == "intercept-udp"
     print("\n" + lab.table(rows))
     # the baseline really crossed the uplink (in one of its tries)
