@@ -331,7 +331,8 @@ void Server::serve(Worker& w, Socket& socket) {
 }
 
 // Like serve(), for a transparent socket: each datagram's original destination comes with it,
-// and each answer leaves from that address on its own (sendto on the origin's reply socket).
+// and each answer leaves from that address (one sendmmsg per run of answers from the same
+// origin's reply socket).
 void Server::serve_intercepted(Worker& w, Socket& socket) {
   if (w.stopping) return;
   const int fd = socket.watch.native_handle();
