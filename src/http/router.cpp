@@ -326,12 +326,7 @@ void Router::answer_from_origin(const protocol::AnnounceRequest& parsed,
   }
   thread_local std::vector<core::SelectedPeer> selected;
   selected.clear();
-  core::SwarmCounts counts;
-  if (peer.event == core::AnnounceEvent::stopped) {
-    counts = tracker_.counts(peer.info_hash);
-  } else {
-    counts = store_.select(peer, now(), options, selected);
-  }
+  const core::SwarmCounts counts = tracker_.select_registered(peer, options, selected);
   answer(parsed, counts, selected, result.info ? &*result.info : nullptr, response, result.warning);
 }
 

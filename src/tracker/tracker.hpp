@@ -77,6 +77,14 @@ class Tracker {
   AnnounceResult announce(const Announce& request, std::vector<core::SelectedPeer>& peers);
   core::SelectOptions select_options(std::optional<std::uint32_t> numwant) const;
   core::SwarmCounts counts(const core::InfoHash& hash) { return store_.counts(hash, now()); }
+  // The selection for a peer registered earlier (a forwarded announce whose origin has now
+  // answered): its counts, and `peers` filled unless the peer stopped.
+  core::SwarmCounts select_registered(const core::PeerAnnounce& peer,
+                                      const core::SelectOptions& options,
+                                      std::vector<core::SelectedPeer>& peers) {
+    if (peer.event == core::AnnounceEvent::stopped) return counts(peer.info_hash);
+    return store_.select(peer, now(), options, peers);
+  }
 
   std::uint32_t interval() const { return settings_.interval.load(kRelaxed); }
   std::uint32_t min_interval() const { return settings_.min_interval.load(kRelaxed); }

@@ -157,28 +157,24 @@ std::size_t Interceptor::announce(const wire::Packet& packet, std::span<const st
   upstream.event = is_event(parsed.event);
   upstream.subscriber = peer.address;
   upstream.from_subscriber = spoof_source_;
-  forwarder->ask(std::move(upstream), [this, &later, from, transaction = packet.transaction_id,
-                                       peer, options,
-                                       v6](const forwarding::UpstreamOutcome& result) {
-    later.send_later(from,
-                     [this, transaction, peer, options, v6,
-                      result](std::span<std::uint8_t> answer) -> std::size_t {
-                       if (result.kind == forwarding::UpstreamOutcome::Kind::failure_reason) {
-                         Counters::global().add(Counters::intercepted_udp_failure_reason);
-                         return wire::encode_error(transaction, result.failure_reason, answer);
-                       }
-                       thread_local std::vector<core::SelectedPeer> selected;
-                       selected.clear();
-                       core::SwarmCounts counts;
-                       if (peer.event == core::AnnounceEvent::stopped) {
-                         counts = tracker_.counts(peer.info_hash);
-                       } else {
-                         counts = tracker_.store().select(peer, tracker_.now(), options, selected);
-                       }
-                       return encode(transaction, tracker_, counts, selected,
-                                     result.info ? &*result.info : nullptr, v6, answer);
-                     });
-  });
+  forwarder->ask(
+      std::move(upstream), [this, &later, from, transaction = packet.transaction_id, peer, options,
+                            v6](const forwarding::UpstreamOutcome& result) {
+        later.send_later(from,
+                         [this, transaction, peer, options, v6,
+                          result](std::span<std::uint8_t> answer) -> std::size_t {
+                           if (result.kind == forwarding::UpstreamOutcome::Kind::failure_reason) {
+                             Counters::global().add(Counters::intercepted_udp_failure_reason);
+                             return wire::encode_error(transaction, result.failure_reason, answer);
+                           }
+                           thread_local std::vector<core::SelectedPeer> selected;
+                           selected.clear();
+                           const core::SwarmCounts counts =
+                               tracker_.select_registered(peer, options, selected);
+                           return encode(transaction, tracker_, counts, selected,
+                                         result.info ? &*result.info : nullptr, v6, answer);
+                         });
+      });
   return 0;
 }
 
