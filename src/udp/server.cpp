@@ -279,21 +279,36 @@ void Server::wait(Worker& worker, Socket& socket) {
                           });
 }
 
+namespace {
+
+// Points the worker's recvmmsg headers at its buffers (they are rewritten by each call);
+// `with_control`: room for the original destination of a transparent socket's datagrams.
+template <typename Worker>
+void prepare_batch(Worker& w, bool with_control) {
+  for (unsigned i = 0; i < w.received.size(); ++i) {
+    w.in_vec[i] = {w.in[i].data(), w.in[i].size()};
+    auto& h = w.received[i].msg_hdr;
+    h = {};
+    h.msg_name = &w.from[i];
+    h.msg_namelen = sizeof w.from[i];
+    h.msg_iov = &w.in_vec[i];
+    h.msg_iovlen = 1;
+    if (with_control) {
+      h.msg_control = w.control[i].data();
+      h.msg_controllen = w.control[i].size();
+    }
+  }
+}
+
+}  // namespace
+
 // Reads what is queued batch by batch until the socket is empty, answering each batch with one
 // sendmmsg; a flood is served in turns so that the loop's other sockets and connections go on.
 void Server::serve(Worker& w, Socket& socket) {
   if (w.stopping) return;
   const int fd = socket.watch.native_handle();
   for (unsigned turn = 0; turn < kBatchesPerTurn; ++turn) {
-    for (unsigned i = 0; i < kBatch; ++i) {
-      w.in_vec[i] = {w.in[i].data(), w.in[i].size()};
-      auto& h = w.received[i].msg_hdr;
-      h = {};
-      h.msg_name = &w.from[i];
-      h.msg_namelen = sizeof w.from[i];
-      h.msg_iov = &w.in_vec[i];
-      h.msg_iovlen = 1;
-    }
+    prepare_batch(w, false);
     const int n = ::recvmmsg(fd, w.received.data(), kBatch, MSG_DONTWAIT, nullptr);
     if (n < 0) {
       if (errno == EINTR) continue;
@@ -337,17 +352,7 @@ void Server::serve_intercepted(Worker& w, Socket& socket) {
   if (w.stopping) return;
   const int fd = socket.watch.native_handle();
   for (unsigned turn = 0; turn < kBatchesPerTurn; ++turn) {
-    for (unsigned i = 0; i < kBatch; ++i) {
-      w.in_vec[i] = {w.in[i].data(), w.in[i].size()};
-      auto& h = w.received[i].msg_hdr;
-      h = {};
-      h.msg_name = &w.from[i];
-      h.msg_namelen = sizeof w.from[i];
-      h.msg_iov = &w.in_vec[i];
-      h.msg_iovlen = 1;
-      h.msg_control = w.control[i].data();
-      h.msg_controllen = w.control[i].size();
-    }
+    prepare_batch(w, true);
     const int n = ::recvmmsg(fd, w.received.data(), kBatch, MSG_DONTWAIT, nullptr);
     if (n < 0) {
       if (errno == EINTR) continue;
