@@ -12,7 +12,7 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${BUILD_DIR:-$root/build-fuzz}"
 seconds="${FUZZ_SECONDS:-20}"
-targets=(${FUZZ_TARGETS:-fuzz_bencode fuzz_announce fuzz_scrape fuzz_percent fuzz_tracker_answer fuzz_url fuzz_forwarded_request fuzz_cidr_list fuzz_config fuzz_router fuzz_origin_answer fuzz_udp fuzz_udp_origin_answer})
+targets=(${FUZZ_TARGETS:-fuzz_bencode fuzz_announce fuzz_scrape fuzz_percent fuzz_tracker_answer fuzz_url fuzz_forwarded_request fuzz_cidr_list fuzz_config fuzz_router fuzz_origin_answer fuzz_udp fuzz_udp_origin_answer fuzz_http_head})
 
 CC="${CC:-clang-14}" CXX="${CXX:-clang++-14}" \
   cmake -S "$root" -B "$build" -G Ninja -DBTRT_FUZZ=ON -DBTRT_BENCH=OFF

@@ -11,8 +11,7 @@
 
 namespace btrt::http {
 
-namespace beast = boost::beast;
-namespace bhttp = boost::beast::http;
+using error_code = boost::system::error_code;
 
 namespace {
 
@@ -39,10 +38,6 @@ std::string_view reason_phrase(int status) {
     default:
       return "Error";
   }
-}
-
-std::string_view view(beast::string_view s) {
-  return {s.data(), s.size()};
 }
 
 class PendingAnswer : public DeferredResponse {
@@ -111,15 +106,13 @@ void Connection::close_if_overdue(Clock::time_point now) {
 void Connection::close_if_idle() {
   // Waiting for a request of which not one byte has come counts as idle too: a client that
   // connected and said nothing must not hold a stopping server for request_timeout.
-  const bool nothing_received = reading_ && !parser_->got_some() && buffer_.size() == 0;
+  const bool nothing_received = reading_ && buffer_.size() == 0;
   if (idle_ || nothing_received || lingering_) close();
 }
 
 void Connection::begin_request() {
   idle_ = false;
-  parser_.emplace();
-  parser_->header_limit(worker_.options.max_header_bytes);
-  parser_->body_limit(0);
+  scanned_ = 0;
   reading_ = true;
   // An overflow connection holds resources past the limit: it gets less time.
   set_deadline(overflow_ ? std::min(worker_.options.request_timeout, kLingerSeconds)
@@ -134,23 +127,23 @@ void Connection::begin_request() {
 // tries again after the wake-up, and no completion handler queued per step.
 // (The socket is non-blocking from accept4(); MSG_DONTWAIT says so where it matters.)
 void Connection::read_available() {
+  // The buffer holds at most max_header_bytes, and a full one is never "need more".
   const std::size_t room = buffer_.max_size() - buffer_.size();
-  if (room == 0) return on_request(bhttp::error::header_limit);
   const auto space = buffer_.prepare(std::min<std::size_t>(room, kReadChunk));
   ssize_t n;
   do {
     n = ::recv(fd_, space.data(), space.size(), MSG_DONTWAIT);
   } while (n < 0 && errno == EINTR);
   if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return wait_readable();
-  if (n < 0) return on_request(beast::error_code(errno, boost::system::system_category()));
-  if (n == 0) return on_request(boost::asio::error::eof);
+  // Peer gone or reset mid-request: nothing to answer.
+  if (n <= 0) return close();
   buffer_.commit(static_cast<std::size_t>(n));
   parse();
 }
 
 bool Connection::watch() {
   if (socket_.is_open()) return true;
-  beast::error_code ec;
+  error_code ec;
   socket_.assign(v6_ ? boost::asio::ip::tcp::v6() : boost::asio::ip::tcp::v4(), fd_, ec);
   if (ec) close();
   return !ec;
@@ -158,7 +151,7 @@ bool Connection::watch() {
 
 void Connection::wait_readable() {
   if (!watch()) return;
-  socket_.async_wait(Socket::wait_read, [self = shared_from_this()](beast::error_code ec) {
+  socket_.async_wait(Socket::wait_read, [self = shared_from_this()](error_code ec) {
     if (ec) return self->close();
     if (self->idle_) return self->begin_request();  // the first byte of a next request
     self->read_available();
@@ -166,63 +159,56 @@ void Connection::wait_readable() {
 }
 
 void Connection::parse() {
-  while (!parser_->is_header_done()) {
-    beast::error_code ec;
-    const std::size_t used = parser_->put(buffer_.data(), ec);
-    buffer_.consume(used);
-    if (ec == bhttp::error::need_more || (!ec && used == 0)) return read_available();
-    if (ec) return on_request(ec);
-  }
-  // A body announced (Content-Length, chunked) is never waited for: a GET has none (400), any
-  // other method is answered 405 all the same. Either way the body is left unread.
-  on_request(parser_->is_done() ? beast::error_code{} : bhttp::error::unexpected_body);
+  const auto data = buffer_.data();
+  const std::string_view input(static_cast<const char*>(data.data()), data.size());
+  const auto result =
+      protocol::parse_http_head(input, worker_.options.max_header_bytes, scanned_, head_);
+  if (result == protocol::HeadResult::need_more) return read_available();
+  on_head(result);
 }
 
-void Connection::on_request(beast::error_code ec) {
+void Connection::on_head(protocol::HeadResult result) {
+  using protocol::HeadResult;
   reading_ = false;
   deadline_ = Clock::time_point::max();  // a deferred answer is bounded by its own timeout
-  if (ec) {
-    if (ec == bhttp::error::end_of_stream || ec == boost::asio::error::bad_descriptor ||
-        ec == boost::asio::error::operation_aborted || ec == boost::asio::error::eof ||
-        ec == boost::asio::error::connection_reset) {
-      return close();  // peer gone, or too slow: nothing to answer
+  switch (result) {
+    case HeadResult::line_too_long:
+      return reject(414, "request line too long\n");
+    case HeadResult::head_too_large:
+      return reject(431, "headers too large\n");
+    case HeadResult::malformed:
+      return reject(400, "malformed HTTP request\n");
+    case HeadResult::need_more:
+    case HeadResult::complete:
+      break;
+  }
+  // A body announced (Content-Length, chunked) is never read: a GET has none (400), any other
+  // method is answered 405 all the same. Either way the body is left unread.
+  const bool get = head_.method == "GET";
+  if (head_.has_body) {
+    if (!get) {
+      unread_input_ = true;
+      return respond(overflow_ ? 503 : 405, "text/plain",
+                     overflow_ ? "too many connections\n" : "only GET is supported\n", true);
     }
-    if (ec == bhttp::error::header_limit) {
-      // Beast hands over the request line as soon as it is whole: no target yet means the
-      // request line itself was too long.
-      bool line_ended = !parser_->get().target().empty();
-      return reject(line_ended ? 431 : 414,
-                    line_ended ? "headers too large\n" : "request line too long\n");
-    }
-    if (ec == bhttp::error::body_limit || ec == bhttp::error::unexpected_body) {
-      // Beast refuses a Content-Length over the limit as soon as the head is read; the
-      // method is known by then.
-      if (parser_->get().method() != bhttp::verb::get) {
-        unread_input_ = true;
-        return respond(overflow_ ? 503 : 405, "text/plain",
-                       overflow_ ? "too many connections\n" : "only GET is supported\n", true);
-      }
-      return reject(400, "a GET request has no body\n");
-    }
-    return reject(400, "malformed HTTP request\n");
+    return reject(400, "a GET request has no body\n");
   }
 
-  const auto& message = parser_->get();
-  close_after_ = !message.keep_alive() || message.version() < 11 ||
-                 worker_.stopping.load(std::memory_order_relaxed);
+  close_after_ = !head_.keep_alive || worker_.stopping.load(std::memory_order_relaxed);
+  // The views of head_ stay valid until the buffer is next written to: the handler runs
+  // before any further read.
+  buffer_.consume(head_.size);
   if (overflow_) return respond(503, "text/plain", "too many connections\n", true);
-  if (message.method() != bhttp::verb::get) {
-    return respond(405, "text/plain", "only GET is supported\n", true);
-  }
+  if (!get) return respond(405, "text/plain", "only GET is supported\n", true);
   Request request;
-  request.method = view(message.method_string());
-  request.target = view(message.target());
-  request.version = message.version();
-  request.host = view(message[bhttp::field::host]);
-  request.x_forwarded_for = view(message["X-Forwarded-For"]);
-  request.x_real_ip = view(message["X-Real-IP"]);
-  request.via = view(message[bhttp::field::via]);
-  request.user_agent = view(message[bhttp::field::user_agent]);
+  request.method = head_.method;
+  request.target = head_.target;
+  request.version = head_.version;
+  request.host = head_.host;
+  request.x_forwarded_for = head_.x_forwarded_for;
+  request.x_real_ip = head_.x_real_ip;
+  request.via = head_.via;
+  request.user_agent = head_.user_agent;
   request.source = source_;
   if (original_destination_) {
     request.intercepted = true;
@@ -274,12 +260,11 @@ void Connection::respond(int status, std::string_view content_type, std::string_
   if (sent == out_.size()) return after_answer(close_after);
   if (!watch()) return;
   set_deadline(worker_.options.request_timeout);
-  boost::asio::async_write(
-      socket_, boost::asio::buffer(out_) + sent,
-      [self = shared_from_this(), close_after](beast::error_code error, std::size_t) {
-        if (error) return self->close();
-        self->after_answer(close_after);
-      });
+  boost::asio::async_write(socket_, boost::asio::buffer(out_) + sent,
+                           [self = shared_from_this(), close_after](error_code error, std::size_t) {
+                             if (error) return self->close();
+                             self->after_answer(close_after);
+                           });
 }
 
 void Connection::after_answer(bool close_after) {
@@ -336,7 +321,7 @@ void Connection::drain() {
     return close();
   }
   if (!watch()) return;
-  socket_.async_wait(Socket::wait_read, [self = shared_from_this()](beast::error_code ec) {
+  socket_.async_wait(Socket::wait_read, [self = shared_from_this()](error_code ec) {
     if (ec) return self->close();
     self->drain();
   });
@@ -351,7 +336,7 @@ void Connection::close() {
   // after the answer, so that a client that reads it gets it whole. Otherwise close() alone
   // does the same, one system call fewer per connection.
   if (unread_input_) ::shutdown(fd_, SHUT_RDWR);
-  beast::error_code ec;
+  error_code ec;
   if (socket_.is_open()) {
     socket_.close(ec);  // also cancels what waits on it
   } else {

@@ -5,14 +5,13 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/http/empty_body.hpp>
-#include <boost/beast/http/parser.hpp>
 #include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
 
 #include "http/server.hpp"
+#include "protocol/http_head.hpp"
 
 namespace btrt::http {
 
@@ -53,7 +52,7 @@ class Connection final : public std::enable_shared_from_this<Connection>, public
   void read_available();
   void wait_readable();
   void parse();
-  void on_request(boost::beast::error_code ec);
+  void on_head(protocol::HeadResult result);
   void after_answer(bool close_after);
   void respond(int status, std::string_view content_type, std::string_view body, bool close);
   void reject(int status, std::string_view body);  // answer and close
@@ -79,7 +78,8 @@ class Connection final : public std::enable_shared_from_this<Connection>, public
   Socket socket_;  // open once watch() has handed it fd_
   Worker& worker_;
   boost::beast::flat_buffer buffer_;
-  std::optional<boost::beast::http::request_parser<boost::beast::http::empty_body>> parser_;
+  protocol::HttpHead head_;
+  std::size_t scanned_ = 0;  // how far the search for the head's end has got
   std::string body_;
   std::string out_;
   net::IpAddress source_;
