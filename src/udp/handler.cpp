@@ -2,6 +2,7 @@
 
 #include <sys/random.h>
 
+#include <algorithm>
 #include <array>
 #include <stdexcept>
 
@@ -54,7 +55,8 @@ std::size_t Handler::handle(std::span<const std::uint8_t> in, const net::IpAddre
     count_drop(drop);
     return 0;
   }
-  const std::uint64_t slot = tracker_.now() / kSlotSeconds;
+  const core::Seconds now = tracker_.now();
+  const std::uint64_t slot = now / kSlotSeconds;
   auto& counters = Counters::global();
   if (packet.action == wire::Action::connect) {
     counters.add(Counters::udp_connects);
@@ -64,12 +66,12 @@ std::size_t Handler::handle(std::span<const std::uint8_t> in, const net::IpAddre
     count_drop(wire::Drop::connection_id);
     return 0;
   }
-  if (packet.action == wire::Action::announce) return announce(packet, source, out);
+  if (packet.action == wire::Action::announce) return announce(packet, source, now, out);
   return scrape(packet, out);
 }
 
 std::size_t Handler::announce(const wire::Packet& packet, const net::IpAddress& source,
-                              std::span<std::uint8_t> out) {
+                              core::Seconds now, std::span<std::uint8_t> out) {
   auto& counters = Counters::global();
   counters.add(Counters::udp_announces);
   const auto& parsed = packet.announce;
@@ -78,6 +80,7 @@ std::size_t Handler::announce(const wire::Packet& packet, const net::IpAddress& 
   tracker::Announce request;
   request.peer = tracker::peer_of(parsed, claimed ? *parsed.ip : source);
   request.numwant = parsed.numwant;
+  request.now = now;
   const bool v6 = !request.peer.address.is_v4();
   request.family = v6 ? core::SelectOptions::Family::v6 : core::SelectOptions::Family::v4;
 
@@ -97,7 +100,14 @@ std::size_t Handler::announce(const wire::Packet& packet, const net::IpAddress& 
   answer.peers = peers;
   const std::size_t size = wire::encode_announce(answer, out);
   const std::size_t sent = (size - wire::kAnswerHeaderSize) / (v6 ? 18 : 6);
-  for (std::size_t i = 0; i < sent && i < peers.size(); ++i) counters.returned(peers[i].group);
+  // Peers come ranked, so groups come in runs: one counter update per run, not per peer.
+  const std::size_t counted = std::min(sent, peers.size());
+  for (std::size_t i = 0; i < counted;) {
+    std::size_t run = i + 1;
+    while (run < counted && peers[run].group == peers[i].group) ++run;
+    counters.returned(peers[i].group, run - i);
+    i = run;
+  }
   return size;
 }
 

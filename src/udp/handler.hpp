@@ -35,7 +35,7 @@ class Handler {
 
  private:
   std::size_t announce(const protocol::udp::Packet& packet, const net::IpAddress& source,
-                       std::span<std::uint8_t> out);
+                       core::Seconds now, std::span<std::uint8_t> out);
   std::size_t scrape(const protocol::udp::Packet& packet, std::span<std::uint8_t> out);
 
   tracker::Tracker& tracker_;
