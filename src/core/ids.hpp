@@ -32,6 +32,17 @@ struct Id20 {
     return out;
   }
   friend auto operator<=>(const Id20&, const Id20&) = default;
+  // Three word compares instead of a call to memcmp: every hash-map probe and every peer
+  // handed out compares ids.
+  friend bool operator==(const Id20& a, const Id20& b) {
+    std::uint64_t x[2], y[2];
+    std::uint32_t x4, y4;
+    std::memcpy(x, a.bytes.data(), 16);
+    std::memcpy(y, b.bytes.data(), 16);
+    std::memcpy(&x4, a.bytes.data() + 16, 4);
+    std::memcpy(&y4, b.bytes.data() + 16, 4);
+    return ((x[0] ^ y[0]) | (x[1] ^ y[1]) | (x4 ^ y4)) == 0;
+  }
   template <typename H>
   friend H AbslHashValue(H h, const Id20& id) {
     return H::combine_contiguous(std::move(h), id.bytes.data(), id.bytes.size());

@@ -169,6 +169,15 @@ class PeerList {
     return {lower(first_bucket, levels), lower(last_bucket + 1, levels)};
   }
 
+  // Position of the first record in bucket `bucket` or a later one, searched from `from`,
+  // which the caller knows to be at or before it (ranges visited in ascending bucket order).
+  std::size_t lower_from(unsigned bucket, const Levels& levels, std::size_t from) const {
+    auto it =
+        std::partition_point(records_.begin() + static_cast<std::ptrdiff_t>(from), records_.end(),
+                             [&](const Record& r) { return bucket_of(r, levels) < bucket; });
+    return static_cast<std::size_t>(it - records_.begin());
+  }
+
   // Inserts a record that is not yet present; returns its position.
   std::size_t insert(const Record& record, const Levels& levels) {
     grow_if_full();

@@ -43,6 +43,9 @@ void select_peers(const Torrent& torrent, const std::uint8_t (&levels)[256],
                   TimePoint now, std::vector<SelectedPeer>& out) {
   const std::size_t numwant = options.numwant;
   std::size_t seeders = 0;
+  // Buckets are visited in ascending order, so each range starts at or after the last one's
+  // end: the searches cover only what is left.
+  std::size_t from4 = 0, from6 = 0;
   for (std::size_t level = 0; level < level_count && out.size() < numwant; ++level) {
     if (options.locality_cutoff > 0 && out.size() >= options.locality_cutoff) break;
     // Near seeders that can serve the requester matter more than near peers in general.
@@ -52,9 +55,13 @@ void select_peers(const Torrent& torrent, const std::uint8_t (&levels)[256],
       if (out.size() >= numwant) break;
       const unsigned last_bucket = PeerList<std::uint32_t>::first_bucket(level, learned) + 1;
       const unsigned first_bucket = requester.seeder ? last_bucket : last_bucket - 1;
-      auto [b4, e4] = torrent.v4.range(first_bucket, last_bucket, levels);
+      const std::size_t b4 = torrent.v4.lower_from(first_bucket, levels, from4);
+      std::size_t e4 = from4 = torrent.v4.lower_from(last_bucket + 1, levels, b4);
       std::size_t b6 = 0, e6 = 0;
-      if (torrent.v6) std::tie(b6, e6) = torrent.v6->range(first_bucket, last_bucket, levels);
+      if (torrent.v6) {
+        b6 = torrent.v6->lower_from(first_bucket, levels, from6);
+        e6 = from6 = torrent.v6->lower_from(last_bucket + 1, levels, b6);
+      }
       if (options.family == SelectOptions::Family::v6) e4 = b4;
       if (options.family == SelectOptions::Family::v4) e6 = b6;
       const std::size_t n4 = e4 - b4;

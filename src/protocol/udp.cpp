@@ -264,15 +264,13 @@ std::uint64_t ConnectionIds::issue(const net::IpAddress& address, std::uint16_t 
   std::memcpy(input.data(), address.bytes().data(), 16);
   write16(input.data() + 16, port);
   write64(input.data() + 18, slot);
-  return siphash24(key_, input);
+  return (siphash24(key_, input) & ~kSlotBits) | (slot & kSlotBits);
 }
 
 bool ConnectionIds::accepts(std::uint64_t id, const net::IpAddress& address, std::uint16_t port,
                             std::uint64_t slot) const {
-  for (std::uint64_t back = 0; back < kSlotsAccepted && back <= slot; ++back) {
-    if (issue(address, port, slot - back) == id) return true;
-  }
-  return false;
+  const std::uint64_t back = (slot - id) & kSlotBits;
+  return back < kSlotsAccepted && back <= slot && issue(address, port, slot - back) == id;
 }
 
 std::size_t encode_connect_request(std::uint32_t transaction_id, std::span<std::uint8_t> out) {

@@ -87,10 +87,13 @@ std::size_t encode_error(std::uint32_t transaction_id, std::string_view message,
 
 // Stateless connection IDs: a keyed hash (SipHash-2-4) of the source address and port and a
 // time slot. An ID is accepted in its own slot and the next `kSlotsAccepted - 1` ones, so with
-// one-minute slots it lives between two and three minutes; no table per client.
+// one-minute slots it lives between two and three minutes; no table per client. The ID's two
+// low bits carry the slot's, so that checking one costs one hash whatever its age.
 class ConnectionIds {
  public:
   static constexpr std::uint32_t kSlotsAccepted = 3;
+  static constexpr std::uint64_t kSlotBits = 3;  // kSlotsAccepted must fit
+  static_assert(kSlotsAccepted <= kSlotBits + 1);
   using Key = std::array<std::uint64_t, 2>;
 
   explicit ConnectionIds(const Key& key) : key_(key) {}

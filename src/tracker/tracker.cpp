@@ -1,11 +1,32 @@
 #include "tracker/tracker.hpp"
 
 #include <algorithm>
+#include <cstring>
 
 namespace btrt::tracker {
 
+namespace {
+
+void halves(const net::IpAddress& address, std::uint64_t (&out)[2]) {
+  std::memcpy(out, address.bytes().data(), sizeof out);
+}
+
+}  // namespace
+
+std::vector<Tracker::Prefix> Tracker::prefixes_of(const std::vector<net::Cidr>& cidrs) {
+  std::vector<Prefix> out;
+  net::IpAddress::Bytes ones;
+  ones.fill(0xff);
+  for (const auto& c : cidrs) {
+    Prefix& p = out.emplace_back();
+    halves(c.network, p.network);
+    halves(net::mask(net::IpAddress(ones), c.length), p.mask);
+  }
+  return out;
+}
+
 Tracker::Tracker(core::SwarmStore& store, const config::Config& config, const clock::Clock& clock)
-    : store_(store), trusted_sources_(config.server.trusted_sources), clock_(clock) {
+    : store_(store), trusted_sources_(prefixes_of(config.server.trusted_sources)), clock_(clock) {
   apply(config.tracker);
 }
 
@@ -23,8 +44,11 @@ void Tracker::apply(const config::Tracker& t) {
 }
 
 bool Tracker::trusted(const net::IpAddress& address) const {
-  return std::any_of(trusted_sources_.begin(), trusted_sources_.end(),
-                     [&](const net::Cidr& c) { return c.contains(address); });
+  std::uint64_t a[2];
+  halves(address, a);
+  return std::any_of(trusted_sources_.begin(), trusted_sources_.end(), [&](const Prefix& p) {
+    return (a[0] & p.mask[0]) == p.network[0] && (a[1] & p.mask[1]) == p.network[1];
+  });
 }
 
 core::SelectOptions Tracker::select_options(std::optional<std::uint32_t> numwant) const {
@@ -40,7 +64,8 @@ AnnounceResult Tracker::announce(const Announce& request, std::vector<core::Sele
   AnnounceResult result;
   auto options = select_options(request.numwant);
   options.family = request.family;
-  auto outcome = store_.announce(request.peer, now(), peer_expiry(), options, peers);
+  const core::Seconds at = request.now != 0 ? request.now : now();
+  auto outcome = store_.announce(request.peer, at, peer_expiry(), options, peers);
   result.tracker_full = outcome.status == core::AnnounceOutcome::Status::torrent_limit;
   result.counts = outcome.counts;
   result.interval = interval();

@@ -49,6 +49,7 @@ struct Announce {
   core::PeerAnnounce peer;               // address: the subscriber's (trusted claims applied)
   std::optional<std::uint32_t> numwant;  // absent: tracker.numwant_default
   core::SelectOptions::Family family = core::SelectOptions::Family::any;
+  core::Seconds now = 0;  // 0: the clock's; a caller that read it already passes it
 };
 
 struct AnnounceResult {
@@ -96,8 +97,16 @@ class Tracker {
  private:
   static constexpr auto kRelaxed = std::memory_order_relaxed;
 
+  // A trusted prefix as two 64-bit halves of network and mask: trusted() runs on every
+  // announce that claims an address, which from a proxy is every one.
+  struct Prefix {
+    std::uint64_t network[2];
+    std::uint64_t mask[2];
+  };
+  static std::vector<Prefix> prefixes_of(const std::vector<net::Cidr>& cidrs);
+
   core::SwarmStore& store_;
-  const std::vector<net::Cidr> trusted_sources_;
+  const std::vector<Prefix> trusted_sources_;
   const clock::Clock& clock_;
 
   struct Settings {

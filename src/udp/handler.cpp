@@ -2,6 +2,7 @@
 
 #include <sys/random.h>
 
+#include <algorithm>
 #include <array>
 #include <stdexcept>
 
@@ -50,20 +51,22 @@ Handler::Handler(tracker::Tracker& tracker, const wire::ConnectionIds::Key& key)
 std::size_t Handler::handle(std::span<const std::uint8_t> in, const net::IpAddress& source,
                             std::uint16_t port, std::span<std::uint8_t> out) {
   thread_local wire::Packet packet;
-  if (const std::size_t size = admit(in, source, port, packet, out); size != kAdmitted) {
+  const core::Seconds now = tracker_.now();
+  if (const std::size_t size = admit(in, source, port, now, packet, out); size != kAdmitted) {
     return size;
   }
-  if (packet.action == wire::Action::announce) return announce(packet, source, out);
+  if (packet.action == wire::Action::announce) return announce(packet, source, now, out);
   return scrape(packet, out);
 }
 
 std::size_t Handler::admit(std::span<const std::uint8_t> in, const net::IpAddress& source,
-                           std::uint16_t port, wire::Packet& packet, std::span<std::uint8_t> out) {
+                           std::uint16_t port, core::Seconds now, wire::Packet& packet,
+                           std::span<std::uint8_t> out) {
   if (const auto drop = wire::parse(in, packet); drop != wire::Drop::none) {
     count_drop(drop);
     return 0;
   }
-  const std::uint64_t slot = tracker_.now() / kSlotSeconds;
+  const std::uint64_t slot = now / kSlotSeconds;
   auto& counters = Counters::global();
   if (packet.action == wire::Action::connect) {
     counters.add(Counters::udp_connects);
@@ -77,7 +80,7 @@ std::size_t Handler::admit(std::span<const std::uint8_t> in, const net::IpAddres
 }
 
 std::size_t Handler::announce(const wire::Packet& packet, const net::IpAddress& source,
-                              std::span<std::uint8_t> out) {
+                              core::Seconds now, std::span<std::uint8_t> out) {
   auto& counters = Counters::global();
   counters.add(Counters::udp_announces);
   const auto& parsed = packet.announce;
@@ -86,6 +89,7 @@ std::size_t Handler::announce(const wire::Packet& packet, const net::IpAddress& 
   tracker::Announce request;
   request.peer = tracker::peer_of(parsed, claimed ? *parsed.ip : source);
   request.numwant = parsed.numwant;
+  request.now = now;
   const bool v6 = !request.peer.address.is_v4();
   request.family = v6 ? core::SelectOptions::Family::v6 : core::SelectOptions::Family::v4;
 
@@ -105,7 +109,14 @@ std::size_t Handler::announce(const wire::Packet& packet, const net::IpAddress& 
   answer.peers = peers;
   const std::size_t size = wire::encode_announce(answer, out);
   const std::size_t sent = (size - wire::kAnswerHeaderSize) / (v6 ? 18 : 6);
-  for (std::size_t i = 0; i < sent && i < peers.size(); ++i) counters.returned(peers[i].group);
+  // Peers come ranked, so groups come in runs: one counter update per run, not per peer.
+  const std::size_t counted = std::min(sent, peers.size());
+  for (std::size_t i = 0; i < counted;) {
+    std::size_t run = i + 1;
+    while (run < counted && peers[run].group == peers[i].group) ++run;
+    counters.returned(peers[i].group, run - i);
+    i = run;
+  }
   return size;
 }
 

@@ -36,7 +36,8 @@ class Handler {
   // the source.
   static constexpr std::size_t kAdmitted = static_cast<std::size_t>(-1);
   std::size_t admit(std::span<const std::uint8_t> in, const net::IpAddress& source,
-                    std::uint16_t port, protocol::udp::Packet& packet, std::span<std::uint8_t> out);
+                    std::uint16_t port, core::Seconds now, protocol::udp::Packet& packet,
+                    std::span<std::uint8_t> out);
   // A scrape answered from btrt's own counts.
   std::size_t scrape(const protocol::udp::Packet& packet, std::span<std::uint8_t> out);
 
@@ -48,7 +49,8 @@ class Handler {
 
  private:
   std::size_t announce(const protocol::udp::Packet& packet, const net::IpAddress& source,
-                       std::span<std::uint8_t> out);
+                       core::Seconds now, std::span<std::uint8_t> out);
+  std::size_t scrape(const protocol::udp::Packet& packet, std::span<std::uint8_t> out);
 
   tracker::Tracker& tracker_;
   const protocol::udp::ConnectionIds ids_;

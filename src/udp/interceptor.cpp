@@ -48,8 +48,8 @@ Interceptor::Interceptor(Handler& handler, tracker::Tracker& tracker, const conf
 std::size_t Interceptor::handle(std::span<const std::uint8_t> in, const Intercepted& from,
                                 std::span<std::uint8_t> out, LaterSender& later) {
   thread_local wire::Packet packet;
-  const std::size_t size =
-      handler_.admit(in, from.subscriber.address, from.subscriber.port, packet, out);
+  const std::size_t size = handler_.admit(in, from.subscriber.address, from.subscriber.port,
+                                          tracker_.now(), packet, out);
   if (size == 0) return 0;
   Counters::global().add(Counters::intercepted_udp);
   if (size != Handler::kAdmitted) return size;  // a connect
