@@ -50,7 +50,6 @@ class Handler {
  private:
   std::size_t announce(const protocol::udp::Packet& packet, const net::IpAddress& source,
                        core::Seconds now, std::span<std::uint8_t> out);
-  std::size_t scrape(const protocol::udp::Packet& packet, std::span<std::uint8_t> out);
 
   tracker::Tracker& tracker_;
   const protocol::udp::ConnectionIds ids_;

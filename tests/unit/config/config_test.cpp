@@ -18,9 +18,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// The repository root, found from this file's path (tests/unit/config/config_test.cpp).
 fs::path repo_root() {
-  return fs::absolute(fs::path(__FILE__)).parent_path().parent_path().parent_path().parent_path();
+  return fs::path(BTRT_SOURCE_DIR);
 }
 
 std::string read_text(const fs::path& path) {

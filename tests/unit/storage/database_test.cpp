@@ -100,7 +100,7 @@ class DatabaseTest : public ::testing::TestWithParam<Backend> {
   // The schema as first released, from tests/data.
   void load_version_one() {
     std::filesystem::path fixture =
-        std::filesystem::path(__FILE__).parent_path().parent_path().parent_path() / "data" /
+        std::filesystem::path(BTRT_SOURCE_DIR) / "tests" / "data" /
         (GetParam() == Backend::mysql ? "schema_v1_mysql.sql" : "schema_v1_sqlite.sql");
     {
       auto db = Database::connect(config_);  // creates the SQLite file
