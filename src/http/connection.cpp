@@ -8,6 +8,8 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
 #include <cerrno>
+#include <charconv>
+#include <cstring>
 
 namespace btrt::http {
 
@@ -38,6 +40,12 @@ std::string_view reason_phrase(int status) {
     default:
       return "Error";
   }
+}
+
+template <std::size_t N>
+std::string_view digits(char (&buffer)[N], std::uint64_t value) {
+  const auto end = std::to_chars(buffer, buffer + N, value).ptr;
+  return {buffer, static_cast<std::size_t>(end - buffer)};
 }
 
 class PendingAnswer : public DeferredResponse {
@@ -149,13 +157,21 @@ bool Connection::watch() {
   return !ec;
 }
 
+// A receive, not a wait for readiness: Asio re-arms the descriptor's epoll registration
+// (one epoll_ctl call) for every readiness wait, while a receive rides on the registration
+// made once. The receive lands in the buffer as read_available()'s would.
 void Connection::wait_readable() {
   if (!watch()) return;
-  socket_.async_wait(Socket::wait_read, [self = shared_from_this()](error_code ec) {
-    if (ec) return self->close();
-    if (self->idle_) return self->begin_request();  // the first byte of a next request
-    self->read_available();
-  });
+  const std::size_t room = buffer_.max_size() - buffer_.size();
+  socket_.async_receive(buffer_.prepare(std::min<std::size_t>(room, kReadChunk)),
+                        [self = shared_from_this()](error_code ec, std::size_t n) {
+                          // Peer gone or reset: nothing to answer.
+                          if (ec || n == 0) return self->close();
+                          self->buffer_.commit(n);
+                          // The first bytes of a next request.
+                          if (self->idle_) return self->begin_request();
+                          self->parse();
+                        });
 }
 
 void Connection::parse() {
@@ -230,18 +246,30 @@ void Connection::finish_deferred(const std::function<void(Response&)>& fill) {
 
 void Connection::respond(int status, std::string_view content_type, std::string_view body,
                          bool close_after) {
-  out_.clear();
-  out_ += "HTTP/1.1 ";
-  out_ += std::to_string(status);
-  out_ += ' ';
-  out_ += reason_phrase(status);
-  out_ += "\r\nContent-Type: ";
-  out_ += content_type;
-  out_ += "\r\nContent-Length: ";
-  out_ += std::to_string(body.size());
-  if (status == 405) out_ += "\r\nAllow: GET";
-  out_ += close_after ? "\r\nConnection: close\r\n\r\n" : "\r\n\r\n";
-  out_ += body;
+  // The status line, headers and body are sized first and copied once.
+  char status_digits[12];
+  char length_digits[24];
+  const std::string_view pieces[] = {
+      "HTTP/1.1 ",
+      digits(status_digits, static_cast<std::uint64_t>(status)),
+      " ",
+      reason_phrase(status),
+      "\r\nContent-Type: ",
+      content_type,
+      "\r\nContent-Length: ",
+      digits(length_digits, body.size()),
+      status == 405 ? "\r\nAllow: GET" : "",
+      close_after ? "\r\nConnection: close\r\n\r\n" : "\r\n\r\n",
+      body,
+  };
+  std::size_t total = 0;
+  for (const auto piece : pieces) total += piece.size();
+  out_.resize(total);
+  char* at = out_.data();
+  for (const auto piece : pieces) {
+    std::memcpy(at, piece.data(), piece.size());
+    at += piece.size();
+  }
   // One write normally takes the whole answer; only a large one (a scrape of every torrent,
   // the stats page) to a slow reader waits for room.
   //

@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 
+#include <charconv>
 #include <cstring>
 
 #include "text/url.hpp"
@@ -39,24 +40,18 @@ std::optional<IpAddress> IpAddress::parse(std::string_view text) {
   return IpAddress(b);
 }
 
-bool IpAddress::is_v4() const {
-  return std::memcmp(bytes_.data(), kMappedPrefix.data(), kMappedPrefix.size()) == 0;
-}
-
-std::uint32_t IpAddress::v4() const {
-  return (std::uint32_t{bytes_[12]} << 24) | (std::uint32_t{bytes_[13]} << 16) |
-         (std::uint32_t{bytes_[14]} << 8) | std::uint32_t{bytes_[15]};
-}
-
 std::string IpAddress::to_string() const {
-  char buf[INET6_ADDRSTRLEN];
-  if (is_v4()) {
-    in_addr a4;
-    a4.s_addr = htonl(v4());
-    inet_ntop(AF_INET, &a4, buf, sizeof(buf));
-  } else {
-    inet_ntop(AF_INET6, bytes_.data(), buf, sizeof(buf));
+  if (is_v4()) {  // by hand: the non-compact answer writes one per peer
+    char buf[16];
+    char* p = buf;
+    for (std::size_t i = 12; i < 16; ++i) {
+      if (i > 12) *p++ = '.';
+      p = std::to_chars(p, buf + sizeof buf, bytes_[i]).ptr;
+    }
+    return {buf, p};
   }
+  char buf[INET6_ADDRSTRLEN];
+  inet_ntop(AF_INET6, bytes_.data(), buf, sizeof(buf));
   return buf;
 }
 

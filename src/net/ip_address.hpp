@@ -1,8 +1,10 @@
 #pragma once
 
 #include <array>
+#include <bit>
 #include <compare>
 #include <cstdint>
+#include <cstring>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -21,8 +23,18 @@ class IpAddress {
   // Accepts dotted IPv4 and textual IPv6 (with or without brackets); nothing else.
   static std::optional<IpAddress> parse(std::string_view text);
 
-  bool is_v4() const;
-  std::uint32_t v4() const;  // host order; only meaningful when is_v4()
+  // Inline: every peer selected and encoded asks.
+  bool is_v4() const {
+    std::uint64_t head;
+    std::uint32_t middle;
+    std::memcpy(&head, bytes_.data(), sizeof head);
+    std::memcpy(&middle, bytes_.data() + sizeof head, sizeof middle);
+    return head == 0 && middle == kMappedMiddle;
+  }
+  std::uint32_t v4() const {  // host order; only meaningful when is_v4()
+    return (std::uint32_t{bytes_[12]} << 24) | (std::uint32_t{bytes_[13]} << 16) |
+           (std::uint32_t{bytes_[14]} << 8) | std::uint32_t{bytes_[15]};
+  }
   const Bytes& bytes() const { return bytes_; }
   std::string to_string() const;
 
@@ -36,6 +48,10 @@ class IpAddress {
   }
 
  private:
+  // Bytes 8..11 of an IPv4-mapped address (00 00 ff ff) read as one native word.
+  static constexpr std::uint32_t kMappedMiddle =
+      std::endian::native == std::endian::little ? 0xffff0000u : 0x0000ffffu;
+
   Bytes bytes_{};
 };
 

@@ -22,9 +22,9 @@ using ScalarBuf = std::array<std::uint8_t, kScalarMax>;
 // for a bad escape, or `invalid` when the value is too long to be valid.
 FailureReason decode_scalar(std::string_view raw, ScalarBuf& buf, std::string_view& out,
                             FailureReason malformed, FailureReason invalid) {
-  if (!percent_well_formed(raw)) return malformed;
-  auto n = percent_decode_to(raw, buf);
-  if (n < 0) return invalid;
+  const auto n = percent_decode_into(raw, buf);
+  if (n < 0) return malformed;
+  if (static_cast<std::size_t>(n) > buf.size()) return invalid;
   out = as_chars(std::span(buf).first(static_cast<std::size_t>(n)));
   return nullptr;
 }
@@ -61,9 +61,10 @@ bool parse_u32_clamped(std::string_view s, std::uint32_t& out) {
 // A 20-byte id: a malformed escape or any other decoded length is an error.
 FailureReason parse_id(std::string_view raw, std::array<std::uint8_t, 20>& bytes,
                        FailureReason malformed, FailureReason bad_length) {
-  if (!percent_well_formed(raw)) return malformed;
-  std::array<std::uint8_t, 20> buf{};
-  if (percent_decode_to(raw, buf) != 20) return bad_length;
+  std::array<std::uint8_t, 20> buf;
+  const auto n = percent_decode_into(raw, buf);
+  if (n < 0) return malformed;
+  if (n != 20) return bad_length;
   bytes = buf;
   return nullptr;
 }
@@ -80,7 +81,7 @@ RawParams collect(std::string_view query) {
   for_each_param(query, [&](std::string_view key, std::string_view value) {
     // Keys are plain ASCII in practice; decode them only when they carry an escape.
     std::array<std::uint8_t, 16> key_buf;
-    if (key.find_first_of("%+") != std::string_view::npos) {
+    if (percent_escaped(key)) {
       auto n = percent_decode_to(key, key_buf);
       if (n < 0) return;  // malformed, or too long for any known key: an unknown parameter
       key = as_chars(std::span(key_buf).first(static_cast<std::size_t>(n)));

@@ -1,28 +1,38 @@
 #include "protocol/percent.hpp"
 
+#include <array>
+
 namespace btrt::protocol {
 namespace {
 
-// The value of a hex digit, or -1.
-constexpr int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
+// The value of each byte as a hex digit, or -1: one load per digit on the request path.
+constexpr std::array<std::int8_t, 256> kHexValue = [] {
+  std::array<std::int8_t, 256> table{};
+  for (int c = 0; c < 256; ++c) {
+    table[static_cast<std::size_t>(c)] =
+        static_cast<std::int8_t>(c >= '0' && c <= '9'   ? c - '0'
+                                 : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                                 : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                                        : -1);
+  }
+  return table;
+}();
+
+int hex_value(char c) {
+  return kHexValue[static_cast<unsigned char>(c)];
 }
 
-// Decodes `in`, calling emit(byte) for each decoded byte; emit returns false to stop.
-// Returns false when the input is malformed or emit stopped.
+// Decodes `in`, calling emit(byte) for each decoded byte; false when the input is malformed.
 template <typename Emit>
 bool decode(std::string_view in, Emit&& emit) {
   for (std::size_t i = 0; i < in.size(); ++i) {
-    char c = in[i];
+    const char c = in[i];
     std::uint8_t byte;
     if (c == '%') {
       if (in.size() - i < 3) return false;
-      int hi = hex_value(in[i + 1]);
-      int lo = hex_value(in[i + 2]);
-      if (hi < 0 || lo < 0) return false;
+      const int hi = hex_value(in[i + 1]);
+      const int lo = hex_value(in[i + 2]);
+      if ((hi | lo) < 0) return false;
       byte = static_cast<std::uint8_t>((hi << 4) | lo);
       i += 2;
     } else if (c == '+') {
@@ -30,7 +40,7 @@ bool decode(std::string_view in, Emit&& emit) {
     } else {
       byte = static_cast<std::uint8_t>(c);
     }
-    if (!emit(byte)) return false;
+    emit(byte);
   }
   return true;
 }
@@ -42,24 +52,16 @@ constexpr bool unreserved(std::uint8_t b) {
 
 }  // namespace
 
-bool percent_well_formed(std::string_view in) {
-  return decode(in, [](std::uint8_t) { return true; });
-}
-
 bool percent_decode(std::string_view in, std::string& out) {
   out.reserve(out.size() + in.size());
-  return decode(in, [&out](std::uint8_t b) {
-    out += static_cast<char>(b);
-    return true;
-  });
+  return decode(in, [&out](std::uint8_t b) { out += static_cast<char>(b); });
 }
 
-std::ptrdiff_t percent_decode_to(std::string_view in, std::span<std::uint8_t> out) {
+std::ptrdiff_t percent_decode_into(std::string_view in, std::span<std::uint8_t> out) {
   std::size_t n = 0;
-  bool ok = decode(in, [&](std::uint8_t b) {
-    if (n == out.size()) return false;
-    out[n++] = b;
-    return true;
+  const bool ok = decode(in, [&](std::uint8_t b) {
+    if (n < out.size()) out[n] = b;
+    ++n;
   });
   return ok ? static_cast<std::ptrdiff_t>(n) : -1;
 }

@@ -12,15 +12,25 @@ namespace btrt::protocol {
 // '+' is a space, every other byte stands for itself. A '%' not followed by two hex
 // digits (e.g. "%zz", a trailing "%" or "%4") makes the whole input invalid.
 
-// True when every '%' is followed by two hex digits (the input would decode).
-bool percent_well_formed(std::string_view in);
+// True when the input holds an escape ('%' or '+'), i.e. decoding would change it.
+inline bool percent_escaped(std::string_view in) {
+  return in.find_first_of("%+") != std::string_view::npos;
+}
 
 // Appends the decoded bytes to `out`; false if malformed (out is then unspecified).
 bool percent_decode(std::string_view in, std::string& out);
 
-// Decodes into a fixed buffer without allocating. Returns the decoded length, or -1 when
-// the input is malformed or decodes to more than out.size() bytes.
-std::ptrdiff_t percent_decode_to(std::string_view in, std::span<std::uint8_t> out);
+// Decodes into a fixed buffer without allocating, in one pass that also checks the whole
+// input. Returns the decoded length, which may exceed out.size() (only the first out.size()
+// bytes are written), or -1 when the input is malformed: the caller tells "malformed" from
+// "too long" without decoding twice.
+std::ptrdiff_t percent_decode_into(std::string_view in, std::span<std::uint8_t> out);
+
+// As percent_decode_into, but -1 also when the input decodes to more than out.size() bytes.
+inline std::ptrdiff_t percent_decode_to(std::string_view in, std::span<std::uint8_t> out) {
+  const auto n = percent_decode_into(in, out);
+  return n > static_cast<std::ptrdiff_t>(out.size()) ? -1 : n;
+}
 
 // Percent-encodes every byte outside RFC 3986's unreserved set (A-Z a-z 0-9 - . _ ~).
 void percent_encode(std::span<const std::uint8_t> in, std::string& out);

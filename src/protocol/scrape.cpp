@@ -15,18 +15,19 @@ const char* parse_scrape(std::string_view query, std::size_t max_hashes,
   for_each_param(query, [&](std::string_view key, std::string_view value) {
     if (error) return;
     std::array<std::uint8_t, 16> key_buf;
-    if (key.find_first_of("%+") != std::string_view::npos) {
+    if (percent_escaped(key)) {
       auto n = percent_decode_to(key, key_buf);
       if (n < 0) return;  // not a key we know
       key = {reinterpret_cast<const char*>(key_buf.data()), static_cast<std::size_t>(n)};
     }
     if (key != "info_hash") return;
-    if (!percent_well_formed(value)) {
+    core::InfoHash hash;
+    const auto n = percent_decode_into(value, hash.bytes);
+    if (n < 0) {
       error = "malformed percent-encoding in info_hash";
       return;
     }
-    core::InfoHash hash;
-    if (percent_decode_to(value, hash.bytes) != 20) {
+    if (n != 20) {
       error = "invalid info_hash: must be 20 bytes";
       return;
     }

@@ -1,5 +1,6 @@
-// percent_decode and percent_decode_to must agree on every input and every buffer size, never
-// write past the buffer, and percent_encode must round-trip through percent_decode.
+// percent_decode, percent_decode_into and percent_decode_to must agree on every input and every
+// buffer size, never write past the buffer, and percent_encode must round-trip through
+// percent_decode.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -28,6 +29,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (n != static_cast<std::ptrdiff_t>(decoded.size())) std::abort();
     if (n > 0 && std::memcmp(buf.data(), decoded.data(), decoded.size()) != 0) std::abort();
   }
+  // The one-pass decoder counts the whole length and rejects malformed input wherever it is.
+  const std::ptrdiff_t whole = btrt::protocol::percent_decode_into(in, buf);
+  if (whole != (ok ? static_cast<std::ptrdiff_t>(decoded.size()) : -1)) std::abort();
   if (!ok) return 0;
 
   std::string encoded;

@@ -22,6 +22,24 @@ TEST(IpAddress, ParsesBothFamiliesAndMapsIpv4) {
   EXPECT_EQ(v6->to_string(), "2001:db8::1");
 }
 
+TEST(IpAddress, WritesEveryIpv4FormAsDottedQuad) {
+  for (const char* text : {"0.0.0.0", "255.255.255.255", "1.20.100.9", "198.51.100.200"}) {
+    auto a = IpAddress::parse(text);
+    ASSERT_TRUE(a) << text;
+    EXPECT_EQ(a->to_string(), text);
+  }
+}
+
+TEST(IpAddress, OnlyTheMappedPrefixIsIpv4) {
+  // One byte off the ::ffff:0:0/96 prefix anywhere makes an IPv6 address.
+  for (const char* text : {"::fffe:1.2.3.4", "::1:ffff:1.2.3.4", "1::ffff:1.2.3.4",
+                           "::7fff:1.2.3.4", "::ff:1.2.3.4", "::1.2.3.4"}) {
+    auto a = IpAddress::parse(text);
+    ASSERT_TRUE(a) << text;
+    EXPECT_FALSE(a->is_v4()) << text;
+  }
+}
+
 TEST(IpAddress, RejectsWhatIsNotAnAddress) {
   for (const char* bad :
        {"", "10.1.2", "10.1.2.300", "host.example", "1.2.3.4 ", "::g", "[::1", "10.0.0.1/8"}) {

@@ -111,6 +111,30 @@ TEST(PercentDecodeTo, AgreesWithPercentDecode) {
   }
 }
 
+TEST(PercentDecodeInto, CountsPastTheBufferWithoutWritingThere) {
+  std::array<std::uint8_t, 4> guard{0xAA, 0xAA, 0xAA, 0xAA};
+  EXPECT_EQ(percent_decode_into("%61bcdef", std::span(guard).first(3)), 6);
+  EXPECT_EQ(guard[0], 'a');
+  EXPECT_EQ(guard[2], 'c');
+  EXPECT_EQ(guard[3], 0xAA);
+  EXPECT_EQ(percent_decode_into("abc", std::span<std::uint8_t>{}), 3);
+}
+
+TEST(PercentDecodeInto, MalformedAnywhereIsMinusOneEvenPastTheBuffer) {
+  std::array<std::uint8_t, 2> buf{};
+  EXPECT_EQ(percent_decode_into("abcdef%zz", buf), -1);
+  EXPECT_EQ(percent_decode_into("ab%4", buf), -1);
+  EXPECT_EQ(percent_decode_into("%g1", buf), -1);
+  EXPECT_EQ(percent_decode_into("%1g", buf), -1);
+}
+
+TEST(PercentEscaped, OnlyPercentOrPlusCount) {
+  EXPECT_FALSE(percent_escaped("info_hash"));
+  EXPECT_FALSE(percent_escaped(""));
+  EXPECT_TRUE(percent_escaped("info%5Fhash"));
+  EXPECT_TRUE(percent_escaped("a+b"));
+}
+
 TEST(PercentEncode, UnreservedKeptEverythingElseEscapedUppercase) {
   std::string out;
   percent_encode(std::string_view("AZaz09-._~"), out);
