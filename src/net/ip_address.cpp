@@ -22,19 +22,43 @@ IpAddress IpAddress::from_v4(std::uint32_t host_order) {
   return IpAddress(b);
 }
 
+// IPv4 exactly as inet_pton reads it (four decimal parts of 0..255, no leading zeros, nothing
+// else), by hand: every announce's ip= and Host carry one.
+std::optional<std::uint32_t> parse_dotted_quad(std::string_view text) {
+  std::uint32_t value = 0;
+  std::size_t i = 0;
+  for (int part = 0; part < 4; ++part) {
+    if (part > 0) {
+      if (i == text.size() || text[i] != '.') return std::nullopt;
+      ++i;
+    }
+    const std::size_t start = i;
+    std::uint32_t number = 0;
+    while (i < text.size() && text[i] >= '0' && text[i] <= '9' && i - start < 3) {
+      number = number * 10 + static_cast<std::uint32_t>(text[i] - '0');
+      ++i;
+    }
+    const std::size_t digits = i - start;
+    if (digits == 0 || number > 255 || (digits > 1 && text[start] == '0')) return std::nullopt;
+    value = value << 8 | number;
+  }
+  if (i != text.size()) return std::nullopt;
+  return value;
+}
+
 std::optional<IpAddress> IpAddress::parse(std::string_view text) {
   if (text.size() >= 2 && text.front() == '[' && text.back() == ']') {
     text = text.substr(1, text.size() - 2);
   }
+  if (text.find(':') == std::string_view::npos) {
+    const auto v4 = parse_dotted_quad(text);
+    if (!v4) return std::nullopt;
+    return from_v4(*v4);
+  }
   char buf[INET6_ADDRSTRLEN];
-  if (text.empty() || text.size() >= sizeof(buf)) return std::nullopt;
+  if (text.size() >= sizeof(buf)) return std::nullopt;
   std::memcpy(buf, text.data(), text.size());
   buf[text.size()] = '\0';
-  if (text.find(':') == std::string_view::npos) {
-    in_addr a4;
-    if (inet_pton(AF_INET, buf, &a4) != 1) return std::nullopt;
-    return from_v4(ntohl(a4.s_addr));
-  }
   Bytes b;
   if (inet_pton(AF_INET6, buf, b.data()) != 1) return std::nullopt;
   return IpAddress(b);

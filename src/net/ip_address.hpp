@@ -13,6 +13,9 @@ namespace btrt::net {
 
 // An IPv4 or IPv6 address. IPv4 is held as IPv4-mapped IPv6 (::ffff:a.b.c.d) so that one
 // 128-bit space serves both families and a mapped address classifies like its IPv4 form.
+// Dotted-quad IPv4 in host order, with inet_pton's strictness; nullopt for anything else.
+std::optional<std::uint32_t> parse_dotted_quad(std::string_view text);
+
 class IpAddress {
  public:
   using Bytes = std::array<std::uint8_t, 16>;

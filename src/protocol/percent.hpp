@@ -13,8 +13,12 @@ namespace btrt::protocol {
 // digits (e.g. "%zz", a trailing "%" or "%4") makes the whole input invalid.
 
 // True when the input holds an escape ('%' or '+'), i.e. decoding would change it.
+// (A loop, not find_first_of: that calls memchr over the set once per byte of the input.)
 inline bool percent_escaped(std::string_view in) {
-  return in.find_first_of("%+") != std::string_view::npos;
+  for (const char c : in) {
+    if (c == '%' || c == '+') return true;
+  }
+  return false;
 }
 
 // Appends the decoded bytes to `out`; false if malformed (out is then unspecified).

@@ -289,14 +289,13 @@ bool WriteBehind::flush() {
   backoff_.reset();
   if (batch.purge_expired) last_purge_ = wall_now;
   // Give the memory back, not just the entries: a burst (a restart's first flush, the end of
-  // an outage) must not stay resident for the life of the process.
-  const bool large = peers_.size() > 10000;
+  // an outage) and the database's page cache must not stay resident between flushes.
   peers_ = {};
   torrents_ = {};
   stats_.clear();
   pending_.store(0);
   batch = {};
-  if (large) malloc_trim(0);
+  malloc_trim(0);
   return true;
 }
 

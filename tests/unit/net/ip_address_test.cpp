@@ -1,6 +1,10 @@
 #include "net/ip_address.hpp"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
 
 #include "net/cidr.hpp"
 
@@ -37,6 +41,34 @@ TEST(IpAddress, OnlyTheMappedPrefixIsIpv4) {
     auto a = IpAddress::parse(text);
     ASSERT_TRUE(a) << text;
     EXPECT_FALSE(a->is_v4()) << text;
+  }
+}
+
+TEST(IpAddress, ReadsDottedQuadsExactlyAsInetPton) {
+  // Every string of up to 9 characters over "0129.5" that a few seeds grow into, and the
+  // known edge cases: leading zeros, too many or too few parts, out-of-range parts.
+  std::vector<std::string> inputs = {
+      "0.0.0.0", "255.255.255.255", "256.1.1.1",  "01.2.3.4", "1.2.3.04", "1.2.3.4.5", ".1.2.3",
+      "1.2.3.",  "1..2.3",          "1.2.3.0004", "1.2.3",    "",         "1.2.3.4x",  "+1.2.3.4"};
+  const std::string alphabet = "0129.5";
+  std::uint32_t state = 7;
+  for (int n = 0; n < 20000; ++n) {
+    std::string s;
+    const std::size_t length = 7 + n % 9;
+    for (std::size_t i = 0; i < length; ++i) {
+      state = state * 1103515245u + 12345u;
+      s += alphabet[(state >> 16) % alphabet.size()];
+    }
+    inputs.push_back(s);
+  }
+  for (const auto& text : inputs) {
+    in_addr expected;
+    const bool valid = inet_pton(AF_INET, text.c_str(), &expected) == 1;
+    const auto got = parse_dotted_quad(text);
+    ASSERT_EQ(got.has_value(), valid) << text;
+    if (valid) {
+      EXPECT_EQ(*got, ntohl(expected.s_addr)) << text;
+    }
   }
 }
 
