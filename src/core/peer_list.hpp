@@ -21,6 +21,10 @@ namespace btrt::core {
 // glibc rounds a request of 32n bytes plus its own 8-byte chunk header up to 32n + 16
 // anyway. An empty array points at a shared header of capacity 0 (never written: the first
 // insert allocates), so size() reads without a branch.
+//
+// The block can also carry one pointer after the records, only while it is set (the trailer):
+// a rare companion, such as a large swarm's index, then costs a small swarm nothing, not even
+// a pointer in the torrent.
 template <typename T>
 class RecordArray {
   static_assert(std::is_trivially_copyable_v<T> && alignof(T) <= 8);
@@ -38,7 +42,7 @@ class RecordArray {
   ~RecordArray() { release(); }
 
   std::size_t size() const { return header_->size; }
-  std::size_t capacity() const { return header_->capacity; }
+  std::size_t capacity() const { return header_->capacity & ~kTrailerBit; }
   bool empty() const { return header_->size == 0; }
   T* begin() { return reinterpret_cast<T*>(header_ + 1); }
   T* end() { return begin() + header_->size; }
@@ -48,11 +52,28 @@ class RecordArray {
   const T& operator[](std::size_t i) const { return begin()[i]; }
   // Bytes of the heap block (the allocator's own chunk header not included).
   std::size_t heap_bytes() const {
-    return header_ == &kEmpty ? 0 : sizeof(Header) + capacity() * sizeof(T);
+    if (header_ == &kEmpty) return 0;
+    return has_trailer() ? trailer_offset(capacity()) + sizeof(void*)
+                         : sizeof(Header) + capacity() * sizeof(T);
+  }
+
+  // (The shared empty header never has one; said first, so that a moved-from array's
+  // destruction is seen to read nothing past it.)
+  void* trailer() const {
+    return header_ != &kEmpty && has_trailer() ? *trailer_slot() : nullptr;
+  }
+  // Setting the first trailer reallocates the block; clearing it keeps the block as it is.
+  void set_trailer(void* pointer) {
+    if (pointer == nullptr) {
+      if (has_trailer()) header_->capacity &= ~kTrailerBit;
+      return;
+    }
+    if (!has_trailer()) reallocate(capacity(), true);
+    *trailer_slot() = pointer;
   }
 
   void push_back(const T& value) {
-    if (header_->size == header_->capacity) reserve(capacity() + capacity() / 4 + 2);
+    if (header_->size == capacity()) reserve(capacity() + capacity() / 4 + 2);
     begin()[header_->size++] = value;
   }
   void pop_back() { --header_->size; }
@@ -61,10 +82,10 @@ class RecordArray {
     if (first != end()) header_->size = static_cast<std::uint32_t>(first - begin());
   }
   void reserve(std::size_t capacity) {
-    if (capacity > header_->capacity) reallocate(capacity);
+    if (capacity > this->capacity()) reallocate(capacity, has_trailer());
   }
   void shrink_to_fit() {
-    if (header_->size < header_->capacity) reallocate(header_->size);
+    if (header_->size < capacity()) reallocate(header_->size, has_trailer());
   }
 
  private:
@@ -73,14 +94,32 @@ class RecordArray {
     std::uint32_t capacity;
   };
   static inline Header kEmpty{0, 0};
+  // In the capacity field: the block has a trailer. No array comes near 2^31 records.
+  static constexpr std::uint32_t kTrailerBit = std::uint32_t{1} << 31;
 
-  void reallocate(std::size_t capacity) {
+  bool has_trailer() const { return (header_->capacity & kTrailerBit) != 0; }
+  static std::size_t trailer_offset(std::size_t capacity) {
+    return (sizeof(Header) + capacity * sizeof(T) + alignof(void*) - 1) & ~(alignof(void*) - 1);
+  }
+  void** trailer_slot() const {
+    return reinterpret_cast<void**>(reinterpret_cast<char*>(header_) +
+                                    trailer_offset(capacity()));
+  }
+
+  void reallocate(std::size_t capacity, bool with_trailer) {
     Header* block = &kEmpty;
-    if (capacity > 0) {
-      block = static_cast<Header*>(::operator new(sizeof(Header) + capacity * sizeof(T)));
+    if (capacity > 0 || with_trailer) {
+      const std::size_t bytes = with_trailer ? trailer_offset(capacity) + sizeof(void*)
+                                             : sizeof(Header) + capacity * sizeof(T);
+      block = static_cast<Header*>(::operator new(bytes));
       block->size = header_->size;
-      block->capacity = static_cast<std::uint32_t>(capacity);
+      block->capacity = static_cast<std::uint32_t>(capacity) | (with_trailer ? kTrailerBit : 0);
       if (header_->size != 0) std::memcpy(block + 1, begin(), size() * sizeof(T));
+      if (with_trailer) {
+        void* kept = trailer();
+        std::memcpy(reinterpret_cast<char*>(block) + trailer_offset(capacity), &kept,
+                    sizeof kept);
+      }
     }
     release();
     header_ = block;
@@ -108,9 +147,20 @@ class PeerList {
   using Levels = std::uint8_t[256];  // group -> level
   static constexpr std::size_t kIndexFrom = 48;
 
+  PeerList() = default;
+  PeerList(PeerList&&) noexcept = default;  // the index travels in the records' block
+  PeerList& operator=(PeerList&& other) noexcept {
+    if (this != &other) {
+      drop_index();
+      records_ = std::move(other.records_);
+    }
+    return *this;
+  }
+  ~PeerList() { drop_index(); }
+
   std::size_t size() const { return records_.size(); }
   bool empty() const { return records_.empty(); }
-  bool indexed() const { return index_ != nullptr; }
+  bool indexed() const { return index() != nullptr; }
   const Record& operator[](std::size_t i) const { return records_[i]; }
   Record& operator[](std::size_t i) { return records_[i]; }
 
@@ -126,9 +176,9 @@ class PeerList {
 
   // Position of the peer at address:port, or -1.
   std::ptrdiff_t find(const Address& address, std::uint16_t port) const {
-    if (index_) {
-      auto it = index_->endpoints.find(Key{address, port});
-      return it == index_->endpoints.end() ? -1 : static_cast<std::ptrdiff_t>(it->second);
+    if (const Index* index = this->index()) {
+      auto it = index->endpoints.find(Key{address, port});
+      return it == index->endpoints.end() ? -1 : static_cast<std::ptrdiff_t>(it->second);
     }
     for (std::size_t i = 0; i < records_.size(); ++i) {
       if (records_[i].port == port && records_[i].address == address) {
@@ -140,9 +190,9 @@ class PeerList {
 
   // Position of an announced peer with this address and peer id (on any port), or -1.
   std::ptrdiff_t find_client(const Address& address, const PeerId& peer_id) const {
-    if (index_) {
-      auto it = index_->clients.find(ClientKey{address, peer_id});
-      return it == index_->clients.end() ? -1 : static_cast<std::ptrdiff_t>(it->second);
+    if (const Index* index = this->index()) {
+      auto it = index->clients.find(ClientKey{address, peer_id});
+      return it == index->clients.end() ? -1 : static_cast<std::ptrdiff_t>(it->second);
     }
     for (std::size_t i = 0; i < records_.size(); ++i) {
       const Record& r = records_[i];
@@ -193,7 +243,7 @@ class PeerList {
       hole = first;
     }
     records_[hole] = record;
-    if (index_) {
+    if (indexed()) {
       note(hole);
     } else if (records_.size() >= kIndexFrom) {
       build_index();
@@ -215,7 +265,7 @@ class PeerList {
   }
 
   void erase(std::size_t position, const Levels& levels) {
-    if (index_) forget(position);
+    if (indexed()) forget(position);
     std::size_t hole = position;
     // The last record of the hole's bucket fills the hole; then each following bucket
     // gives its last record to the hole left at the end of the bucket before it.
@@ -228,7 +278,7 @@ class PeerList {
       hole = last;
     }
     records_.pop_back();
-    if (index_ && records_.size() < kIndexFrom / 2) index_.reset();
+    if (records_.size() < kIndexFrom / 2) drop_index();
     shrink_if_sparse();
   }
 
@@ -256,9 +306,9 @@ class PeerList {
 
   std::size_t memory_bytes() const {
     std::size_t bytes = records_.heap_bytes();
-    if (index_) {
-      bytes += sizeof(*index_) + index_->endpoints.capacity() * (sizeof(Key) + 4 + 1) +
-               index_->clients.capacity() * (sizeof(ClientKey) + 4 + 1);
+    if (const Index* index = this->index()) {
+      bytes += sizeof(*index) + index->endpoints.capacity() * (sizeof(Key) + 4 + 1) +
+               index->clients.capacity() * (sizeof(ClientKey) + 4 + 1);
     }
     return bytes;
   }
@@ -302,35 +352,43 @@ class PeerList {
   void move(std::size_t from, std::size_t to) {
     if (from == to) return;
     records_[to] = records_[from];
-    if (index_) note(to);
+    if (indexed()) note(to);
   }
 
   // Index entries of the record at `position` point at it.
   void note(std::size_t position) {
     const Record& r = records_[position];
     const auto at = static_cast<std::uint32_t>(position);
-    index_->endpoints[Key{r.address, r.port}] = at;
-    if (!learned(r)) index_->clients[ClientKey{r.address, r.peer_id}] = at;
+    index()->endpoints[Key{r.address, r.port}] = at;
+    if (!learned(r)) index()->clients[ClientKey{r.address, r.peer_id}] = at;
   }
   void forget(std::size_t position) {
     const Record& r = records_[position];
-    index_->endpoints.erase(Key{r.address, r.port});
+    index()->endpoints.erase(Key{r.address, r.port});
     if (!learned(r)) {
-      auto it = index_->clients.find(ClientKey{r.address, r.peer_id});
-      if (it != index_->clients.end() && it->second == position) index_->clients.erase(it);
+      auto it = index()->clients.find(ClientKey{r.address, r.peer_id});
+      if (it != index()->clients.end() && it->second == position) index()->clients.erase(it);
     }
   }
 
+  Index* index() const { return static_cast<Index*>(records_.trailer()); }
   void build_index() {
-    index_ = std::make_unique<Index>();
-    index_->endpoints.reserve(records_.size());
+    drop_index();
+    auto index = std::make_unique<Index>();
+    index->endpoints.reserve(records_.size());
+    records_.set_trailer(index.get());
+    index.release();
     for (std::size_t i = 0; i < records_.size(); ++i) note(i);
+  }
+  void drop_index() {
+    delete index();
+    records_.set_trailer(nullptr);
   }
   void rebuild_index() {
     if (records_.size() >= kIndexFrom) {
       build_index();
     } else {
-      index_.reset();
+      drop_index();
     }
   }
 
@@ -346,8 +404,7 @@ class PeerList {
     }
   }
 
-  RecordArray<Record> records_;
-  std::unique_ptr<Index> index_;
+  RecordArray<Record> records_;  // its trailer: the index, while there is one
 };
 
 }  // namespace btrt::core

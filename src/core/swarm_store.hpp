@@ -36,7 +36,7 @@ struct Torrent {
 };
 // With its info-hash, one slot of a shard's torrent table: at ~10 peers per torrent, every
 // 8 bytes here cost about 1 byte per peer (docs/design.md, "The swarm store").
-static_assert(sizeof(std::pair<const InfoHash, Torrent>) == 64);
+static_assert(sizeof(std::pair<const InfoHash, Torrent>) == 56);
 
 enum class AnnounceEvent : std::uint8_t { none, started, completed, stopped };
 

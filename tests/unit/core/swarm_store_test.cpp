@@ -620,6 +620,57 @@ TEST(PeerList, MatchesAModelUnderRandomOperations) {
   }
 }
 
+// The index lives in the records' block: built past 48 peers, dropped below 24, kept across
+// the block's reallocations and moved with the list (the sanitizer build checks that no index
+// leaks or is read after it is freed).
+TEST(PeerList, IndexComesAndGoesWithTheSwarmAndTravelsWithIt) {
+  std::uint8_t levels[256] = {};
+  auto record = [](std::uint32_t address) {
+    PeerV4 r{};
+    r.address = address;
+    r.port = 6881;
+    r.peer_id = id_of(address);
+    return r;
+  };
+  auto all_found = [](const PeerList<std::uint32_t>& list, std::uint32_t from, std::uint32_t to) {
+    for (std::uint32_t a = from; a < to; ++a) {
+      const auto at = list.find(a, 6881);
+      if (at < 0 || list[static_cast<std::size_t>(at)].address != a) return false;
+      if (list.find_client(a, id_of(a)) != at) return false;
+    }
+    return list.find(to, 6881) < 0;
+  };
+  PeerList<std::uint32_t> list;
+  for (std::uint32_t a = 0; a < 47; ++a) list.insert(record(a), levels);
+  EXPECT_FALSE(list.indexed());
+  for (std::uint32_t a = 47; a < 200; ++a) list.insert(record(a), levels);  // grows the block
+  EXPECT_TRUE(list.indexed());
+  EXPECT_TRUE(all_found(list, 0, 200));
+
+  PeerList<std::uint32_t> moved(std::move(list));
+  EXPECT_TRUE(moved.indexed());
+  EXPECT_TRUE(all_found(moved, 0, 200));
+  EXPECT_FALSE(list.indexed());  // NOLINT(bugprone-use-after-move): moved-from is empty
+  EXPECT_EQ(list.size(), 0u);    // NOLINT(bugprone-use-after-move)
+
+  while (moved.size() > 23) moved.erase(moved.size() - 1, levels);
+  EXPECT_FALSE(moved.indexed());
+  std::vector<std::uint32_t> left;
+  for (std::size_t i = 0; i < moved.size(); ++i) left.push_back(moved[i].address);
+  for (const auto a : left) EXPECT_GE(moved.find(a, 6881), 0) << a;
+
+  PeerList<std::uint32_t> other;
+  for (std::uint32_t a = 1000; a < 1100; ++a) other.insert(record(a), levels);
+  ASSERT_TRUE(other.indexed());
+  other = std::move(moved);  // the index other had is freed, not leaked
+  EXPECT_FALSE(other.indexed());
+  EXPECT_LT(other.find(1000, 6881), 0);
+  for (std::uint32_t a = 5000; a < 5100; ++a) other.insert(record(a), levels);
+  EXPECT_TRUE(other.indexed());
+  EXPECT_TRUE(all_found(other, 5000, 5100));
+  for (const auto a : left) EXPECT_GE(other.find(a, 6881), 0) << a;
+}
+
 // A stop for a torrent memory does not hold is still written: the database may hold the peer
 // (btrt started without its database and has not restored yet), and it must not come back.
 TEST_F(Fixture, StopOfATorrentNotInMemoryIsRecorded) {
