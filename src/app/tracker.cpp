@@ -408,7 +408,7 @@ void reload(const std::string& config_path, Swarm& swarm, Behind& behind,
   const config::Config& next = *reloaded.config;
   log::apply(next.logging);
   auto next_classifier = make_classifier(next);
-  swarm.store.set_classifier(next_classifier);
+  swarm.store.apply(next_classifier);
   swarm.classifier.store(next_classifier);
   swarm.tracker.apply(next.tracker);
   behind.forwarder.apply(next.forwarding, next.tracker);

@@ -59,9 +59,7 @@ class RecordArray {
 
   // (The shared empty header never has one; said first, so that a moved-from array's
   // destruction is seen to read nothing past it.)
-  void* trailer() const {
-    return header_ != &kEmpty && has_trailer() ? *trailer_slot() : nullptr;
-  }
+  void* trailer() const { return header_ != &kEmpty && has_trailer() ? *trailer_slot() : nullptr; }
   // Setting the first trailer reallocates the block; clearing it keeps the block as it is.
   void set_trailer(void* pointer) {
     if (pointer == nullptr) {
@@ -102,8 +100,7 @@ class RecordArray {
     return (sizeof(Header) + capacity * sizeof(T) + alignof(void*) - 1) & ~(alignof(void*) - 1);
   }
   void** trailer_slot() const {
-    return reinterpret_cast<void**>(reinterpret_cast<char*>(header_) +
-                                    trailer_offset(capacity()));
+    return reinterpret_cast<void**>(reinterpret_cast<char*>(header_) + trailer_offset(capacity()));
   }
 
   void reallocate(std::size_t capacity, bool with_trailer) {
@@ -117,8 +114,7 @@ class RecordArray {
       if (header_->size != 0) std::memcpy(block + 1, begin(), size() * sizeof(T));
       if (with_trailer) {
         void* kept = trailer();
-        std::memcpy(reinterpret_cast<char*>(block) + trailer_offset(capacity), &kept,
-                    sizeof kept);
+        std::memcpy(reinterpret_cast<char*>(block) + trailer_offset(capacity), &kept, sizeof kept);
       }
     }
     release();

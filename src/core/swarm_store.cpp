@@ -530,7 +530,7 @@ void SwarmStore::take_new_torrents(std::vector<InfoHash>& out) {
   }
 }
 
-void SwarmStore::set_classifier(std::shared_ptr<const net::Classifier> classifier) {
+void SwarmStore::apply(std::shared_ptr<const net::Classifier> classifier) {
   for (auto& shard : shards_) {
     std::lock_guard lock(shard->mutex);
     shard->classifier = classifier;
@@ -542,7 +542,7 @@ void SwarmStore::set_classifier(std::shared_ptr<const net::Classifier> classifie
   }
 }
 
-void SwarmStore::set_limits(StoreLimits limits) {
+void SwarmStore::apply(StoreLimits limits) {
   max_torrents_.store(limits.max_torrents);
   max_peers_per_torrent_.store(limits.max_peers_per_torrent);
   max_learned_per_torrent_.store(limits.max_learned_per_torrent);

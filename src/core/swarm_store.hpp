@@ -160,8 +160,9 @@ class SwarmStore {
   std::size_t shard_count() const { return shards_.size(); }
 
   // Puts a new classifier in force and regroups every stored peer, shard by shard.
-  void set_classifier(std::shared_ptr<const net::Classifier> classifier);
-  void set_limits(StoreLimits limits);
+  void apply(std::shared_ptr<const net::Classifier> classifier);
+  // Puts new limits in force for what comes next (nothing stored is dropped for them).
+  void apply(StoreLimits limits);
 
   StoreTotals totals() const;
   // O(peers), one shard locked at a time: for a scrape of /metrics, not for a hot path.

@@ -40,7 +40,8 @@ void Tracker::apply(const config::Tracker& t) {
   settings_.locality_seeders.store(t.locality_seeders);
   settings_.max_scrape_hashes.store(t.max_scrape_hashes);
   settings_.full_scrape.store(t.full_scrape);
-  store_.set_limits({t.max_torrents, t.max_peers_per_torrent, core::learned_limit(t.numwant_max)});
+  store_.apply(core::StoreLimits{t.max_torrents, t.max_peers_per_torrent,
+                                 core::learned_limit(t.numwant_max)});
 }
 
 bool Tracker::trusted(const net::IpAddress& address) const {

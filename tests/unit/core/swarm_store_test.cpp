@@ -214,7 +214,7 @@ TEST_F(Fixture, NewClassifierRegroupsExistingPeers) {
   auto before = ask("10.5.0.1", 3, {1, 0});
   ASSERT_EQ(before.size(), 1u);
   EXPECT_EQ(before[0].port, 2);
-  store.set_classifier(std::make_shared<const net::Classifier>(
+  store.apply(std::make_shared<const net::Classifier>(
       std::vector<net::GroupSpec>{{"new local", 0, {*net::Cidr::parse("10.9.0.0/16")}}}));
   auto after = ask("10.5.0.1", 4, {1, 0});
   ASSERT_EQ(after.size(), 1u);
@@ -232,7 +232,7 @@ TEST_F(Fixture, Ipv6PeersRankWithTheirGroup) {
 }
 
 TEST_F(Fixture, PeerLimitKeepsNewPeersOutButAnswersThem) {
-  store.set_limits({0, 2});
+  store.apply(StoreLimits{0, 2});
   announce("10.1.0.1", 1);
   announce("10.1.0.2", 2);
   auto outcome = announce("10.1.0.3", 3);
@@ -241,7 +241,7 @@ TEST_F(Fixture, PeerLimitKeepsNewPeersOutButAnswersThem) {
 }
 
 TEST_F(Fixture, TorrentLimitRefusesNewTorrents) {
-  store.set_limits({1, 0});
+  store.apply(StoreLimits{1, 0});
   announce("10.1.0.1", 1, false, AnnounceEvent::none, {50, 0}, 100, nullptr, 1);
   auto outcome = announce("10.1.0.1", 1, false, AnnounceEvent::none, {50, 0}, 100, nullptr, 2);
   EXPECT_EQ(outcome.status, AnnounceOutcome::Status::torrent_limit);
@@ -364,7 +364,7 @@ TEST_F(Fixture, AnnouncedPeersRankBeforeLearnedOnesInALevel) {
 }
 
 TEST_F(Fixture, LearnedPeersPerTorrentAreBounded) {
-  store.set_limits({0, 0, 10});
+  store.apply(StoreLimits{0, 0, 10});
   announce("10.1.0.1", 1);
   std::vector<net::Endpoint> many;
   for (std::uint32_t i = 0; i < 100; ++i) {

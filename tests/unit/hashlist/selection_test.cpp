@@ -106,7 +106,7 @@ TEST_F(StoreSelection, MinSeedersCountsBothFamilies) {
 TEST_F(StoreSelection, FollowsAReload) {
   announce(hash(1), "172.16.0.1", true);
   EXPECT_TRUE(selected({"local peers"}, 1).empty());
-  store.set_classifier(std::make_shared<const net::Classifier>(
+  store.apply(std::make_shared<const net::Classifier>(
       std::vector<net::GroupSpec>{{"local peers", 0, {cidr("172.16.0.0/12")}}}));
   EXPECT_EQ(selected({"local peers"}, 1), std::vector<core::InfoHash>{hash(1)});
 }
