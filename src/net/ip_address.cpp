@@ -2,7 +2,6 @@
 
 #include <arpa/inet.h>
 
-#include <charconv>
 #include <cstring>
 
 #include "text/url.hpp"
@@ -65,14 +64,17 @@ std::optional<IpAddress> IpAddress::parse(std::string_view text) {
 }
 
 std::string IpAddress::to_string() const {
-  if (is_v4()) {  // by hand: the non-compact answer writes one per peer
-    char buf[16];
-    char* p = buf;
+  if (is_v4()) {   // by hand: the non-compact answer writes one per peer
+    char buf[20];  // "255.255.255.255" is 15
+    std::size_t n = 0;
     for (std::size_t i = 12; i < 16; ++i) {
-      if (i > 12) *p++ = '.';
-      p = std::to_chars(p, buf + sizeof buf, bytes_[i]).ptr;
+      if (i > 12) buf[n++] = '.';
+      const unsigned value = bytes_[i];
+      if (value >= 100) buf[n++] = static_cast<char>('0' + value / 100);
+      if (value >= 10) buf[n++] = static_cast<char>('0' + value / 10 % 10);
+      buf[n++] = static_cast<char>('0' + value % 10);
     }
-    return {buf, p};
+    return {buf, n};
   }
   char buf[INET6_ADDRSTRLEN];
   inet_ntop(AF_INET6, bytes_.data(), buf, sizeof(buf));

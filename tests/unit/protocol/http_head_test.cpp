@@ -120,6 +120,23 @@ TEST(HttpHead, BadRequestLinesAreMalformed) {
   }
 }
 
+TEST(HttpHead, EveryByteValueAtEveryPositionOfTheTargetIsJudgedAlike) {
+  // The target is checked eight bytes at a time with a scalar tail: every byte value, in
+  // every lane of a word and in the tail, is refused exactly when it is a control
+  // character, a space or DEL.
+  for (std::size_t position = 0; position < 19; ++position) {
+    for (int value = 0; value < 256; ++value) {
+      std::string target = "/announce?info_hash=";  // 20 bytes: two words and a tail
+      target[position + 1] = static_cast<char>(value);
+      const bool allowed = value > 0x20 && value != 0x7f;
+      const std::string request = "GET " + target + " HTTP/1.1\r\n\r\n";
+      // A space splits the line into four parts: malformed too, as expected.
+      EXPECT_EQ(parse(request), allowed ? HeadResult::complete : HeadResult::malformed)
+          << position << " " << value;
+    }
+  }
+}
+
 TEST(HttpHead, ABadRequestLineIsReportedBeforeTheHeadEnds) {
   EXPECT_EQ(parse("GARBAGE\r\nHost: x\r\n"), HeadResult::malformed);
   EXPECT_EQ(parse("GET / HTTP/1.1\r\nHost: x\r\n"), HeadResult::need_more);
