@@ -8,6 +8,7 @@ wait is bounded. Settings come from the environment (see DEFAULTS).
 """
 
 import datetime
+import glob
 import ipaddress
 import os
 import random
@@ -438,6 +439,30 @@ def run_udp_load(tracker, seconds, seq=False):
     r["tracker_pct"] = tracker_cpu * 100 / r["seconds"]
     r["load_pct"] = load_cpu * 100 / r["seconds"]
     return r
+
+
+def callgrind_measure(pid, out, load, count, functions):
+    """Zeroes callgrind's counters in process `pid` (run with --callgrind-out-file=`out`),
+    runs load(), dumps, and returns (count(result), whole-process instructions per unit,
+    [(function, inclusive instructions per unit)] for those of `functions` found)."""
+    control = ["callgrind_control"]
+    subprocess.run(control + ["-z", str(pid)], check=True, capture_output=True, timeout=120)
+    result = load()
+    subprocess.run(control + ["-d", "measured", str(pid)], check=True, capture_output=True,
+                   timeout=120)
+    dump = next(f for f in sorted(glob.glob(out + "*"), key=os.path.getmtime, reverse=True)
+                if "measured" in open(f, errors="replace").read(4096))
+    text = subprocess.run(["callgrind_annotate", "--inclusive=yes", dump],
+                          capture_output=True, text=True, timeout=300).stdout
+    total = int(re.search(r"([\d,]+)(?: \(100.0%\))?\s+PROGRAM TOTALS", text)
+                .group(1).replace(",", ""))
+    n = count(result)
+    rows = []
+    for f in functions:
+        line = next((ln for ln in text.splitlines() if f in ln), None)
+        if line:
+            rows.append((f, int(line.split()[0].replace(",", "")) / n))
+    return result, total / n, rows
 
 
 def median_of(runs):

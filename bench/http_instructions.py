@@ -12,8 +12,6 @@ Uses BENCH_BUILD_DIR / BENCH_BTRT like bench.py. Everything stays on 127.0.0.0/8
 is stopped by its PID, every wait is bounded."""
 import glob
 import os
-import re
-import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -41,25 +39,15 @@ def main():
     try:
         # Slow under valgrind: the warm-up registers what it can in its time, in order.
         bench.run_wrk(tracker, "announce.lua", 16, 60, ["seq"])
-        control = ["callgrind_control"]
-        subprocess.run(control + ["-z", str(tracker.pid)], check=True, capture_output=True,
-                       timeout=120)
-        r = bench.run_wrk(tracker, "announce.lua", 16, seconds, mode + ["seq"])
-        subprocess.run(control + ["-d", "measured", str(tracker.pid)], check=True,
-                       capture_output=True, timeout=120)
-        dump = sorted(glob.glob(out + "*"), key=os.path.getmtime)[-1]
-        text = subprocess.run(["callgrind_annotate", "--inclusive=yes", dump],
-                              capture_output=True, text=True, timeout=300).stdout
-        total = int(re.search(r"([\d,]+)(?: \(100.0%\))?\s+PROGRAM TOTALS", text)
-                    .group(1).replace(",", ""))
-        n = r["requests"]
-        print(f"btrt: {n} announces answered in {seconds} s under callgrind "
+        r, whole, rows = bench.callgrind_measure(
+            tracker.pid, out,
+            lambda: bench.run_wrk(tracker, "announce.lua", 16, seconds, mode + ["seq"]),
+            lambda r: r["requests"], FUNCTIONS)
+        print(f"btrt: {r['requests']} announces answered in {seconds} s under callgrind "
               f"({'close' if mode else 'keep-alive'}), {r['errors']} errors")
-        print(f"  whole process: {total / n:.0f} instructions per announce")
-        for f in FUNCTIONS:
-            line = next((ln for ln in text.splitlines() if f in ln), None)
-            if line:
-                print(f"  {f}: {int(line.split()[0].replace(',', '')) / n:.0f}")
+        print(f"  whole process: {whole:.0f} instructions per announce")
+        for f, per in rows:
+            print(f"  {f}: {per:.0f}")
     finally:
         tracker.stop()
 

@@ -11,7 +11,6 @@ Uses BENCH_BUILD_DIR / BENCH_BTRT like bench.py. Everything stays on 127.0.0.0/8
 is stopped by its PID, every wait is bounded."""
 import glob
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -57,24 +56,14 @@ def main():
         if which == "btrt":
             bench.run_udp_load(tracker, 600, seq=True)
         bench.run_udp_load(tracker, bench.WARMUP)
-        control = ["callgrind_control"]
-        subprocess.run(control + ["-z", str(proc.pid)], check=True, capture_output=True,
-                       timeout=120)
-        r = bench.run_udp_load(tracker, seconds)
-        subprocess.run(control + ["-d", "measured", str(proc.pid)], check=True,
-                       capture_output=True, timeout=120)
-        dump = sorted(glob.glob(out + "*"), key=os.path.getmtime)[-1]
-        text = subprocess.run(["callgrind_annotate", "--inclusive=yes", dump],
-                              capture_output=True, text=True, timeout=300).stdout
-        total = int(re.search(r"([\d,]+)(?: \(100.0%\))?\s+PROGRAM TOTALS", text)
-                    .group(1).replace(",", ""))
-        n = r["announce_answers"]
-        print(f"{which}: {int(n)} announces answered in {r['seconds']:.0f} s under callgrind")
-        print(f"  whole process: {total / n:.0f} instructions per announce")
-        for f in FUNCTIONS:
-            line = next((ln for ln in text.splitlines() if f in ln), None)
-            if line:
-                print(f"  {f}: {int(line.split()[0].replace(',', '')) / n:.0f}")
+        r, whole, rows = bench.callgrind_measure(
+            proc.pid, out, lambda: bench.run_udp_load(tracker, seconds),
+            lambda r: r["announce_answers"], FUNCTIONS)
+        print(f"{which}: {int(r['announce_answers'])} announces answered in "
+              f"{r['seconds']:.0f} s under callgrind")
+        print(f"  whole process: {whole:.0f} instructions per announce")
+        for f, per in rows:
+            print(f"  {f}: {per:.0f}")
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
