@@ -267,6 +267,7 @@ void Connection::respond(int status, std::string_view content_type, std::string_
   out_.resize(total);
   char* at = out_.data();
   for (const auto piece : pieces) {
+    if (piece.empty()) continue;  // an empty view's data() may be null
     std::memcpy(at, piece.data(), piece.size());
     at += piece.size();
   }

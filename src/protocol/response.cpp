@@ -76,8 +76,11 @@ void encode_compact(const AnnounceAnswer& answer, std::string& out) {
     if (!peer.address.is_v4()) p = put_peer(peer, 0, p);
   }
   p = warning.copy_to(p);
-  std::memcpy(p, answer.warning.data(), answer.warning.size());
-  p[answer.warning.size()] = 'e';
+  if (!answer.warning.empty()) {  // an empty view's data() may be null: no memcpy from it
+    std::memcpy(p, answer.warning.data(), answer.warning.size());
+    p += answer.warning.size();
+  }
+  *p = 'e';
 }
 
 }  // namespace
