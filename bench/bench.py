@@ -441,10 +441,10 @@ def run_udp_load(tracker, seconds, seq=False):
     return r
 
 
-def callgrind_measure(pid, out, load, count, functions):
+def callgrind_measure(pid, out, load, count, describe, functions):
     """Zeroes callgrind's counters in process `pid` (run with --callgrind-out-file=`out`),
-    runs load(), dumps, and returns (count(result), whole-process instructions per unit,
-    [(function, inclusive instructions per unit)] for those of `functions` found)."""
+    runs load(), dumps, and prints describe(result), then the whole process's and each found
+    function's inclusive instructions per count(result). Returns load()'s result."""
     control = ["callgrind_control"]
     subprocess.run(control + ["-z", str(pid)], check=True, capture_output=True, timeout=120)
     result = load()
@@ -457,12 +457,13 @@ def callgrind_measure(pid, out, load, count, functions):
     total = int(re.search(r"([\d,]+)(?: \(100.0%\))?\s+PROGRAM TOTALS", text)
                 .group(1).replace(",", ""))
     n = count(result)
-    rows = []
+    print(describe(result))
+    print(f"  whole process: {total / n:.0f} instructions per announce")
     for f in functions:
         line = next((ln for ln in text.splitlines() if f in ln), None)
         if line:
-            rows.append((f, int(line.split()[0].replace(",", "")) / n))
-    return result, total / n, rows
+            print(f"  {f}: {int(line.split()[0].replace(',', '')) / n:.0f}")
+    return result
 
 
 def median_of(runs):

@@ -39,15 +39,13 @@ def main():
     try:
         # Slow under valgrind: the warm-up registers what it can in its time, in order.
         bench.run_wrk(tracker, "announce.lua", 16, 60, ["seq"])
-        r, whole, rows = bench.callgrind_measure(
+        bench.callgrind_measure(
             tracker.pid, out,
             lambda: bench.run_wrk(tracker, "announce.lua", 16, seconds, mode + ["seq"]),
-            lambda r: r["requests"], FUNCTIONS)
-        print(f"btrt: {r['requests']} announces answered in {seconds} s under callgrind "
-              f"({'close' if mode else 'keep-alive'}), {r['errors']} errors")
-        print(f"  whole process: {whole:.0f} instructions per announce")
-        for f, per in rows:
-            print(f"  {f}: {per:.0f}")
+            lambda r: r["requests"],
+            lambda r: f"btrt: {r['requests']} announces answered in {seconds} s under callgrind "
+                      f"({'close' if mode else 'keep-alive'}), {r['errors']} errors",
+            FUNCTIONS)
     finally:
         tracker.stop()
 

@@ -56,14 +56,12 @@ def main():
         if which == "btrt":
             bench.run_udp_load(tracker, 600, seq=True)
         bench.run_udp_load(tracker, bench.WARMUP)
-        r, whole, rows = bench.callgrind_measure(
+        bench.callgrind_measure(
             proc.pid, out, lambda: bench.run_udp_load(tracker, seconds),
-            lambda r: r["announce_answers"], FUNCTIONS)
-        print(f"{which}: {int(r['announce_answers'])} announces answered in "
-              f"{r['seconds']:.0f} s under callgrind")
-        print(f"  whole process: {whole:.0f} instructions per announce")
-        for f, per in rows:
-            print(f"  {f}: {per:.0f}")
+            lambda r: r["announce_answers"],
+            lambda r: f"{which}: {int(r['announce_answers'])} announces answered in "
+                      f"{r['seconds']:.0f} s under callgrind",
+            FUNCTIONS)
     finally:
         proc.send_signal(signal.SIGTERM)
         try:

@@ -369,11 +369,14 @@ class PeerList {
 
   Index* index() const { return static_cast<Index*>(records_.trailer()); }
   void build_index() {
-    drop_index();
-    auto index = std::make_unique<Index>();
-    index->endpoints.reserve(records_.size());
-    records_.set_trailer(index.get());
-    index.release();
+    if (Index* index = this->index()) {
+      *index = Index{};  // a rebuild keeps the block and its trailer
+    } else {
+      auto fresh = std::make_unique<Index>();
+      records_.set_trailer(fresh.get());
+      fresh.release();
+    }
+    index()->endpoints.reserve(records_.size());
     for (std::size_t i = 0; i < records_.size(); ++i) note(i);
   }
   void drop_index() {

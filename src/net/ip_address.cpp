@@ -4,6 +4,7 @@
 
 #include <cstring>
 
+#include "text/strings.hpp"
 #include "text/url.hpp"
 
 namespace btrt::net {
@@ -33,7 +34,7 @@ std::optional<std::uint32_t> parse_dotted_quad(std::string_view text) {
     }
     const std::size_t start = i;
     std::uint32_t number = 0;
-    while (i < text.size() && text[i] >= '0' && text[i] <= '9' && i - start < 3) {
+    while (i < text.size() && text::is_digit(text[i]) && i - start < 3) {
       number = number * 10 + static_cast<std::uint32_t>(text[i] - '0');
       ++i;
     }

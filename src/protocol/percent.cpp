@@ -1,26 +1,9 @@
 #include "protocol/percent.hpp"
 
-#include <array>
+#include "text/strings.hpp"
 
 namespace btrt::protocol {
 namespace {
-
-// The value of each byte as a hex digit, or -1: one load per digit on the request path.
-constexpr std::array<std::int8_t, 256> kHexValue = [] {
-  std::array<std::int8_t, 256> table{};
-  for (int c = 0; c < 256; ++c) {
-    table[static_cast<std::size_t>(c)] =
-        static_cast<std::int8_t>(c >= '0' && c <= '9'   ? c - '0'
-                                 : c >= 'a' && c <= 'f' ? c - 'a' + 10
-                                 : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                                        : -1);
-  }
-  return table;
-}();
-
-int hex_value(char c) {
-  return kHexValue[static_cast<unsigned char>(c)];
-}
 
 // Decodes `in`, calling emit(byte) for each decoded byte; false when the input is malformed.
 template <typename Emit>
@@ -30,8 +13,8 @@ bool decode(std::string_view in, Emit&& emit) {
     std::uint8_t byte;
     if (c == '%') {
       if (in.size() - i < 3) return false;
-      const int hi = hex_value(in[i + 1]);
-      const int lo = hex_value(in[i + 2]);
+      const int hi = text::hex_value(in[i + 1]);
+      const int lo = text::hex_value(in[i + 2]);
       if ((hi | lo) < 0) return false;
       byte = static_cast<std::uint8_t>((hi << 4) | lo);
       i += 2;

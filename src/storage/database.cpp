@@ -10,6 +10,7 @@
 #include <type_traits>
 
 #include "storage/schema_sql.hpp"
+#include "text/strings.hpp"
 #include "text/url.hpp"
 
 namespace btrt::storage {
@@ -34,19 +35,13 @@ std::string quoted(const std::string& value) {
 }
 
 template <typename Id>
-Id from_hex(const std::string& text) {
+Id from_hex(const std::string& hex) {
   Id id;
-  auto digit = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-  };
-  if (text.size() != 40) throw DatabaseError("stored id '" + text + "' is not 40 hex digits");
+  if (hex.size() != 40) throw DatabaseError("stored id '" + hex + "' is not 40 hex digits");
   for (std::size_t i = 0; i < 20; ++i) {
-    int hi = digit(text[2 * i]);
-    int lo = digit(text[2 * i + 1]);
-    if (hi < 0 || lo < 0) throw DatabaseError("stored id '" + text + "' is not hex");
+    const int hi = text::hex_value(hex[2 * i]);
+    const int lo = text::hex_value(hex[2 * i + 1]);
+    if (hi < 0 || lo < 0) throw DatabaseError("stored id '" + hex + "' is not hex");
     id.bytes[i] = static_cast<std::uint8_t>(hi * 16 + lo);
   }
   return id;

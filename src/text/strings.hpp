@@ -1,5 +1,7 @@
 #pragma once
 
+#include <array>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -20,6 +22,26 @@ constexpr bool is_digit(char c) {
 
 constexpr bool is_alpha(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+namespace detail {
+constexpr std::array<std::int8_t, 256> kHexValue = [] {
+  std::array<std::int8_t, 256> table{};
+  for (int c = 0; c < 256; ++c) {
+    table[static_cast<std::size_t>(c)] =
+        static_cast<std::int8_t>(c >= '0' && c <= '9'   ? c - '0'
+                                 : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                                 : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                                        : -1);
+  }
+  return table;
+}();
+}  // namespace detail
+
+// The value of a hex digit (either case), or -1: one table load, for the request path's
+// percent-decoding as for stored ids.
+constexpr int hex_value(char c) {
+  return detail::kHexValue[static_cast<unsigned char>(c)];
 }
 
 constexpr char to_lower(char c) {

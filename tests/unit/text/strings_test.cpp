@@ -49,5 +49,15 @@ TEST(StartsWithCi, ComparesThePrefixIgnoringCase) {
   EXPECT_TRUE(starts_with_ci("anything", ""));
 }
 
+TEST(HexValue, DigitsOfEitherCaseAndNothingElse) {
+  const std::string digits = "0123456789abcdef";
+  for (int c = 0; c < 256; ++c) {
+    const auto ch = static_cast<char>(c);
+    const auto lower_at = digits.find(to_lower(ch));
+    const int expected = lower_at == std::string::npos ? -1 : static_cast<int>(lower_at);
+    EXPECT_EQ(hex_value(ch), expected) << c;
+  }
+}
+
 }  // namespace
 }  // namespace btrt::text
