@@ -36,7 +36,8 @@ int main(int argc, char** argv) {
       a.address = net::IpAddress::from_v4(static_cast<std::uint32_t>(r >> 32));
       a.port = static_cast<std::uint16_t>(r | 1024);
       a.seeder = (r & 7) == 0;
-      store.announce(a, 1, 3600, {0, 0}, out);  // numwant 0: measure the store alone
+      store.announce(a, core::kStart, std::chrono::hours(1), {0, 0},
+                     out);  // numwant 0: measure the store alone
     }
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();

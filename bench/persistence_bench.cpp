@@ -52,7 +52,8 @@ double store_rate(bool recording, std::size_t peers, std::size_t torrents) {
   for (std::size_t round = 0; round < 2; ++round) {  // insert, then update every peer
     for (std::size_t i = 0; i < peers; ++i) {
       out.clear();
-      store.announce(announce_of(i, torrents, rng()), 1, 3600, {50, 0}, out);
+      store.announce(announce_of(i, torrents, rng()), core::kStart, std::chrono::hours(1), {50, 0},
+                     out);
       if (recording && i % 100'000 == 99'999) {
         for (std::size_t shard = 0; shard < store.shard_count(); ++shard) {
           peer_changes.clear();
@@ -70,7 +71,8 @@ void restore_run(const char* name, const config::Database& config, std::size_t p
   auto database = storage::Database::connect(config);
   storage::prepare_for_run(*database, true);
   std::mt19937_64 rng(9);
-  const std::int64_t now = 1'700'000'000;
+  const core::UnixSeconds now{std::chrono::seconds{1'700'000'000}};
+  const std::int64_t stored_now = now.time_since_epoch().count();
 
   auto started = Clock::now();
   storage::Batch batch;
@@ -81,8 +83,8 @@ void restore_run(const char* name, const config::Database& config, std::size_t p
                            a.peer_id,
                            a.seeder,
                            core::Source::local.value(),
-                           now,
-                           now + 3600});
+                           stored_now,
+                           stored_now + 3600});
     if (batch.peers.size() == 100'000) {  // as flushes of 100,000 changes each
       database->write(batch);
       batch.peers.clear();
@@ -93,7 +95,7 @@ void restore_run(const char* name, const config::Database& config, std::size_t p
 
   core::SwarmStore store(groups(), {});
   started = Clock::now();
-  const std::size_t restored = storage::restore_swarm(*database, store, 1, now).peers;
+  const std::size_t restored = storage::restore_swarm(*database, store, core::kStart, now).peers;
   const double restore_s = seconds_since(started);
   std::printf(
       "%-8s write %zu peer changes: %.1f s (%.0f rows/s); restore %zu peers: %.1f s "
@@ -134,7 +136,7 @@ int main(int argc, char** argv) {
       auto db = storage::Database::connect(mysql);
       if (db->schema_version() == 0) db->init();
       storage::Batch none;
-      none.now = std::numeric_limits<std::int64_t>::max();  // deletes every stored peer
+      none.now = core::UnixSeconds::max();  // deletes every stored peer
       db->write(none);
     }
     restore_run("MariaDB", mysql, peers, torrents);

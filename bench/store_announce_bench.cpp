@@ -44,13 +44,13 @@ int main(int argc, char** argv) {
   for (std::size_t n = 0; n < 10; ++n) {
     for (std::size_t t = 0; t < kSmall; ++t) {
       w.peer(t, n);
-      store.announce(w.a, 1, 3600, {0, 0}, out);
+      store.announce(w.a, core::kStart, std::chrono::hours(1), {0, 0}, out);
     }
   }
   for (std::size_t n = 0; n < 100; ++n) {
     for (std::size_t t = kSmall; t < kSmall + kLarge; ++t) {
       w.peer(t, n);
-      store.announce(w.a, 1, 3600, {0, 0}, out);
+      store.announce(w.a, core::kStart, std::chrono::hours(1), {0, 0}, out);
     }
   }
   std::mt19937_64 rng(7);
@@ -67,7 +67,8 @@ int main(int argc, char** argv) {
     if (kind == 1) w.a.event = core::AnnounceEvent::stopped;
     if (kind == 2) w.a.event = core::AnnounceEvent::completed;
     out.clear();
-    store.announce(w.a, static_cast<core::Seconds>(2 + i / 1000), 3600, {50, 0}, out);
+    store.announce(w.a, core::kStart + core::Duration{static_cast<std::uint32_t>(1 + i / 1000)},
+                   std::chrono::hours(1), {50, 0}, out);
     handed += out.size();
     for (const auto& p : out) {  // FNV-1a over what was handed out: equal runs, equal answers
       for (auto b : p.peer_id.bytes) digest = (digest ^ b) * 0x100000001B3ull;

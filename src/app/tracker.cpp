@@ -64,19 +64,19 @@ void log_summary(const config::Config& config, const net::Classifier& classifier
                  group.cidrs.size());
   }
   for (const auto& n : config.neighbors) {
-    spdlog::info("neighbour '{}': every {} s", n.name, n.refresh_interval);
+    spdlog::info("neighbour '{}': every {} s", n.name, n.refresh_interval.count());
   }
 }
 
 // Sweeps expired peers a few shards at a time, so that the whole store is covered about
-// every `pass` seconds without ever locking more than one shard.
+// every `pass` without ever locking more than one shard.
 class ExpirySweeper {
  public:
   ExpirySweeper(asio::io_context& io, core::SwarmStore& store, const clock::Clock& clock)
       : timer_(io), store_(store), clock_(clock) {}
 
-  void start(std::uint32_t peer_expiry) {
-    pass_ = std::clamp<std::uint32_t>(peer_expiry / 8, 1, 30);
+  void start(core::Duration peer_expiry) {
+    pass_ = std::clamp(peer_expiry / 8, core::Duration{1}, core::Duration{30});
     schedule();
   }
 
@@ -86,7 +86,7 @@ class ExpirySweeper {
     timer_.expires_after(kTick);
     timer_.async_wait([this](boost::system::error_code ec) {
       if (ec) return;
-      const std::size_t ticks_per_pass = pass_ * 1000 / kTick.count();
+      const std::size_t ticks_per_pass = pass_ / kTick;
       const std::size_t per_tick = (store_.shard_count() + ticks_per_pass - 1) / ticks_per_pass;
       const auto now = clock_.now();
       for (std::size_t i = 0; i < per_tick; ++i) store_.expire_shard(next_++, now);
@@ -97,7 +97,7 @@ class ExpirySweeper {
   asio::steady_timer timer_;
   core::SwarmStore& store_;
   const clock::Clock& clock_;
-  std::uint32_t pass_ = 30;
+  core::Duration pass_{30};
   std::size_t next_ = 0;
 };
 
@@ -114,14 +114,14 @@ class HashlistTimer {
   void apply(const config::Hashlist& settings) {
     settings_ = settings;
     timer_.cancel();
-    if (settings_.interval == 0) return;
+    if (settings_.interval == core::Duration::zero()) return;
     write();
     schedule();
   }
 
  private:
   void schedule() {
-    timer_.expires_after(std::chrono::seconds(settings_.interval));
+    timer_.expires_after(settings_.interval);
     timer_.async_wait([this](boost::system::error_code ec) {
       if (ec) return;
       write();
@@ -361,7 +361,7 @@ admin::AdminHandler::Providers Behind::providers(Swarm& swarm, Front& front) {
     std::vector<admin::NeighborState> out;
     for (auto& n : poller.status()) {
       out.push_back({std::move(n.name), n.requests_ok, n.requests_failed, n.peers_learned,
-                     n.backed_off, n.backoff, std::move(n.last_error)});
+                     n.backed_off, n.backoff.count(), std::move(n.last_error)});
     }
     return out;
   };

@@ -4,7 +4,7 @@
 #include <chrono>
 #include <cstdint>
 
-#include "core/peer.hpp"
+#include "core/time.hpp"
 
 namespace btrt::clock {
 
@@ -15,23 +15,19 @@ class Clock {
  public:
   virtual ~Clock() = default;
   // Monotonic whole seconds since start, from 1: 0 is left free to mean "never".
-  virtual core::Seconds now() const = 0;
+  virtual core::TimePoint now() const = 0;
   // Unix seconds: only for what leaves the process (database rows), never to measure time.
-  virtual std::int64_t unix_now() const = 0;
+  virtual core::UnixSeconds unix_now() const = 0;
 };
 
 class SteadyClock final : public Clock {
  public:
-  core::Seconds now() const override {
+  core::TimePoint now() const override {
     const auto elapsed = std::chrono::steady_clock::now() - epoch_;
-    return static_cast<core::Seconds>(
-               std::chrono::duration_cast<std::chrono::seconds>(elapsed).count()) +
-           1;
+    return core::kStart + std::chrono::duration_cast<core::Duration>(elapsed);
   }
-  std::int64_t unix_now() const override {
-    return std::chrono::duration_cast<std::chrono::seconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
+  core::UnixSeconds unix_now() const override {
+    return std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
   }
 
  private:
@@ -41,16 +37,22 @@ class SteadyClock final : public Clock {
 // Time that moves only when a test moves it; readable from any thread.
 class ManualClock final : public Clock {
  public:
-  explicit ManualClock(core::Seconds now = 1, std::int64_t unix_now = 1'700'000'000)
-      : now_(now), unix_offset_(unix_now - static_cast<std::int64_t>(now)) {}
-  core::Seconds now() const override { return now_.load(std::memory_order_relaxed); }
-  std::int64_t unix_now() const override { return unix_offset_ + static_cast<std::int64_t>(now()); }
-  void advance(core::Seconds by) { now_.fetch_add(by, std::memory_order_relaxed); }
-  void set(core::Seconds now) { now_.store(now, std::memory_order_relaxed); }
+  explicit ManualClock(core::TimePoint now = core::kStart,
+                       core::UnixSeconds unix_now = core::UnixSeconds{std::chrono::seconds{
+                           1'700'000'000}})
+      : now_(now.time_since_epoch().count()), unix_offset_(unix_now - now.time_since_epoch()) {}
+  core::TimePoint now() const override {
+    return core::TimePoint{core::Duration{now_.load(std::memory_order_relaxed)}};
+  }
+  core::UnixSeconds unix_now() const override { return unix_offset_ + now().time_since_epoch(); }
+  void advance(core::Duration by) { now_.fetch_add(by.count(), std::memory_order_relaxed); }
+  void set(core::TimePoint now) {
+    now_.store(now.time_since_epoch().count(), std::memory_order_relaxed);
+  }
 
  private:
-  std::atomic<core::Seconds> now_;
-  const std::int64_t unix_offset_;
+  std::atomic<core::Duration::rep> now_;
+  const core::UnixSeconds unix_offset_;
 };
 
 }  // namespace btrt::clock

@@ -6,14 +6,15 @@
 #include <string_view>
 #include <vector>
 
+#include "core/time.hpp"
 #include "net/cidr.hpp"
 #include "net/ip_address.hpp"
 
 namespace btrt::config {
 
 // Plain data: the whole configuration, with its defaults (each key is described in
-// docs/operations.md, "Configuration reference"). Durations are seconds. Loaded and validated by
-// load_file()/load_string(); nothing else mutates it.
+// docs/operations.md, "Configuration reference"). Durations are whole seconds. Loaded and validated
+// by load_file()/load_string(); nothing else mutates it.
 
 struct Server {
   std::vector<net::Endpoint> listen{*net::Endpoint::parse("0.0.0.0:80")};
@@ -22,15 +23,15 @@ struct Server {
   std::vector<std::string> hostnames{"retracker.local", "localhost"};  // lower case
   std::vector<net::Cidr> trusted_sources{*net::Cidr::parse("127.0.0.0/8")};
   std::uint32_t max_connections = 100000;
-  std::uint32_t request_timeout = 10;
-  std::uint32_t keepalive_timeout = 15;
+  core::Duration request_timeout{10};
+  core::Duration keepalive_timeout{15};
   std::vector<net::Cidr> admin_allow{*net::Cidr::parse("127.0.0.0/8")};
 };
 
 struct Tracker {
-  std::uint32_t announce_interval = 1800;
-  std::uint32_t min_interval = 900;
-  std::uint32_t peer_expiry = 3960;
+  core::Duration announce_interval{1800};
+  core::Duration min_interval{900};
+  core::Duration peer_expiry{3960};
   std::uint32_t numwant_default = 50;
   std::uint32_t numwant_max = 200;
   std::uint32_t locality_cutoff = 10;
@@ -60,7 +61,7 @@ struct Database {
   std::string user = "btrt";
   std::string password;
   std::string schema = "btrt";
-  std::uint32_t flush_interval = 10;
+  core::Duration flush_interval{10};
   std::uint64_t max_pending = 1000000;
 };
 
@@ -73,10 +74,10 @@ struct PeerGroup {
 
 struct Neighbor {
   std::string name;
-  std::uint32_t refresh_interval = 1800;
-  std::uint32_t peers_expiry_interval = 7200;
+  core::Duration refresh_interval{1800};
+  core::Duration peers_expiry_interval{7200};
   std::string announce_request;  // http:// URL containing {info_hash}
-  std::uint32_t timeout = 10;
+  core::Duration timeout{10};
   std::uint32_t max_concurrent = 32;
 };
 
@@ -84,7 +85,7 @@ struct Forwarding {
   enum class Mode { when_needed, always };
   bool enabled = true;
   Mode mode = Mode::when_needed;
-  std::uint32_t timeout = 5;
+  core::Duration timeout{5};
   std::uint32_t max_concurrent = 512;
   bool pass_client_ip = false;
   std::vector<net::Cidr> allowed_destinations;
@@ -102,7 +103,7 @@ struct Interception {
 
 struct Hashlist {
   std::string path = "/var/lib/btrt/hashlist.bin";
-  std::uint32_t interval = 600;  // 0 = only on demand
+  core::Duration interval{600};  // 0 = only on demand
   std::vector<std::string> groups{"local peers"};
   std::uint32_t min_seeders = 1;
 };

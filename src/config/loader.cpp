@@ -264,6 +264,7 @@ struct Value {
   std::uint64_t max = 0;
   // The field of S the key sets, the one of its kind (none for `custom` values).
   std::uint32_t S::*u32 = nullptr;
+  core::Duration S::*seconds = nullptr;
   std::uint64_t S::*u64 = nullptr;
   bool S::*flag = nullptr;
   std::string S::*text = nullptr;
@@ -298,8 +299,8 @@ Value<S> integer(std::uint64_t S::*field) {
   return {.kind = Kind::u64, .u64 = field};
 }
 template <typename S>
-Value<S> duration(std::uint32_t S::*field, std::uint64_t min, std::string_view more = {}) {
-  return {.kind = Kind::duration, .min = min, .u32 = field, .type = more};
+Value<S> duration(core::Duration S::*field, std::uint64_t min, std::string_view more = {}) {
+  return {.kind = Kind::duration, .min = min, .seconds = field, .type = more};
 }
 template <typename S>
 Value<S> boolean(bool S::*field) {
@@ -378,8 +379,9 @@ std::string default_of(const Value<S>& value) {
   if (value.show) return value.show(defaults);
   switch (value.kind) {
     case Kind::u32:
-    case Kind::duration:
       return code(std::to_string(defaults.*value.u32));
+    case Kind::duration:
+      return code(std::to_string((defaults.*value.seconds).count()));
     case Kind::u64:
       return code(std::to_string(defaults.*value.u64));
     case Kind::boolean:
@@ -577,8 +579,11 @@ class Loader {
   }
 
   void set_duration(const Entry& e, const std::string& path, std::uint64_t min,
-                    std::uint32_t& out) {
-    set_u32(e, path, min, kMaxDuration, out);
+                    core::Duration& out) {
+    std::uint64_t seconds = 0;
+    if (get_uint(e, path, min, kMaxDuration, seconds)) {
+      out = core::Duration{static_cast<std::uint32_t>(seconds)};
+    }
   }
 
   void set_bool(const Entry& e, const std::string& path, bool& out) {
@@ -783,7 +788,7 @@ class Loader {
       case Kind::u32:
         return set_u32(e, path, value.min, value.max == 0 ? kMaxU32 : value.max, out.*value.u32);
       case Kind::duration:
-        return set_duration(e, path, value.min, out.*value.u32);
+        return set_duration(e, path, value.min, out.*value.seconds);
       case Kind::u64:
         return set_u64(e, path, value.min, value.max == 0 ? kMaxU64 : value.max, out.*value.u64);
       case Kind::boolean:
@@ -844,9 +849,9 @@ class Loader {
     int announce_interval_line = given("tracker.announce_interval");
     if ((min_interval_line || announce_interval_line) && t.min_interval > t.announce_interval) {
       fail(min_interval_line ? min_interval_line : announce_interval_line,
-           "tracker.min_interval (" + std::to_string(t.min_interval) +
+           "tracker.min_interval (" + std::to_string(t.min_interval.count()) +
                ") must not exceed tracker.announce_interval (" +
-               std::to_string(t.announce_interval) + ")");
+               std::to_string(t.announce_interval.count()) + ")");
     }
     for (const auto& [group, line] : hashlist_groups_) {
       if (!group_lines_.contains(group)) {

@@ -12,10 +12,6 @@
 
 namespace btrt::core {
 
-// Bare seconds on the monotonic clock, as the interfaces around the store still pass them;
-// the store itself keeps TimePoint (core/time.hpp).
-using Seconds = std::uint32_t;
-
 // How btrt learned of a peer: it announced here (local), an origin's answer listed it
 // (external), or a neighbour did (one value per neighbour). Six bits in the peer record.
 class Source {

@@ -256,7 +256,7 @@ SwarmCounts SwarmStore::live_counts(const Torrent& t, TimePoint now) {
   return c;
 }
 
-AnnounceOutcome SwarmStore::announce(const PeerAnnounce& peer, Seconds now, Seconds ttl,
+AnnounceOutcome SwarmStore::announce(const PeerAnnounce& peer, TimePoint now, Duration ttl,
                                      const SelectOptions& options, std::vector<SelectedPeer>& out) {
   AnnounceOutcome outcome;
   Shard& shard = shard_of(peer.info_hash);
@@ -298,7 +298,7 @@ AnnounceOutcome SwarmStore::announce(const PeerAnnounce& peer, Seconds now, Seco
   Torrent& t = it->second;
   const std::uint32_t downloaded_before = t.downloaded;
   const std::uint32_t max_peers = max_peers_per_torrent_.load(std::memory_order_relaxed);
-  const TimePoint expires_at = time_point_of(now) + Duration{ttl};
+  const TimePoint expires_at = now + ttl;
   std::optional<std::uint16_t> replaced_port;
   if (peer.address.is_v4()) {
     outcome.stored = update_peer(t, t.v4, peer, *shard.classifier, shard.levels, expires_at,
@@ -308,7 +308,7 @@ AnnounceOutcome SwarmStore::announce(const PeerAnnounce& peer, Seconds now, Seco
     outcome.stored = update_peer(t, *t.v6, peer, *shard.classifier, shard.levels, expires_at,
                                  max_peers, replaced_port);
   }
-  if (time_point_of(now) >= t.next_expiry) expire_torrent(t, time_point_of(now), shard.levels);
+  if (now >= t.next_expiry) expire_torrent(t, now, shard.levels);
 
   if (recording_.load(std::memory_order_relaxed) && outcome.stored) {
     const bool removed = peer.event == AnnounceEvent::stopped;
@@ -319,7 +319,7 @@ AnnounceOutcome SwarmStore::announce(const PeerAnnounce& peer, Seconds now, Seco
                    peer.source,
                    peer.peer_id,
                    now,
-                   seconds_of(expires_at)};
+                   expires_at};
     if (replaced_port) {
       // The client's old entry goes from the database too, or a restart would bring it back.
       shard.pending_peers[PendingKey{peer.info_hash, peer.address, *replaced_port}] =
@@ -329,7 +329,7 @@ AnnounceOutcome SwarmStore::announce(const PeerAnnounce& peer, Seconds now, Seco
                      peer.source,
                      peer.peer_id,
                      now,
-                     seconds_of(expires_at)};
+                     expires_at};
     }
     auto& pending = shard.pending_torrents[peer.info_hash];
     pending.completed_delta += t.downloaded - downloaded_before;
@@ -339,16 +339,15 @@ AnnounceOutcome SwarmStore::announce(const PeerAnnounce& peer, Seconds now, Seco
 
   if (peer.event != AnnounceEvent::stopped && options.numwant > 0) {
     Requester who{peer.peer_id, peer.address, peer.port, peer.seeder};
-    select_peers(t, shard.levels, shard.classifier->level_count(), who, options, time_point_of(now),
-                 out);
+    select_peers(t, shard.levels, shard.classifier->level_count(), who, options, now, out);
   }
   outcome.counts = {t.seeders, t.leechers, t.downloaded};
   if (t.peer_count() == 0) drop(shard, it);
   return outcome;
 }
 
-SwarmCounts SwarmStore::select(const PeerAnnounce& peer, Seconds now, const SelectOptions& options,
-                               std::vector<SelectedPeer>& out) const {
+SwarmCounts SwarmStore::select(const PeerAnnounce& peer, TimePoint now,
+                               const SelectOptions& options, std::vector<SelectedPeer>& out) const {
   const Shard& shard = shard_of(peer.info_hash);
   std::lock_guard lock(shard.mutex);
   auto it = shard.torrents.find(peer.info_hash);
@@ -356,28 +355,26 @@ SwarmCounts SwarmStore::select(const PeerAnnounce& peer, Seconds now, const Sele
   const Torrent& t = it->second;
   if (options.numwant > 0) {
     Requester who{peer.peer_id, peer.address, peer.port, peer.seeder};
-    select_peers(t, shard.levels, shard.classifier->level_count(), who, options, time_point_of(now),
-                 out);
+    select_peers(t, shard.levels, shard.classifier->level_count(), who, options, now, out);
   }
-  return live_counts(t, time_point_of(now));
+  return live_counts(t, now);
 }
 
-SwarmCounts SwarmStore::counts(const InfoHash& info_hash, Seconds now) const {
+SwarmCounts SwarmStore::counts(const InfoHash& info_hash, TimePoint now) const {
   const Shard& shard = shard_of(info_hash);
   std::lock_guard lock(shard.mutex);
   auto it = shard.torrents.find(info_hash);
   if (it == shard.torrents.end()) return {0, 0, dormant_downloaded(shard, info_hash)};
-  return live_counts(it->second, time_point_of(now));
+  return live_counts(it->second, now);
 }
 
-std::size_t SwarmStore::expire_shard(std::size_t index, Seconds now) {
+std::size_t SwarmStore::expire_shard(std::size_t index, TimePoint now) {
   Shard& shard = *shards_[index % shards_.size()];
   std::lock_guard lock(shard.mutex);
   std::size_t removed = 0;
   for (auto it = shard.torrents.begin(); it != shard.torrents.end();) {
     Torrent& t = it->second;
-    if (time_point_of(now) >= t.next_expiry)
-      removed += expire_torrent(t, time_point_of(now), shard.levels);
+    if (now >= t.next_expiry) removed += expire_torrent(t, now, shard.levels);
     if (t.peer_count() == 0) {
       drop(shard, it++);
     } else {
@@ -435,8 +432,8 @@ bool SwarmStore::restore_peer(const PeerChange& peer) {
     if (list.find(address, peer.port) >= 0) return true;
     if (peer.source == Source::local && list.find_client(address, peer.peer_id) >= 0) return true;
     std::optional<std::uint16_t> replaced_port;
-    return update_peer(t, list, a, *shard.classifier, shard.levels, time_point_of(peer.expires_at),
-                       max_peers, replaced_port);
+    return update_peer(t, list, a, *shard.classifier, shard.levels, peer.expires_at, max_peers,
+                       replaced_port);
   };
   bool kept;
   if (peer.address.is_v4()) {
@@ -464,14 +461,14 @@ void SwarmStore::restore_completed(const InfoHash& info_hash, std::uint32_t comp
 
 std::size_t SwarmStore::add_foreign_peers(const InfoHash& info_hash,
                                           std::span<const net::Endpoint> peers, Source source,
-                                          Seconds now, Seconds ttl) {
+                                          TimePoint now, Duration ttl) {
   Shard& shard = shard_of(info_hash);
   std::lock_guard lock(shard.mutex);
   auto it = shard.torrents.find(info_hash);
   if (it == shard.torrents.end()) return 0;
   Torrent& t = it->second;
   // Expired learned peers make room first.
-  if (time_point_of(now) >= t.next_expiry) expire_torrent(t, time_point_of(now), shard.levels);
+  if (now >= t.next_expiry) expire_torrent(t, now, shard.levels);
   if (t.peer_count() == 0) {
     drop(shard, it);
     return 0;
@@ -488,12 +485,12 @@ std::size_t SwarmStore::add_foreign_peers(const InfoHash& info_hash,
   std::size_t added = 0;
   for (const auto& peer : peers) {
     if (peer.address.is_v4()) {
-      added += merge_foreign(t, t.v4, peer, source, *shard.classifier, shard.levels,
-                             time_point_of(now) + Duration{ttl}, max_peers, room);
+      added += merge_foreign(t, t.v4, peer, source, *shard.classifier, shard.levels, now + ttl,
+                             max_peers, room);
     } else {
       if (!t.v6) t.v6 = std::make_unique<PeerList<Ipv6Bytes>>();
-      added += merge_foreign(t, *t.v6, peer, source, *shard.classifier, shard.levels,
-                             time_point_of(now) + Duration{ttl}, max_peers, room);
+      added += merge_foreign(t, *t.v6, peer, source, *shard.classifier, shard.levels, now + ttl,
+                             max_peers, room);
     }
   }
   if (t.v6 && t.v6->empty()) t.v6.reset();

@@ -83,14 +83,14 @@ struct PeerChange : PeerKey {
   bool seeder = false;
   Source source = Source::local;
   PeerId peer_id;
-  Seconds seen = 0;        // when it announced
-  Seconds expires_at = 0;  // when it expires if silent
+  TimePoint seen;        // when it announced
+  TimePoint expires_at;  // when it expires if silent
 };
 
 struct TorrentChange {
   InfoHash info_hash;
   std::uint32_t completed_delta = 0;  // completions since the last change was taken
-  Seconds seen = 0;
+  TimePoint seen;
   std::string origin_url;  // the latest forwarded announce's origin; empty: none since
 };
 
@@ -142,21 +142,21 @@ class SwarmStore {
   // Registers (or updates, or with `stopped` removes) the peer, then fills `out` with the
   // peers to hand back, best ranked first (docs/design.md, "The swarm store"), unless it is
   // `stopped`. `ttl` is how long the peer lives.
-  AnnounceOutcome announce(const PeerAnnounce& peer, Seconds now, Seconds ttl,
+  AnnounceOutcome announce(const PeerAnnounce& peer, TimePoint now, Duration ttl,
                            const SelectOptions& options, std::vector<SelectedPeer>& out);
 
   // The peers announce() would hand back, without registering anything: for an answer
   // given later than its announce (a forwarded one, once the origin answered).
-  SwarmCounts select(const PeerAnnounce& peer, Seconds now, const SelectOptions& options,
+  SwarmCounts select(const PeerAnnounce& peer, TimePoint now, const SelectOptions& options,
                      std::vector<SelectedPeer>& out) const;
 
   // Counts without the peers expired at `now` (also those the sweeper has not reached yet).
-  SwarmCounts counts(const InfoHash& info_hash, Seconds now) const;
+  SwarmCounts counts(const InfoHash& info_hash, TimePoint now) const;
 
   // Drops expired peers (and emptied torrents) of one shard; call it for each shard in
   // turn so that no sweep stops the world. A torrent dropped keeps its completed count
   // (in a small table of torrents not in memory) for when it comes back.
-  std::size_t expire_shard(std::size_t shard, Seconds now);
+  std::size_t expire_shard(std::size_t shard, TimePoint now);
   std::size_t shard_count() const { return shards_.size(); }
 
   // Puts a new classifier in force and regroups every stored peer, shard by shard.
@@ -179,7 +179,7 @@ class SwarmStore {
   // a torrent in memory, and only while it holds fewer than max_learned_per_torrent learned
   // peers (those already known are refreshed in any case). Returns how many were new.
   std::size_t add_foreign_peers(const InfoHash& info_hash, std::span<const net::Endpoint> peers,
-                                Source source, Seconds now, Seconds ttl);
+                                Source source, TimePoint now, Duration ttl);
   // Drops every peer learned from `source` (a neighbour removed from the configuration).
   std::size_t remove_source(Source source);
   // Torrents with at least one live local peer.
@@ -199,10 +199,10 @@ class SwarmStore {
   // Calls f(info_hash, counts at `now`) for every torrent in memory, one shard locked at a
   // time.
   template <typename F>
-  void for_each_torrent(Seconds now, F&& f) const {
+  void for_each_torrent(TimePoint now, F&& f) const {
     for (const auto& shard : shards_) {
       std::lock_guard lock(shard->mutex);
-      for (const auto& [hash, t] : shard->torrents) f(hash, live_counts(t, time_point_of(now)));
+      for (const auto& [hash, t] : shard->torrents) f(hash, live_counts(t, now));
     }
   }
 
@@ -211,14 +211,14 @@ class SwarmStore {
   // resolved per shard with the classifier its peers were grouped by, so a reload running
   // at the same time cannot mix the ids of two configurations.
   template <typename GroupsOf, typename F>
-  void count_seeders(Seconds now, GroupsOf&& groups_of, F&& f) const {
+  void count_seeders(TimePoint now, GroupsOf&& groups_of, F&& f) const {
     for (const auto& shard : shards_) {
       std::lock_guard lock(shard->mutex);
       const auto groups = groups_of(*shard->classifier);
       if (groups.none()) continue;
       for (const auto& [hash, t] : shard->torrents) {
-        std::uint32_t n = count_live_seeders(t.v4, groups, time_point_of(now));
-        if (t.v6) n += count_live_seeders(*t.v6, groups, time_point_of(now));
+        std::uint32_t n = count_live_seeders(t.v4, groups, now);
+        if (t.v6) n += count_live_seeders(*t.v6, groups, now);
         if (n != 0) f(hash, n);
       }
     }
@@ -240,7 +240,7 @@ class SwarmStore {
   using PendingKey = PeerKey;
   struct PendingTorrent {
     std::uint32_t completed_delta = 0;
-    Seconds seen = 0;
+    TimePoint seen;
     std::string origin_url;
   };
   static SwarmCounts live_counts(const Torrent& t, TimePoint now);

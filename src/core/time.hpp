@@ -29,14 +29,7 @@ using TimePoint = MonotonicClock::time_point;
 using UnixSeconds = std::chrono::sys_seconds;
 
 constexpr TimePoint kNever{};
-
-// Between a TimePoint and the bare seconds the interfaces outside the swarm store still pass
-// (the clock, the store's arguments, PeerChange): the one place those two forms meet.
-constexpr TimePoint time_point_of(std::uint32_t seconds) {
-  return TimePoint{Duration{seconds}};
-}
-constexpr std::uint32_t seconds_of(TimePoint t) {
-  return t.time_since_epoch().count();
-}
+// The clock's first reading.
+constexpr TimePoint kStart{Duration{1}};
 
 }  // namespace btrt::core

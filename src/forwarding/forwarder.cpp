@@ -53,7 +53,7 @@ struct Flight {
 struct Server {
   core::Backoff backoff{kOriginBackoff};
   SteadyClock::time_point backed_off_until{};
-  log::RateLimited warning{kWarningEvery.count()};
+  log::RateLimited warning{kWarningEvery};
   std::size_t in_flight = 0;  // upstream requests
 };
 
@@ -76,7 +76,7 @@ struct Forwarder::Impl {
   // Forwarder thread only (or before start()).
   void take(const config::Forwarding& settings, const config::Tracker& tracker);
   Lookup lookup(std::string_view origin, const core::InfoHash& info_hash, bool event,
-                core::Seconds now) const;
+                core::TimePoint now) const;
   void ask(UpstreamAnnounce request, Done done);
   void scrape(const net::Endpoint& destination, std::vector<std::uint8_t> packet,
               std::optional<net::IpAddress> source, ScrapeDone done);
@@ -110,8 +110,8 @@ struct Forwarder::Impl {
   struct Settings {
     std::chrono::milliseconds timeout{5000};
     std::size_t max_concurrent = 512;
-    std::uint32_t default_interval = 1800;
-    std::uint32_t min_interval = 900;
+    core::Duration default_interval{1800};
+    core::Duration min_interval{900};
     std::uint32_t max_peers = 200;
     std::vector<net::Cidr> allowed_destinations;
   } settings_;
@@ -177,7 +177,7 @@ bool Forwarder::destination_allowed(const net::IpAddress& address) const {
 }
 
 Forwarder::Lookup Forwarder::lookup(std::string_view origin, const core::InfoHash& info_hash,
-                                    bool event, core::Seconds now) const {
+                                    bool event, core::TimePoint now) const {
   return impl_->lookup(origin, info_hash, event, now);
 }
 
@@ -266,7 +266,7 @@ void Forwarder::Impl::apply(const config::Forwarding& settings, const config::Tr
 }
 
 void Forwarder::Impl::take(const config::Forwarding& settings, const config::Tracker& tracker) {
-  settings_.timeout = std::chrono::seconds(settings.timeout);
+  settings_.timeout = settings.timeout;
   settings_.max_concurrent = settings.max_concurrent;
   settings_.default_interval = tracker.announce_interval;
   settings_.min_interval = tracker.min_interval;
@@ -275,7 +275,7 @@ void Forwarder::Impl::take(const config::Forwarding& settings, const config::Tra
 }
 
 Forwarder::Lookup Forwarder::Impl::lookup(std::string_view origin, const core::InfoHash& info_hash,
-                                          bool event, core::Seconds now) const {
+                                          bool event, core::TimePoint now) const {
   Lookup out;
   if (auto entry = cache_.find(origin, info_hash)) {
     out.ask = event || always_.load(std::memory_order_relaxed) || !entry->fresh(now);
@@ -476,7 +476,7 @@ void Forwarder::Impl::answered(const std::shared_ptr<Flight>& flight,
   } else {
     counters.add(Counters::upstream_ok);
     server.backoff.reset();
-    const core::Seconds now = clock_.now();
+    const core::TimePoint now = clock_.now();
     store_.add_foreign_peers(flight->info_hash, answer.peers, core::Source::external, now,
                              2 * answer.info.interval);
     cache_.store(flight->origin, flight->info_hash, answer.info, now);
@@ -538,13 +538,15 @@ Forwarder::Done Forwarder::Impl::for_another_query(const UpstreamAnnounce& reque
 void Forwarder::Impl::failed(Server& server, const std::string& server_name,
                              const std::string& why) {
   const auto now = SteadyClock::now();
-  const core::Seconds backoff = server.backoff.fail().count();
-  if (backoff != 0) server.backed_off_until = now + std::chrono::seconds(backoff);
-  const core::Seconds seconds = clock_.now();
+  const core::Duration backoff = server.backoff.fail();
+  if (backoff != core::Duration::zero()) server.backed_off_until = now + backoff;
+  const core::TimePoint seconds = clock_.now();
   if (server.warning.occurred(seconds) && may_warn(now)) {
     spdlog::warn("origin {}: {} ({} failures since the last report){}; answering without it",
                  server_name, why, server.warning.take(seconds),
-                 backoff != 0 ? fmt::format(", not asked for {} s", backoff) : std::string());
+                 backoff != core::Duration::zero()
+                     ? fmt::format(", not asked for {} s", backoff.count())
+                     : std::string());
   }
 }
 

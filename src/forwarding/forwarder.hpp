@@ -93,7 +93,7 @@ class Forwarder {
     std::optional<OriginInfo> cached;
   };
   Lookup lookup(std::string_view origin, const core::InfoHash& info_hash, bool event,
-                core::Seconds now) const;
+                core::TimePoint now) const;
 
   // Sends (or joins an identical request in flight, or declines); `done` runs once, at the
   // latest `timeout` after the request was sent: on the forwarder's thread, or at once on the

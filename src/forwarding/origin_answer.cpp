@@ -51,11 +51,12 @@ void judge(protocol::TrackerAnswer& answer, const net::IpAddress& subscriber,
 
   // An interval of 2^31 would wrap the peers' lifetime (twice the interval) to nothing, and
   // 10^9 would keep them for decades.
-  const std::uint32_t floor = std::min(limits.min_interval, kMaxOriginInterval);
-  std::uint32_t interval = answer.interval.value_or(0);
-  if (interval == 0) interval = limits.default_interval;
-  out.info.interval = std::clamp(interval, std::max(floor, 1u), kMaxOriginInterval);
-  out.info.min_interval = std::min(answer.min_interval.value_or(0), out.info.interval);
+  const core::Duration floor = std::min(limits.min_interval, kMaxOriginInterval);
+  core::Duration interval{answer.interval.value_or(0)};
+  if (interval == core::Duration::zero()) interval = limits.default_interval;
+  out.info.interval = std::clamp(interval, std::max(floor, core::Duration{1}), kMaxOriginInterval);
+  out.info.min_interval =
+      std::min(core::Duration{answer.min_interval.value_or(0)}, out.info.interval);
   out.info.complete = answer.complete.value_or(0);
   out.info.incomplete = answer.incomplete.value_or(0);
 

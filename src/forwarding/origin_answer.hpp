@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/time.hpp"
 #include "net/cidr.hpp"
 #include "net/ip_address.hpp"
 
@@ -16,8 +17,8 @@ namespace btrt::forwarding {
 // Shared by every subscriber of the torrent, so nothing addressed to one subscriber (a
 // failure reason, a warning) belongs here.
 struct OriginInfo {
-  std::uint32_t interval = 0;  // the origin's own, bounded; never 0 once stored
-  std::uint32_t min_interval = 0;
+  core::Duration interval{};  // the origin's own, bounded; never 0 once stored
+  core::Duration min_interval{};
   std::uint32_t complete = 0;
   std::uint32_t incomplete = 0;
 };
@@ -26,8 +27,8 @@ struct OriginInfo {
 // origin's pace, never faster than btrt's own (tracker.min_interval), and the larger counts,
 // since each side may know peers the other does not.
 struct AnswerFigures {
-  std::uint32_t interval = 0;
-  std::uint32_t min_interval = 0;
+  core::Duration interval{};
+  core::Duration min_interval{};
   std::uint32_t complete = 0;
   std::uint32_t incomplete = 0;
 };
@@ -35,11 +36,11 @@ AnswerFigures with_origin(AnswerFigures own, const OriginInfo* origin);
 
 // Longest origin interval honoured (a day): it also decides how long the origin's peers and
 // its cached answer are kept (twice the interval).
-inline constexpr std::uint32_t kMaxOriginInterval = 86400;
+inline constexpr core::Duration kMaxOriginInterval{86400};
 
 struct AnswerLimits {
-  std::uint32_t default_interval = 1800;  // when the origin sends none (tracker.announce_interval)
-  std::uint32_t min_interval = 900;       // tracker.min_interval
+  core::Duration default_interval{1800};  // when the origin sends none (tracker.announce_interval)
+  core::Duration min_interval{900};       // tracker.min_interval
   std::uint32_t max_peers = 200;          // tracker.numwant_max: peers taken from one answer
   std::span<const net::Cidr> allowed;     // forwarding.allowed_destinations (see usable_peer)
 };

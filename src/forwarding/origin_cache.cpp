@@ -19,14 +19,14 @@ std::optional<OriginCache::Entry> OriginCache::find(std::string_view origin,
 }
 
 void OriginCache::store(std::string_view origin, const core::InfoHash& info_hash, OriginInfo info,
-                        core::Seconds now) {
+                        core::TimePoint now) {
   Shard& shard = shard_of(info_hash);
   const Key key = key_of(origin, info_hash);
   std::lock_guard lock(shard.mutex);
   shard.entries[key] = Entry{std::move(info), now};
 }
 
-std::size_t OriginCache::expire(core::Seconds now) {
+std::size_t OriginCache::expire(core::TimePoint now) {
   std::size_t remaining = 0;
   for (Shard& shard : shards_) {
     std::lock_guard lock(shard.mutex);

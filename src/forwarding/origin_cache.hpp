@@ -23,16 +23,16 @@ class OriginCache {
  public:
   struct Entry {
     OriginInfo info;
-    core::Seconds fetched = 0;
-    bool fresh(core::Seconds now) const { return now < fetched + info.interval; }
+    core::TimePoint fetched;
+    bool fresh(core::TimePoint now) const { return now < fetched + info.interval; }
   };
 
   std::optional<Entry> find(std::string_view origin, const core::InfoHash& info_hash) const;
   void store(std::string_view origin, const core::InfoHash& info_hash, OriginInfo info,
-             core::Seconds now);
+             core::TimePoint now);
   // Forgets answers older than twice their interval (their peers are gone from the store by
   // then too). Returns how many remain.
-  std::size_t expire(core::Seconds now);
+  std::size_t expire(core::TimePoint now);
 
  private:
   struct Key {

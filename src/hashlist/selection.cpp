@@ -40,7 +40,7 @@ std::string encode(std::span<const core::InfoHash> hashes) {
 
 std::vector<core::InfoHash> select_from_store(const core::SwarmStore& store,
                                               std::span<const std::string> group_names,
-                                              std::uint32_t min_seeders, core::Seconds now) {
+                                              std::uint32_t min_seeders, core::TimePoint now) {
   std::vector<Candidate> candidates;
   store.count_seeders(
       now, [&](const net::Classifier& c) { return groups_named(c, group_names); },

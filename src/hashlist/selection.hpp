@@ -44,6 +44,6 @@ std::string encode(std::span<const core::InfoHash> hashes);
 // not say which of their peers are).
 std::vector<core::InfoHash> select_from_store(const core::SwarmStore& store,
                                               std::span<const std::string> group_names,
-                                              std::uint32_t min_seeders, core::Seconds now);
+                                              std::uint32_t min_seeders, core::TimePoint now);
 
 }  // namespace btrt::hashlist

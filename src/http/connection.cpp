@@ -123,7 +123,7 @@ void Connection::begin_request() {
   scanned_ = 0;
   reading_ = true;
   // An overflow connection holds resources past the limit: it gets less time.
-  set_deadline(overflow_ ? std::min(worker_.options.request_timeout, kLingerSeconds)
+  set_deadline(overflow_ ? std::min(worker_.options.request_timeout, kLinger)
                          : worker_.options.request_timeout);
   if (buffer_.size() > 0) return parse();  // pipelined: already here
   read_available();
@@ -328,7 +328,7 @@ void Connection::linger() {
   ::shutdown(fd_, SHUT_WR);
   lingering_ = true;
   buffer_.consume(buffer_.size());
-  set_deadline(std::min(worker_.options.request_timeout, kLingerSeconds));
+  set_deadline(std::min(worker_.options.request_timeout, kLinger));
   drain();
 }
 

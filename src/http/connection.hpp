@@ -64,14 +64,12 @@ class Connection final : public std::enable_shared_from_this<Connection>, public
   // socket needs it. One served at once never registers, so it costs no epoll_ctl to add
   // and none to remove.
   bool watch();
-  void set_deadline(std::uint32_t seconds) {
-    deadline_ = Clock::now() + std::chrono::seconds(seconds);
-  }
+  void set_deadline(core::Duration after) { deadline_ = Clock::now() + after; }
 
   static constexpr std::size_t kReadChunk = 4096;
   // What a lingering close discards at most, and for how long, before it resets.
   static constexpr std::size_t kLingerBytes = 256 * 1024;
-  static constexpr std::uint32_t kLingerSeconds = 2;
+  static constexpr core::Duration kLinger{2};
 
   int fd_;
   bool v6_;

@@ -195,8 +195,8 @@ void Router::answer(const protocol::AnnounceRequest& parsed, const core::SwarmCo
   protocol::AnnounceAnswer a;
   const auto figures = forwarding::with_origin(
       {tracker_.interval(), tracker_.min_interval(), counts.complete, counts.incomplete}, origin);
-  a.interval = figures.interval;
-  a.min_interval = figures.min_interval;
+  a.interval = figures.interval.count();
+  a.min_interval = figures.min_interval.count();
   a.complete = figures.complete;
   a.incomplete = figures.incomplete;
   a.warning = warning;

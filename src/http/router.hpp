@@ -55,7 +55,7 @@ class Router : public Handler {
   void answer(const protocol::AnnounceRequest& parsed, const core::SwarmCounts& counts,
               std::span<const core::SelectedPeer> peers, const forwarding::OriginInfo* origin,
               Response& response, std::string_view warning = {}) const;
-  core::Seconds now() const { return tracker_.now(); }
+  core::TimePoint now() const { return tracker_.now(); }
 
   tracker::Tracker& tracker_;
   core::SwarmStore& store_;
@@ -63,7 +63,7 @@ class Router : public Handler {
   const std::vector<net::Endpoint> listen_;
   const bool spoof_source_;
   std::mutex not_tracker_log_mutex_;
-  log::RateLimited not_tracker_log_{60};
+  log::RateLimited not_tracker_log_{core::Duration{60}};
   forwarding::Forwarder* forwarder_ = nullptr;
   std::atomic<bool> serving_{true};
   Handler* admin_ = nullptr;

@@ -9,6 +9,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/time.hpp"
 #include "net/ip_address.hpp"
 
 namespace boost::asio {
@@ -87,8 +88,8 @@ struct ServerOptions {
   std::vector<net::Endpoint> intercept_listen;
   unsigned threads = 1;
   std::uint32_t max_connections = 100000;
-  std::uint32_t request_timeout = 10;      // s to receive a whole request
-  std::uint32_t keepalive_timeout = 15;    // s an idle connection is kept
+  core::Duration request_timeout{10};      // to receive a whole request
+  core::Duration keepalive_timeout{15};    // an idle connection is kept
   std::uint32_t max_header_bytes = 32768;  // request line and headers: room for a 256-hash scrape
 };
 

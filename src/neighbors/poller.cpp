@@ -23,7 +23,7 @@ constexpr double kTicksPerSecond = 10.0;
 // An unreachable neighbour is retried after 1, 2, 4 ... s, at most 300 s apart.
 constexpr core::Backoff::Policy kNeighborBackoff{
     .initial = core::Duration{1}, .max = core::Duration{300}, .after_failures = 1};
-constexpr core::Seconds kErrorLogEvery = 60;
+constexpr core::Duration kErrorLogEvery{60};
 constexpr std::size_t kMaxNeighbors = core::Source::kNeighbors;
 
 }  // namespace
@@ -36,11 +36,11 @@ struct Poller::Neighbor {
   std::deque<core::InfoHash> urgent;  // new torrents: asked for at once
   double credit = 0;                  // requests the pace allows now
   double per_tick = 0;
-  core::Seconds cycle_started = 0;
+  core::TimePoint cycle_started;
   bool cycle_begun = false;
   std::uint32_t in_flight = 0;
   core::Backoff backoff{kNeighborBackoff};  // delay() 0: healthy
-  core::Seconds backed_off_until = 0;
+  core::TimePoint backed_off_until;
   // Requests carry the round they were sent in; a back-off step starts a new round. Failures
   // of requests sent before the last step belong to a round already counted: 32 requests
   // timing out together are one failure of the neighbour, not 32.
@@ -130,7 +130,7 @@ void Poller::update(const std::vector<config::Neighbor>& configured) {
     slot->status.name = c.name;
     slot->status.source = slot->source;
     spdlog::info("neighbour '{}': every {} s, at most {} requests at once", c.name,
-                 c.refresh_interval, c.max_concurrent);
+                 c.refresh_interval.count(), c.max_concurrent);
   }
   store_.set_track_new_torrents(!neighbors_.empty());
   if (!neighbors_.empty() && !ticking_ && !stopping_) schedule_tick();
@@ -156,7 +156,7 @@ void Poller::schedule_tick() {
 }
 
 void Poller::tick() {
-  const core::Seconds now = clock_.now();
+  const core::TimePoint now = clock_.now();
   std::vector<core::InfoHash> fresh;
   store_.take_new_torrents(fresh);
   std::vector<core::InfoHash> active;
@@ -175,8 +175,8 @@ void Poller::tick() {
       for (const auto& hash : active) {
         if (std::find(fresh.begin(), fresh.end(), hash) == fresh.end()) n->due.push_back(hash);
       }
-      n->per_tick =
-          static_cast<double>(active.size()) / (n->config.refresh_interval * kTicksPerSecond);
+      n->per_tick = static_cast<double>(active.size()) /
+                    (n->config.refresh_interval.count() * kTicksPerSecond);
       n->credit = 1;  // each torrent's slot begins with its request: the last one is due
                       // well before the next cycle
       n->cycle_started = now;
@@ -199,7 +199,7 @@ void Poller::tick() {
   status_.clear();
   for (const auto& [name, n] : neighbors_) {
     n->status.backed_off = now < n->backed_off_until;
-    n->status.backoff = n->backoff.delay().count();
+    n->status.backoff = n->backoff.delay();
     status_.push_back(n->status);
   }
 }
@@ -217,7 +217,7 @@ void Poller::send(const std::shared_ptr<Neighbor>& n, const core::InfoHash& info
   }
   upstream::ClientRequest request;
   request.url = std::move(url);
-  request.timeout = std::chrono::seconds(n->config.timeout);
+  request.timeout = n->config.timeout;
   ++n->in_flight;
   const auto t0 = std::chrono::steady_clock::now();
   const std::uint64_t round = n->round;
@@ -242,7 +242,7 @@ void Poller::send(const std::shared_ptr<Neighbor>& n, const core::InfoHash& info
                  }
                  if (answer.failure_reason)
                    return refused(*n, "failure reason: " + *answer.failure_reason);
-                 const core::Seconds now = clock_.now();
+                 const core::TimePoint now = clock_.now();
                  n->status.peers_learned += store_.add_foreign_peers(
                      info_hash, answer.peers, n->source, now, n->config.peers_expiry_interval);
                  ++n->status.requests_ok;
@@ -258,7 +258,7 @@ void Poller::refused(Neighbor& n, const std::string& why) {
   ++n.status.requests_failed;
   n.status.last_error = why;
   metrics::Counters::global().add(metrics::Counters::neighbor_failed);
-  const core::Seconds now = clock_.now();
+  const core::TimePoint now = clock_.now();
   if (n.refusal_log.occurred(now)) {
     spdlog::warn("neighbour '{}': {} ({} such answers since the last report; ignored)",
                  n.config.name, why, n.refusal_log.take(now));
@@ -269,9 +269,9 @@ void Poller::failed(Neighbor& n, const std::string& why, std::uint64_t round) {
   ++n.status.requests_failed;
   n.status.last_error = why;
   metrics::Counters::global().add(metrics::Counters::neighbor_failed);
-  const core::Seconds now = clock_.now();
+  const core::TimePoint now = clock_.now();
   if (round == n.round) {
-    n.backed_off_until = now + n.backoff.fail().count();
+    n.backed_off_until = now + n.backoff.fail();
     ++n.round;
   }
   if (n.failure_log.occurred(now)) {

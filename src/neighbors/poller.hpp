@@ -49,8 +49,8 @@ class Poller {
     std::uint64_t requests_failed = 0;
     std::uint64_t peers_learned = 0;
     bool backed_off = false;
-    core::Seconds backoff = 0;  // the current back-off step, 0 when healthy
-    std::string last_error;     // the latest failure since start, empty when none
+    core::Duration backoff{};  // the current back-off step, 0 when healthy
+    std::string last_error;    // the latest failure since start, empty when none
   };
   // A copy taken at the poller's last tick (every 100 ms); callable from any thread.
   std::vector<Status> status() const;

@@ -158,7 +158,7 @@ class SociDatabase final : public Database {
       write_peers(batch.peers);
       write_removals(batch.removed);
       if (batch.purge_expired) {
-        long long now = batch.now;
+        long long now = batch.now.time_since_epoch().count();
         sql_ << "DELETE FROM peers WHERE expires_at < :now", soci::use(now);
       }
       write_stats(batch.stats);
@@ -171,12 +171,12 @@ class SociDatabase final : public Database {
     });
   }
 
-  void load_peers(std::int64_t now, const std::function<void(const PeerRow&)>& f) override {
+  void load_peers(core::UnixSeconds now, const std::function<void(const PeerRow&)>& f) override {
     guarded([&] {
       std::vector<std::string> hashes(kRowsPerFetch), addresses(kRowsPerFetch), ids(kRowsPerFetch);
       std::vector<int> ports(kRowsPerFetch), seeders(kRowsPerFetch), sources(kRowsPerFetch);
       std::vector<long long> seen(kRowsPerFetch), expires(kRowsPerFetch);
-      long long after = now;
+      long long after = now.time_since_epoch().count();
       soci::statement st =
           (sql_.prepare << "SELECT info_hash, address, port, peer_id, seeder, source, "
                            "last_seen, expires_at FROM peers WHERE expires_at > :now",
@@ -226,10 +226,10 @@ class SociDatabase final : public Database {
     });
   }
 
-  std::vector<StatsRow> load_stats_since(std::int64_t since) override {
+  std::vector<StatsRow> load_stats_since(core::UnixSeconds since) override {
     return guarded([&] {
       // Two queries, not one per row: a day holds 1,440 samples.
-      long long from = since;
+      long long from = since.time_since_epoch().count();
       std::vector<StatsRow> rows;
       std::map<std::int64_t, std::size_t> index;
       soci::rowset<soci::row> result =

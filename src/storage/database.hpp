@@ -30,8 +30,10 @@ class SchemaError : public DatabaseError {
   using DatabaseError::DatabaseError;
 };
 
-// A stored peer: what the store's change says, with wall-clock unix seconds for its monotonic
-// ones (a restart starts a new monotonic clock).
+// The rows mirror the tables: times are unix seconds as stored (a restart starts a new
+// monotonic clock, so the store's times are translated to the wall clock's).
+
+// A stored peer: what the store's change says.
 struct PeerRow : core::PeerKey {
   core::PeerId peer_id;
   bool seeder = false;
@@ -61,7 +63,7 @@ struct Batch {
   std::vector<PeerRow> peers;
   std::vector<core::PeerKey> removed;
   std::vector<StatsRow> stats;
-  std::int64_t now = 0;
+  core::UnixSeconds now;
   // Delete the peers that expired before `now`: a scan of the peers table (schema 3 has no
   // index on expires_at), so the write-behind asks for it every few minutes, not every flush.
   bool purge_expired = true;
@@ -87,12 +89,12 @@ class Database {
   virtual void write(const Batch& batch) = 0;
 
   // Calls f for every peer that expires after `now`, in batches (restore at start).
-  virtual void load_peers(std::int64_t now, const std::function<void(const PeerRow&)>& f) = 0;
+  virtual void load_peers(core::UnixSeconds now, const std::function<void(const PeerRow&)>& f) = 0;
   // Calls f for every torrent with completions.
   virtual void load_completed(
       const std::function<void(const core::InfoHash&, std::uint64_t)>& f) = 0;
-  // The statistics rows sampled at or after `since` (unix seconds), oldest first.
-  virtual std::vector<StatsRow> load_stats_since(std::int64_t since) = 0;
+  // The statistics rows sampled at or after `since`, oldest first.
+  virtual std::vector<StatsRow> load_stats_since(core::UnixSeconds since) = 0;
 
   virtual std::string describe() const = 0;  // e.g. "SQLite /var/lib/btrt/btrt.db"
 };

@@ -12,15 +12,19 @@
 namespace btrt::storage {
 namespace {
 
-constexpr std::int64_t kStatsPeriod = 60;         // s between statistics samples
-constexpr std::int64_t kPurgePeriod = 300;        // s between purges of expired peers
-constexpr std::size_t kMaxStatsRows = 24 * 60;    // kept through an outage: a day
-constexpr std::int64_t kHistorySpan = 24 * 3600;  // s of samples kept for /stats
+constexpr std::chrono::seconds kStatsPeriod{60};   // between statistics samples
+constexpr std::chrono::seconds kPurgePeriod{300};  // between purges of expired peers
+constexpr std::size_t kMaxStatsRows = 24 * 60;     // kept through an outage: a day
+constexpr std::chrono::hours kHistorySpan{24};     // of samples kept for /stats
+
+std::int64_t stored(core::UnixSeconds t) {
+  return t.time_since_epoch().count();
+}
 
 }  // namespace
 
-RestoreResult restore_swarm(Database& database, core::SwarmStore& store, core::Seconds now,
-                            std::int64_t wall_now,
+RestoreResult restore_swarm(Database& database, core::SwarmStore& store, core::TimePoint now,
+                            core::UnixSeconds wall_now,
                             const std::function<bool(const core::PeerKey&)>& skip) {
   RestoreResult result;
   database.load_peers(wall_now, [&](const PeerRow& row) {
@@ -28,13 +32,14 @@ RestoreResult restore_swarm(Database& database, core::SwarmStore& store, core::S
       ++result.newer;
       return;
     }
-    const core::PeerChange peer{row,
-                                /*removed=*/false,
-                                row.seeder,
-                                core::Source::from_value(row.source),
-                                row.peer_id,
-                                /*seen=*/now,
-                                now + static_cast<core::Seconds>(row.expires_at - wall_now)};
+    const core::PeerChange peer{
+        row,
+        /*removed=*/false,
+        row.seeder,
+        core::Source::from_value(row.source),
+        row.peer_id,
+        /*seen=*/now,
+        now + core::Duration{static_cast<std::uint32_t>(row.expires_at - stored(wall_now))}};
     if (store.restore_peer(peer)) {
       ++result.peers;
     } else {
@@ -111,7 +116,7 @@ std::size_t WriteBehind::pending_peer_changes() const {
 }
 
 void WriteBehind::run() {
-  auto wait = std::chrono::seconds(config_.flush_interval);
+  std::chrono::seconds wait = config_.flush_interval;
   while (true) {
     bool stopping;
     {
@@ -129,7 +134,7 @@ void WriteBehind::run() {
       }
       return;
     }
-    wait = std::chrono::seconds(written ? config_.flush_interval : backoff_.fail().count());
+    wait = written ? config_.flush_interval : backoff_.fail();
   }
 }
 
@@ -165,7 +170,7 @@ void WriteBehind::trim() {
   // that does not expires. A removal goes only when removals alone exceed the bound (oldest
   // first); dropping one before an update would bring a stopped peer back after a restart.
   // Completion counts are never dropped.
-  std::vector<std::tuple<bool, core::Seconds, core::PeerKey>> order;  // updates sort first
+  std::vector<std::tuple<bool, core::TimePoint, core::PeerKey>> order;  // updates sort first
   order.reserve(peers_.size());
   for (const auto& [key, change] : peers_) order.emplace_back(change.removed, change.seen, key);
   const std::size_t excess = peers_.size() - config_.max_pending;
@@ -186,11 +191,11 @@ void WriteBehind::trim() {
       peers_.size() + excess, config_.max_pending, excess, removals, dropped_.load());
 }
 
-void WriteBehind::sample_stats(std::int64_t now, bool force) {
+void WriteBehind::sample_stats(core::UnixSeconds now, bool force) {
   if (now - last_sample_ < kStatsPeriod && !force) return;
   StatsRow current = stats_source_();
   StatsRow row;
-  row.sampled_at = now;
+  row.sampled_at = stored(now);
   row.announces = current.announces - last_stats_.announces;
   row.scrapes = current.scrapes - last_stats_.scrapes;
   row.forwarded = current.forwarded - last_stats_.forwarded;
@@ -206,7 +211,7 @@ void WriteBehind::sample_stats(std::int64_t now, bool force) {
   {
     std::lock_guard lock(history_mutex_);
     history_.push_back(row);
-    while (!history_.empty() && (history_.front().sampled_at < now - kHistorySpan ||
+    while (!history_.empty() && (history_.front().sampled_at < stored(now - kHistorySpan) ||
                                  history_.size() > 2 * kMaxStatsRows)) {
       history_.pop_front();
     }
@@ -234,10 +239,12 @@ void WriteBehind::restore_late() {
 
 bool WriteBehind::flush() {
   if (peers_.empty() && torrents_.empty() && stats_.empty() && !restore_pending_) return true;
-  const std::int64_t wall_now = clock_.unix_now();
-  const core::Seconds mono_now = clock_.now();
-  auto to_wall = [&](core::Seconds t) {
-    return wall_now - static_cast<std::int64_t>(mono_now) + static_cast<std::int64_t>(t);
+  const core::UnixSeconds wall_now = clock_.unix_now();
+  const core::TimePoint mono_now = clock_.now();
+  // A time on the monotonic clock as the unix time it falls on; signed arithmetic, since the
+  // times lie before and after now.
+  auto to_wall = [&](core::TimePoint t) {
+    return stored(wall_now - mono_now.time_since_epoch() + t.time_since_epoch());
   };
 
   Batch batch;
@@ -279,7 +286,7 @@ bool WriteBehind::flush() {
 
   if (outage_.exchange(false)) {
     spdlog::info("database available again after {} s: wrote {} peer and {} torrent changes",
-                 wall_now - outage_since_, peers_.size(), torrents_.size());
+                 (wall_now - outage_since_).count(), peers_.size(), torrents_.size());
   }
   const double took =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();

@@ -31,8 +31,8 @@ struct RestoreResult {
 // the store (prepare_for_run first). `skip` names peers whose newer change is pending (a
 // stop during an outage): they stay as memory has them. Completion counts are added only
 // after everything was read, so that a restore that fails half-way can simply be repeated.
-RestoreResult restore_swarm(Database& database, core::SwarmStore& store, core::Seconds now,
-                            std::int64_t wall_now,
+RestoreResult restore_swarm(Database& database, core::SwarmStore& store, core::TimePoint now,
+                            core::UnixSeconds wall_now,
                             const std::function<bool(const core::PeerKey&)>& skip = {});
 
 // Makes the in-memory swarm durable without ever making an announce wait: every
@@ -74,7 +74,7 @@ class WriteBehind {
   void restore_late();
   void collect();
   void trim();
-  void sample_stats(std::int64_t now, bool force);
+  void sample_stats(core::UnixSeconds now, bool force);
   bool flush();
 
   core::SwarmStore& store_;
@@ -99,13 +99,13 @@ class WriteBehind {
   std::deque<StatsRow> history_;
 
   StatsRow last_stats_;
-  std::int64_t last_sample_ = 0;
-  std::int64_t last_purge_ = 0;  // wall time of the last purge of expired peers
+  core::UnixSeconds last_sample_;
+  core::UnixSeconds last_purge_;  // the last purge of expired peers
   bool restore_pending_ = false;
   bool create_schema_ = false;
   bool schema_reported_ = false;
   std::atomic<bool> outage_{false};
-  std::int64_t outage_since_ = 0;
+  core::UnixSeconds outage_since_;
   // After a failed write: retry after 1, 2, 4 ... s, at most 15 s apart.
   core::Backoff backoff_{
       {.initial = core::Duration{1}, .max = core::Duration{15}, .after_failures = 1}};

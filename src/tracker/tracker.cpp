@@ -65,7 +65,7 @@ AnnounceResult Tracker::announce(const Announce& request, std::vector<core::Sele
   AnnounceResult result;
   auto options = select_options(request.numwant);
   options.family = request.family;
-  const core::Seconds at = request.now != 0 ? request.now : now();
+  const core::TimePoint at = request.now != core::kNever ? request.now : now();
   auto outcome = store_.announce(request.peer, at, peer_expiry(), options, peers);
   result.tracker_full = outcome.status == core::AnnounceOutcome::Status::torrent_limit;
   result.counts = outcome.counts;

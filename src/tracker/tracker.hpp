@@ -49,14 +49,14 @@ struct Announce {
   core::PeerAnnounce peer;               // address: the subscriber's (trusted claims applied)
   std::optional<std::uint32_t> numwant;  // absent: tracker.numwant_default
   core::SelectOptions::Family family = core::SelectOptions::Family::any;
-  core::Seconds now = 0;  // 0: the clock's; a caller that read it already passes it
+  core::TimePoint now = core::kNever;  // kNever: the clock's; a caller that read it passes it
 };
 
 struct AnnounceResult {
   bool tracker_full = false;  // a new torrent refused by tracker.max_torrents
   core::SwarmCounts counts;
-  std::uint32_t interval = 0;
-  std::uint32_t min_interval = 0;
+  core::Duration interval{};
+  core::Duration min_interval{};
 };
 
 // The tracker's own answers, shared by the HTTP and the UDP front ends: the reloadable
@@ -69,8 +69,8 @@ class Tracker {
   // Takes the reloadable settings (the tracker section) from a new configuration.
   void apply(const config::Tracker& tracker);
 
-  // Seconds since start (from 1): the store's and the connection IDs' time.
-  core::Seconds now() const { return clock_.now(); }
+  // The store's and the connection IDs' time.
+  core::TimePoint now() const { return clock_.now(); }
   // From server.trusted_sources: may speak for a subscriber (headers, the ip field).
   bool trusted(const net::IpAddress& address) const;
 
@@ -87,9 +87,9 @@ class Tracker {
     return store_.select(peer, now(), options, peers);
   }
 
-  std::uint32_t interval() const { return settings_.interval.load(kRelaxed); }
-  std::uint32_t min_interval() const { return settings_.min_interval.load(kRelaxed); }
-  std::uint32_t peer_expiry() const { return settings_.peer_expiry.load(kRelaxed); }
+  core::Duration interval() const { return settings_.interval.load(kRelaxed); }
+  core::Duration min_interval() const { return settings_.min_interval.load(kRelaxed); }
+  core::Duration peer_expiry() const { return settings_.peer_expiry.load(kRelaxed); }
   std::uint32_t max_scrape_hashes() const { return settings_.max_scrape_hashes.load(kRelaxed); }
   bool full_scrape() const { return settings_.full_scrape.load(kRelaxed); }
   core::SwarmStore& store() { return store_; }
@@ -110,8 +110,9 @@ class Tracker {
   const clock::Clock& clock_;
 
   struct Settings {
-    std::atomic<std::uint32_t> interval, min_interval, peer_expiry, numwant_default, numwant_max,
-        locality_cutoff, locality_seeders, max_scrape_hashes;
+    std::atomic<core::Duration> interval, min_interval, peer_expiry;
+    std::atomic<std::uint32_t> numwant_default, numwant_max, locality_cutoff, locality_seeders,
+        max_scrape_hashes;
     std::atomic<bool> full_scrape;
   } settings_;
 };

@@ -51,7 +51,7 @@ Handler::Handler(tracker::Tracker& tracker, const wire::ConnectionIds::Key& key)
 std::size_t Handler::handle(std::span<const std::uint8_t> in, const net::IpAddress& source,
                             std::uint16_t port, std::span<std::uint8_t> out) {
   thread_local wire::Packet packet;
-  const core::Seconds now = tracker_.now();
+  const core::TimePoint now = tracker_.now();
   if (const std::size_t size = admit(in, source, port, now, packet, out); size != kAdmitted) {
     return size;
   }
@@ -60,13 +60,13 @@ std::size_t Handler::handle(std::span<const std::uint8_t> in, const net::IpAddre
 }
 
 std::size_t Handler::admit(std::span<const std::uint8_t> in, const net::IpAddress& source,
-                           std::uint16_t port, core::Seconds now, wire::Packet& packet,
+                           std::uint16_t port, core::TimePoint now, wire::Packet& packet,
                            std::span<std::uint8_t> out) {
   if (const auto drop = wire::parse(in, packet); drop != wire::Drop::none) {
     count_drop(drop);
     return 0;
   }
-  const std::uint64_t slot = now / kSlotSeconds;
+  const std::uint64_t slot = now.time_since_epoch() / kSlot;
   auto& counters = Counters::global();
   if (packet.action == wire::Action::connect) {
     counters.add(Counters::udp_connects);
@@ -80,7 +80,7 @@ std::size_t Handler::admit(std::span<const std::uint8_t> in, const net::IpAddres
 }
 
 std::size_t Handler::announce(const wire::Packet& packet, const net::IpAddress& source,
-                              core::Seconds now, std::span<std::uint8_t> out) {
+                              core::TimePoint now, std::span<std::uint8_t> out) {
   auto& counters = Counters::global();
   counters.add(Counters::udp_announces);
   const auto& parsed = packet.announce;
@@ -102,7 +102,7 @@ std::size_t Handler::announce(const wire::Packet& packet, const net::IpAddress& 
   }
   wire::AnnounceAnswer answer;
   answer.transaction_id = packet.transaction_id;
-  answer.interval = result.interval;
+  answer.interval = result.interval.count();
   answer.leechers = result.counts.incomplete;
   answer.seeders = result.counts.complete;
   answer.v6 = v6;

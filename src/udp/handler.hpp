@@ -36,20 +36,20 @@ class Handler {
   // the source.
   static constexpr std::size_t kAdmitted = static_cast<std::size_t>(-1);
   std::size_t admit(std::span<const std::uint8_t> in, const net::IpAddress& source,
-                    std::uint16_t port, core::Seconds now, protocol::udp::Packet& packet,
+                    std::uint16_t port, core::TimePoint now, protocol::udp::Packet& packet,
                     std::span<std::uint8_t> out);
   // A scrape answered from btrt's own counts.
   std::size_t scrape(const protocol::udp::Packet& packet, std::span<std::uint8_t> out);
 
   // The tracker's clock.
-  core::Seconds now() const { return tracker_.now(); }
+  core::TimePoint now() const { return tracker_.now(); }
 
   // One-minute slots of the tracker's clock.
-  static constexpr core::Seconds kSlotSeconds = 60;
+  static constexpr core::Duration kSlot{60};
 
  private:
   std::size_t announce(const protocol::udp::Packet& packet, const net::IpAddress& source,
-                       core::Seconds now, std::span<std::uint8_t> out);
+                       core::TimePoint now, std::span<std::uint8_t> out);
 
   tracker::Tracker& tracker_;
   const protocol::udp::ConnectionIds ids_;

@@ -28,7 +28,7 @@ std::size_t encode(std::uint32_t transaction_id, const tracker::Tracker& tracker
       {tracker.interval(), tracker.min_interval(), counts.complete, counts.incomplete}, origin);
   wire::AnnounceAnswer answer;
   answer.transaction_id = transaction_id;
-  answer.interval = figures.interval;
+  answer.interval = figures.interval.count();
   answer.leechers = figures.incomplete;
   answer.seeders = figures.complete;
   answer.v6 = v6;
@@ -113,7 +113,7 @@ std::size_t Interceptor::announce(const wire::Packet& packet, std::span<const st
   const core::PeerAnnounce peer = tracker::peer_of(parsed, from.subscriber.address);
   const bool v6 = !peer.address.is_v4();
   const std::string origin = "udp://" + from.origin.to_string();
-  const core::Seconds now = tracker_.now();
+  const core::TimePoint now = tracker_.now();
 
   auto* forwarder = may_ask(from.origin);
   forwarding::Forwarder::Lookup lookup;

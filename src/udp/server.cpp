@@ -190,7 +190,7 @@ struct Server::Worker {
   std::vector<std::unique_ptr<Socket>> sockets;
   bool stopping = false;
   core::LruMap<ReplySocket> replies{kMaxReplySockets};  // by origin_key
-  log::RateLimited reply_warning{60};
+  log::RateLimited reply_warning{core::Duration{60}};
   // Control messages are read in place (CMSG_*): aligned as cmsghdr, and kControlSize is a
   // multiple of that alignment (CMSG_SPACE).
   alignas(cmsghdr) std::array<std::array<char, kControlSize>, kBatch> control;
@@ -424,7 +424,7 @@ int Server::reply_socket(Worker& w, const net::Endpoint& origin) {
     if (reply.fd < 0) {
       const int error = errno;
       w.replies.erase(std::string_view(key.data(), key.size()));
-      const core::Seconds now = handler_.now();
+      const core::TimePoint now = handler_.now();
       if (w.reply_warning.occurred(now)) {
         spdlog::warn(
             "cannot answer intercepted UDP requests from {}: {} ({} since the last report)",

@@ -73,8 +73,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   const std::uint16_t port = 6881;
   if ((flags & 4) && packet.size() >= 8) {
-    const std::uint64_t id =
-        world.ids.issue(source, port, world.tracker.now() / btrt::udp::Handler::kSlotSeconds);
+    const std::uint64_t id = world.ids.issue(
+        source, port, world.tracker.now().time_since_epoch() / btrt::udp::Handler::kSlot);
     for (int i = 0; i < 8; ++i)
       packet[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(id >> (56 - 8 * i));
   }

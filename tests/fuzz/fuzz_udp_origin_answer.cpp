@@ -19,8 +19,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   // datagram.
   if (size < 8) return 0;
   AnswerLimits limits;
-  limits.default_interval = 1 + (data[0] << 8 | data[1]);
-  limits.min_interval = static_cast<std::uint32_t>(data[2] << 16 | data[3] << 8 | data[4]);
+  limits.default_interval = btrt::core::Duration{1u + (data[0] << 8 | data[1])};
+  limits.min_interval =
+      btrt::core::Duration{static_cast<std::uint32_t>(data[2] << 16 | data[3] << 8 | data[4])};
   limits.max_peers = data[5];
   const bool v6 = (data[7] & 1) != 0;
   const auto subscriber = btrt::net::IpAddress::from_v4(0x0A000000u | data[6]);
@@ -39,7 +40,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     return 0;
   }
   const auto& info = answer.info;
-  if (info.interval == 0 || info.interval > kMaxOriginInterval) __builtin_trap();
+  if (info.interval == btrt::core::Duration::zero() || info.interval > kMaxOriginInterval)
+    __builtin_trap();
   if (info.interval < limits.min_interval && limits.min_interval <= kMaxOriginInterval) {
     __builtin_trap();
   }

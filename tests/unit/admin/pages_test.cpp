@@ -9,9 +9,12 @@
 #include "admin/admin_handler.hpp"
 #include "admin/snapshot.hpp"
 #include "metrics/catalog.hpp"
+#include "support/time.hpp"
 
 namespace btrt::admin {
 namespace {
+
+using namespace std::chrono_literals;
 
 using C = metrics::Counters;
 
@@ -307,7 +310,7 @@ TEST(AdminHandler, OnlyAdminAllowGetsThePages) {
     a.peer_id.bytes.fill(static_cast<std::uint8_t>(port));
     a.address = ip(port == 3 ? "192.0.2.1" : "10.1.0.1");
     a.port = port;
-    store.announce(a, 100, 60, {}, out);
+    store.announce(a, test::at(100), 60s, {}, out);
   }
   AdminHandler::Providers providers;
   providers.classifier = [classifier] { return classifier; };

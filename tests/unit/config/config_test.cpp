@@ -16,6 +16,8 @@
 namespace btrt::config {
 namespace {
 
+using namespace std::chrono_literals;
+
 namespace fs = std::filesystem;
 
 fs::path repo_root() {
@@ -222,11 +224,11 @@ TEST_F(ConfigTest, SeedProductConfigurationLoadsUnchanged) {
   EXPECT_TRUE(c.peer_groups[1].cidrs.empty());
   ASSERT_EQ(c.neighbors.size(), 1u);
   EXPECT_EQ(c.neighbors[0].name, "the nearest retracker");
-  EXPECT_EQ(c.neighbors[0].refresh_interval, 1800u);
-  EXPECT_EQ(c.neighbors[0].peers_expiry_interval, 7200u);
+  EXPECT_EQ(c.neighbors[0].refresh_interval, 1800s);
+  EXPECT_EQ(c.neighbors[0].peers_expiry_interval, 7200s);
   EXPECT_TRUE(c.neighbors[0].announce_request.starts_with(
       "http://retracker.example.net/announce?info_hash={info_hash}&peer_id="));
-  EXPECT_EQ(c.neighbors[0].timeout, 10u);
+  EXPECT_EQ(c.neighbors[0].timeout, 10s);
   EXPECT_EQ(c.neighbors[0].max_concurrent, 32u);
   // Sections the seed does not have take their defaults.
   expect_default_server(c.server);
@@ -470,12 +472,12 @@ hashlist:
             (std::vector<std::string>{"retracker.local", "tracker.example.net"}));
   EXPECT_EQ(c.server.trusted_sources, std::vector<net::Cidr>{cidr("10.1.0.0/16")});
   EXPECT_EQ(c.server.max_connections, 5000u);
-  EXPECT_EQ(c.server.request_timeout, 3u);
-  EXPECT_EQ(c.server.keepalive_timeout, 7u);
+  EXPECT_EQ(c.server.request_timeout, 3s);
+  EXPECT_EQ(c.server.keepalive_timeout, 7s);
   EXPECT_EQ(c.server.admin_allow, (std::vector<net::Cidr>{cidr("10.2.0.0/16"), cidr("::1")}));
-  EXPECT_EQ(c.tracker.announce_interval, 1200u);
-  EXPECT_EQ(c.tracker.min_interval, 600u);
-  EXPECT_EQ(c.tracker.peer_expiry, 2700u);
+  EXPECT_EQ(c.tracker.announce_interval, 1200s);
+  EXPECT_EQ(c.tracker.min_interval, 600s);
+  EXPECT_EQ(c.tracker.peer_expiry, 2700s);
   EXPECT_EQ(c.tracker.numwant_default, 30u);
   EXPECT_EQ(c.tracker.numwant_max, 100u);
   EXPECT_EQ(c.tracker.locality_cutoff, 0u);
@@ -493,11 +495,11 @@ hashlist:
   EXPECT_EQ(c.database.user, "tracker");
   EXPECT_EQ(c.database.password, "12345");
   EXPECT_EQ(c.database.schema, "trk");
-  EXPECT_EQ(c.database.flush_interval, 2u);
+  EXPECT_EQ(c.database.flush_interval, 2s);
   EXPECT_EQ(c.database.max_pending, 42u);
   EXPECT_FALSE(c.forwarding.enabled);
   EXPECT_EQ(c.forwarding.mode, Forwarding::Mode::always);
-  EXPECT_EQ(c.forwarding.timeout, 2u);
+  EXPECT_EQ(c.forwarding.timeout, 2s);
   EXPECT_EQ(c.forwarding.max_concurrent, 10u);
   EXPECT_TRUE(c.forwarding.pass_client_ip);
   EXPECT_EQ(c.forwarding.allowed_destinations, std::vector<net::Cidr>{cidr("192.168.5.0/24")});
@@ -505,7 +507,7 @@ hashlist:
             (std::vector<net::Endpoint>{endpoint("127.0.0.1:5353"), endpoint("10.1.2.3:53"),
                                         endpoint("[::1]:53"), endpoint("[::2]:53")}));
   EXPECT_EQ(c.hashlist.path, "/tmp/hashlist.bin");
-  EXPECT_EQ(c.hashlist.interval, 0u);
+  EXPECT_EQ(c.hashlist.interval, 0s);
   EXPECT_EQ(c.hashlist.groups, std::vector<std::string>{"g"});
   EXPECT_EQ(c.hashlist.min_seeders, 2u);
 }
@@ -521,11 +523,11 @@ neighbors:
     announce_request: "http://x.example/announce?info_hash={info_hash}"
     refresh_interval: "600"
 )");
-  EXPECT_EQ(c.tracker.announce_interval, 1800u);
-  EXPECT_EQ(c.tracker.min_interval, 60u);
+  EXPECT_EQ(c.tracker.announce_interval, 1800s);
+  EXPECT_EQ(c.tracker.min_interval, 60s);
   EXPECT_TRUE(c.tracker.full_scrape);
   EXPECT_EQ(c.tracker.max_torrents, 7u);
-  EXPECT_EQ(c.neighbors.at(0).refresh_interval, 600u);
+  EXPECT_EQ(c.neighbors.at(0).refresh_interval, 600s);
 }
 
 // ---------------------------------------------------------------------------------------

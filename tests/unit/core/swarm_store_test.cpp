@@ -6,8 +6,13 @@
 #include <random>
 #include <set>
 
+#include "support/time.hpp"
+
 namespace btrt::core {
 namespace {
+
+using namespace std::chrono_literals;
+using test::at;
 
 net::IpAddress ip(const char* text) {
   return *net::IpAddress::parse(text);
@@ -40,7 +45,7 @@ struct Fixture : ::testing::Test {
 
   AnnounceOutcome announce(const char* address, std::uint16_t port, bool seeder = false,
                            AnnounceEvent event = AnnounceEvent::none,
-                           SelectOptions options = {50, 0}, Seconds now = 100,
+                           SelectOptions options = {50, 0}, TimePoint now = at(100),
                            std::vector<SelectedPeer>* out = nullptr, std::uint8_t n = 1) {
     PeerAnnounce a;
     a.info_hash = hash(n);
@@ -50,13 +55,13 @@ struct Fixture : ::testing::Test {
     a.seeder = seeder;
     a.event = event;
     std::vector<SelectedPeer> scratch;
-    return store.announce(a, now, 60, options, out ? *out : scratch);
+    return store.announce(a, now, 60s, options, out ? *out : scratch);
   }
 
   std::vector<SelectedPeer> ask(const char* address, std::uint16_t port, SelectOptions options,
                                 bool seeder = false) {
     std::vector<SelectedPeer> out;
-    announce(address, port, seeder, AnnounceEvent::none, options, 100, &out);
+    announce(address, port, seeder, AnnounceEvent::none, options, at(100), &out);
     return out;
   }
 
@@ -169,7 +174,7 @@ TEST_F(Fixture, SamePeerIdElsewhereIsTheRequester) {
   a.address = ip("10.1.0.2");
   a.port = 8;
   std::vector<SelectedPeer> out;
-  store.announce(a, 100, 60, {50, 0}, out);
+  store.announce(a, at(100), 60s, {50, 0}, out);
   EXPECT_TRUE(out.empty());
 }
 
@@ -177,34 +182,34 @@ TEST_F(Fixture, StoppedRemovesThePeerAndAnswersNothing) {
   announce("10.1.0.1", 1);
   announce("10.1.0.2", 2);
   std::vector<SelectedPeer> out;
-  auto outcome = announce("10.1.0.1", 1, false, AnnounceEvent::stopped, {50, 0}, 100, &out);
+  auto outcome = announce("10.1.0.1", 1, false, AnnounceEvent::stopped, {50, 0}, at(100), &out);
   EXPECT_TRUE(out.empty());
   EXPECT_EQ(outcome.counts.incomplete, 1u);
-  EXPECT_EQ(store.counts(hash(1), 100).incomplete, 1u);
+  EXPECT_EQ(store.counts(hash(1), at(100)).incomplete, 1u);
 }
 
 TEST_F(Fixture, CompletedCountsOncePerPeer) {
   announce("10.1.0.1", 1, false, AnnounceEvent::started);
   announce("10.1.0.1", 1, true, AnnounceEvent::completed);
   announce("10.1.0.1", 1, true, AnnounceEvent::completed);
-  auto c = store.counts(hash(1), 100);
+  auto c = store.counts(hash(1), at(100));
   EXPECT_EQ(c.downloaded, 1u);
   EXPECT_EQ(c.complete, 1u);
   EXPECT_EQ(c.incomplete, 0u);
 }
 
 TEST_F(Fixture, ExpiredPeersAreNotHandedOutAndAreSwept) {
-  announce("10.1.0.1", 1, false, AnnounceEvent::none, {50, 0}, 100);
-  announce("10.1.0.3", 3, false, AnnounceEvent::none, {50, 0}, 100, nullptr, 2);
+  announce("10.1.0.1", 1, false, AnnounceEvent::none, {50, 0}, at(100));
+  announce("10.1.0.3", 3, false, AnnounceEvent::none, {50, 0}, at(100), nullptr, 2);
   std::vector<SelectedPeer> out;
-  announce("10.1.0.2", 2, false, AnnounceEvent::none, {50, 0}, 161, &out);  // ttl 60
+  announce("10.1.0.2", 2, false, AnnounceEvent::none, {50, 0}, at(161), &out);  // ttl 60
   EXPECT_TRUE(out.empty());
   EXPECT_EQ(store.totals().peers, 2u);  // the announce dropped its torrent's expired peer
   std::size_t removed = 0;
-  for (std::size_t s = 0; s < store.shard_count(); ++s) removed += store.expire_shard(s, 161);
+  for (std::size_t s = 0; s < store.shard_count(); ++s) removed += store.expire_shard(s, at(161));
   EXPECT_EQ(removed, 1u);  // the other torrent's, by the sweeper
-  EXPECT_EQ(store.counts(hash(1), 161).incomplete, 1u);
-  for (std::size_t s = 0; s < store.shard_count(); ++s) store.expire_shard(s, 1000);
+  EXPECT_EQ(store.counts(hash(1), at(161)).incomplete, 1u);
+  for (std::size_t s = 0; s < store.shard_count(); ++s) store.expire_shard(s, at(1000));
   EXPECT_EQ(store.totals().torrents, 0u);
 }
 
@@ -237,13 +242,13 @@ TEST_F(Fixture, PeerLimitKeepsNewPeersOutButAnswersThem) {
   announce("10.1.0.2", 2);
   auto outcome = announce("10.1.0.3", 3);
   EXPECT_FALSE(outcome.stored);
-  EXPECT_EQ(store.counts(hash(1), 100).incomplete, 2u);
+  EXPECT_EQ(store.counts(hash(1), at(100)).incomplete, 2u);
 }
 
 TEST_F(Fixture, TorrentLimitRefusesNewTorrents) {
   store.apply(StoreLimits{1, 0});
-  announce("10.1.0.1", 1, false, AnnounceEvent::none, {50, 0}, 100, nullptr, 1);
-  auto outcome = announce("10.1.0.1", 1, false, AnnounceEvent::none, {50, 0}, 100, nullptr, 2);
+  announce("10.1.0.1", 1, false, AnnounceEvent::none, {50, 0}, at(100), nullptr, 1);
+  auto outcome = announce("10.1.0.1", 1, false, AnnounceEvent::none, {50, 0}, at(100), nullptr, 2);
   EXPECT_EQ(outcome.status, AnnounceOutcome::Status::torrent_limit);
 }
 
@@ -260,27 +265,27 @@ TEST_F(Fixture, ForeignPeersRankByAddressAndAreNotCounted) {
   announce("10.9.0.1", 1);
   std::vector<net::Endpoint> learned{
       {ip("10.1.0.7"), 7}, {ip("10.9.0.1"), 1}, {ip("fd00:1::9"), 9}};
-  EXPECT_EQ(store.add_foreign_peers(hash(1), learned, Source::neighbor(0), 100, 60), 2u);
+  EXPECT_EQ(store.add_foreign_peers(hash(1), learned, Source::neighbor(0), at(100), 60s), 2u);
   auto out = ask("10.2.0.1", 2, {50, 0});
   ASSERT_EQ(out.size(), 3u);
   EXPECT_EQ(group_of(out[0]), "local");  // the neighbour's peers in the local group come first
   EXPECT_EQ(group_of(out[1]), "local");
   EXPECT_EQ(out[2].port, 1);
-  auto counts = store.counts(hash(1), 100);
+  auto counts = store.counts(hash(1), at(100));
   EXPECT_EQ(counts.incomplete, 2u);  // the two that announced here, not the learned ones
   // A learned peer that then announces itself becomes local and is counted.
   announce("10.1.0.7", 7);
-  EXPECT_EQ(store.counts(hash(1), 100).incomplete, 3u);
+  EXPECT_EQ(store.counts(hash(1), at(100)).incomplete, 3u);
 }
 
 TEST_F(Fixture, CensusCountsPeersByGroupAndSource) {
   announce("10.1.0.1", 1);
-  announce("10.1.0.2", 2, false, AnnounceEvent::none, {50, 0}, 100, nullptr, 2);
+  announce("10.1.0.2", 2, false, AnnounceEvent::none, {50, 0}, at(100), nullptr, 2);
   announce("10.9.0.1", 3);
   std::vector<net::Endpoint> learned{{ip("10.2.0.7"), 7}, {ip("fd00:1::9"), 9}};
-  store.add_foreign_peers(hash(1), learned, Source::neighbor(1), 100, 60);
+  store.add_foreign_peers(hash(1), learned, Source::neighbor(1), at(100), 60s);
   std::vector<net::Endpoint> origin{{ip("10.9.0.8"), 8}};
-  store.add_foreign_peers(hash(2), origin, Source::external, 100, 60);
+  store.add_foreign_peers(hash(2), origin, Source::external, at(100), 60s);
 
   auto census = store.census();
   EXPECT_EQ(census.torrents, 2u);
@@ -297,14 +302,14 @@ TEST_F(Fixture, CensusCountsPeersByGroupAndSource) {
 
 TEST_F(Fixture, ForeignPeersOnlyJoinTorrentsInMemoryAndExpire) {
   std::vector<net::Endpoint> learned{{ip("10.1.0.7"), 7}};
-  EXPECT_EQ(store.add_foreign_peers(hash(9), learned, Source::external, 100, 60), 0u);
-  announce("10.9.0.1", 1, false, AnnounceEvent::none, {50, 0}, 100);     // lives until 160
-  store.add_foreign_peers(hash(1), learned, Source::external, 100, 30);  // until 130
+  EXPECT_EQ(store.add_foreign_peers(hash(9), learned, Source::external, at(100), 60s), 0u);
+  announce("10.9.0.1", 1, false, AnnounceEvent::none, {50, 0}, at(100));      // lives until 160
+  store.add_foreign_peers(hash(1), learned, Source::external, at(100), 30s);  // until 130
   std::vector<SelectedPeer> out;
-  announce("10.9.0.2", 2, false, AnnounceEvent::none, {50, 0}, 140, &out);
+  announce("10.9.0.2", 2, false, AnnounceEvent::none, {50, 0}, at(140), &out);
   ASSERT_EQ(out.size(), 1u);
   EXPECT_EQ(out[0].port, 1);
-  for (std::size_t s = 0; s < store.shard_count(); ++s) store.expire_shard(s, 140);
+  for (std::size_t s = 0; s < store.shard_count(); ++s) store.expire_shard(s, at(140));
   EXPECT_EQ(store.totals().peers, 2u);
 }
 
@@ -312,8 +317,8 @@ TEST_F(Fixture, RemoveSourceDropsOnlyThatNeighboursPeers) {
   announce("10.9.0.1", 1);
   std::vector<net::Endpoint> a{{ip("10.1.0.7"), 7}};
   std::vector<net::Endpoint> b{{ip("10.1.0.8"), 8}};
-  store.add_foreign_peers(hash(1), a, Source::neighbor(0), 100, 60);
-  store.add_foreign_peers(hash(1), b, Source::neighbor(1), 100, 60);
+  store.add_foreign_peers(hash(1), a, Source::neighbor(0), at(100), 60s);
+  store.add_foreign_peers(hash(1), b, Source::neighbor(1), at(100), 60s);
   EXPECT_EQ(store.remove_source(Source::neighbor(0)), 1u);
   std::set<std::uint16_t> ports;
   for (auto& p : ask("10.2.0.1", 2, {50, 0})) ports.insert(p.port);
@@ -322,9 +327,9 @@ TEST_F(Fixture, RemoveSourceDropsOnlyThatNeighboursPeers) {
 
 TEST_F(Fixture, ActiveAndNewTorrents) {
   store.set_track_new_torrents(true);
-  announce("10.9.0.1", 1, false, AnnounceEvent::none, {50, 0}, 100, nullptr, 1);
-  announce("10.9.0.1", 1, false, AnnounceEvent::none, {50, 0}, 100, nullptr, 2);
-  announce("10.9.0.1", 1, false, AnnounceEvent::stopped, {50, 0}, 100, nullptr, 2);
+  announce("10.9.0.1", 1, false, AnnounceEvent::none, {50, 0}, at(100), nullptr, 1);
+  announce("10.9.0.1", 1, false, AnnounceEvent::none, {50, 0}, at(100), nullptr, 2);
+  announce("10.9.0.1", 1, false, AnnounceEvent::stopped, {50, 0}, at(100), nullptr, 2);
   std::vector<InfoHash> fresh;
   store.take_new_torrents(fresh);
   EXPECT_EQ(fresh.size(), 2u);
@@ -344,7 +349,7 @@ TEST_F(Fixture, AnnouncedPeersRankBeforeLearnedOnesInALevel) {
   for (std::uint32_t i = 0; i < 300; ++i) {
     fake.push_back({net::IpAddress::from_v4(0x0A010000u + 2 + i), 6881});  // 10.1.x.y: local
   }
-  store.add_foreign_peers(hash(1), fake, Source::external, 100, 60);
+  store.add_foreign_peers(hash(1), fake, Source::external, at(100), 60s);
   for (int round = 0; round < 50; ++round) {
     auto out = ask("10.2.0.9", static_cast<std::uint16_t>(100 + round), {5, 0});
     ASSERT_EQ(out.size(), 5u);
@@ -370,15 +375,15 @@ TEST_F(Fixture, LearnedPeersPerTorrentAreBounded) {
   for (std::uint32_t i = 0; i < 100; ++i) {
     many.push_back({net::IpAddress::from_v4(0x0A090000u + i), 7000});
   }
-  EXPECT_EQ(store.add_foreign_peers(hash(1), many, Source::external, 100, 60), 10u);
-  EXPECT_EQ(store.add_foreign_peers(hash(1), many, Source::neighbor(0), 100, 60), 0u);
+  EXPECT_EQ(store.add_foreign_peers(hash(1), many, Source::external, at(100), 60s), 10u);
+  EXPECT_EQ(store.add_foreign_peers(hash(1), many, Source::neighbor(0), at(100), 60s), 0u);
   EXPECT_EQ(store.totals().peers, 11u);
   // Listed again, the known ones live on (until 210 now); once they expired, others come.
-  EXPECT_EQ(store.add_foreign_peers(hash(1), many, Source::external, 150, 60), 0u);
-  announce("10.1.0.1", 1, false, AnnounceEvent::none, {50, 0}, 200);
+  EXPECT_EQ(store.add_foreign_peers(hash(1), many, Source::external, at(150), 60s), 0u);
+  announce("10.1.0.1", 1, false, AnnounceEvent::none, {50, 0}, at(200));
   std::vector<net::Endpoint> later(many.begin() + 50, many.end());
-  EXPECT_EQ(store.add_foreign_peers(hash(1), later, Source::external, 209, 60), 0u);
-  EXPECT_EQ(store.add_foreign_peers(hash(1), later, Source::external, 211, 60), 10u);
+  EXPECT_EQ(store.add_foreign_peers(hash(1), later, Source::external, at(209), 60s), 0u);
+  EXPECT_EQ(store.add_foreign_peers(hash(1), later, Source::external, at(211), 60s), 10u);
   EXPECT_EQ(store.totals().peers, 11u);
 }
 
@@ -392,10 +397,10 @@ TEST_F(Fixture, SameClientOnANewPortReplacesItsEntry) {
   a.event = AnnounceEvent::completed;
   a.seeder = true;
   std::vector<SelectedPeer> out;
-  store.announce(a, 100, 60, {50, 0}, out);
+  store.announce(a, at(100), 60s, {50, 0}, out);
   a.port = 2000;
   a.event = AnnounceEvent::none;
-  auto outcome = store.announce(a, 110, 60, {50, 0}, out);
+  auto outcome = store.announce(a, at(110), 60s, {50, 0}, out);
   EXPECT_EQ(outcome.counts.complete, 1u);
   EXPECT_EQ(outcome.counts.downloaded, 1u);
   EXPECT_EQ(store.totals().peers, 1u);
@@ -424,7 +429,7 @@ TEST_F(Fixture, SameClientOnAPortAnotherClientLeft) {
   a.address = ip("10.1.0.1");
   a.port = 2;
   std::vector<SelectedPeer> out;
-  auto outcome = store.announce(a, 100, 60, {0, 0}, out);
+  auto outcome = store.announce(a, at(100), 60s, {0, 0}, out);
   EXPECT_EQ(outcome.counts.incomplete, 1u);
   EXPECT_EQ(store.totals().peers, 1u);
 }
@@ -437,28 +442,28 @@ TEST_F(Fixture, SameClientOnANewPortInALargeSwarm) {
   a.address = ip("10.9.0.1");
   a.port = 4000;
   std::vector<SelectedPeer> out;
-  auto outcome = store.announce(a, 100, 60, {0, 0}, out);
+  auto outcome = store.announce(a, at(100), 60s, {0, 0}, out);
   EXPECT_EQ(outcome.counts.incomplete, 100u);
   EXPECT_EQ(store.totals().peers, 100u);
   a.event = AnnounceEvent::stopped;
-  store.announce(a, 100, 60, {0, 0}, out);
+  store.announce(a, at(100), 60s, {0, 0}, out);
   EXPECT_EQ(store.totals().peers, 99u);
 }
 
 TEST_F(Fixture, ExpiredPeersAreNeverCountedEvenBeforeTheSweep) {
-  announce("10.1.0.1", 1, true, AnnounceEvent::none, {50, 0}, 100);  // until 160
-  announce("10.1.0.2", 2, false, AnnounceEvent::none, {50, 0}, 100);
-  EXPECT_EQ(store.counts(hash(1), 159).complete, 1u);
-  auto c = store.counts(hash(1), 160);
+  announce("10.1.0.1", 1, true, AnnounceEvent::none, {50, 0}, at(100));  // until 160
+  announce("10.1.0.2", 2, false, AnnounceEvent::none, {50, 0}, at(100));
+  EXPECT_EQ(store.counts(hash(1), at(159)).complete, 1u);
+  auto c = store.counts(hash(1), at(160));
   EXPECT_EQ(c.complete, 0u);
   EXPECT_EQ(c.incomplete, 0u);
   std::vector<SelectedPeer> out;
-  auto outcome = announce("10.1.0.3", 3, false, AnnounceEvent::none, {50, 0}, 161, &out);
+  auto outcome = announce("10.1.0.3", 3, false, AnnounceEvent::none, {50, 0}, at(161), &out);
   EXPECT_EQ(outcome.counts.complete, 0u);
   EXPECT_EQ(outcome.counts.incomplete, 1u);
   EXPECT_TRUE(out.empty());
   std::size_t seen = 0;
-  store.for_each_torrent(161, [&](const InfoHash&, const SwarmCounts& counts) {
+  store.for_each_torrent(at(161), [&](const InfoHash&, const SwarmCounts& counts) {
     EXPECT_EQ(counts.incomplete, 1u);
     ++seen;
   });
@@ -468,15 +473,15 @@ TEST_F(Fixture, ExpiredPeersAreNeverCountedEvenBeforeTheSweep) {
 TEST_F(Fixture, ExpiryInALargeIndexedSwarmKeepsTheIndexExact) {
   for (std::uint16_t i = 0; i < 200; ++i) {
     announce("10.1.0.1", static_cast<std::uint16_t>(100 + i), i % 3 == 0, AnnounceEvent::none,
-             {0, 0}, i < 5 ? 50 : 100);  // five expire at 110
+             {0, 0}, at(i < 5 ? 50 : 100));  // five expire at 110
   }
-  auto outcome = announce("10.1.0.2", 9, false, AnnounceEvent::none, {0, 0}, 120);
+  auto outcome = announce("10.1.0.2", 9, false, AnnounceEvent::none, {0, 0}, at(120));
   EXPECT_EQ(outcome.counts.complete + outcome.counts.incomplete, 196u);
   EXPECT_EQ(store.totals().peers, 196u);
   for (std::uint16_t i = 0; i < 200; ++i) {
     std::vector<SelectedPeer> out;
     auto again = announce("10.1.0.1", static_cast<std::uint16_t>(100 + i), i % 3 == 0,
-                          AnnounceEvent::none, {0, 0}, 121);
+                          AnnounceEvent::none, {0, 0}, at(121));
     EXPECT_TRUE(again.stored);
   }
   EXPECT_EQ(store.totals().peers, 201u);
@@ -487,24 +492,24 @@ TEST_F(Fixture, DownloadedOutlivesTheLastPeer) {
   auto stopped = announce("10.1.0.1", 1, true, AnnounceEvent::stopped);
   EXPECT_EQ(stopped.counts.downloaded, 1u);
   EXPECT_EQ(store.totals().torrents, 0u);  // out of memory, its count kept
-  EXPECT_EQ(store.counts(hash(1), 100).downloaded, 1u);
+  EXPECT_EQ(store.counts(hash(1), at(100)).downloaded, 1u);
   auto back = announce("10.1.0.2", 2, true, AnnounceEvent::completed);
   EXPECT_EQ(back.counts.downloaded, 2u);
   // Dropped by the sweeper this time.
-  for (std::size_t s = 0; s < store.shard_count(); ++s) store.expire_shard(s, 1000);
+  for (std::size_t s = 0; s < store.shard_count(); ++s) store.expire_shard(s, at(1000));
   EXPECT_EQ(store.totals().torrents, 0u);
-  EXPECT_EQ(store.counts(hash(1), 1000).downloaded, 2u);
+  EXPECT_EQ(store.counts(hash(1), at(1000)).downloaded, 2u);
   // A restart restores counts of torrents without peers as well.
   SwarmStore restarted{groups(), {}, 4};
   restarted.restore_completed(hash(3), 5);
-  EXPECT_EQ(restarted.counts(hash(3), 0).downloaded, 5u);
+  EXPECT_EQ(restarted.counts(hash(3), at(0)).downloaded, 5u);
   std::vector<SelectedPeer> out;
   PeerAnnounce a;
   a.info_hash = hash(3);
   a.peer_id = id_of(1);
   a.address = ip("10.1.0.1");
   a.port = 1;
-  EXPECT_EQ(restarted.announce(a, 0, 60, {0, 0}, out).counts.downloaded, 5u);
+  EXPECT_EQ(restarted.announce(a, at(0), 60s, {0, 0}, out).counts.downloaded, 5u);
 }
 
 TEST_F(Fixture, RestoreLeavesPeersInMemoryAsTheyAreAndRecordsNothing) {
@@ -520,12 +525,12 @@ TEST_F(Fixture, RestoreLeavesPeersInMemoryAsTheyAreAndRecordsNothing) {
   stored.port = 6881;
   stored.peer_id = id_of(6881);
   stored.seeder = false;  // older state: it became a seeder since
-  stored.seen = 50;
-  stored.expires_at = 110;
+  stored.seen = at(50);
+  stored.expires_at = at(110);
   EXPECT_TRUE(store.restore_peer(stored));
   stored.address = ip("10.1.0.2");  // only in the database
   EXPECT_TRUE(store.restore_peer(stored));
-  auto counts = store.counts(hash(1), 100);
+  auto counts = store.counts(hash(1), at(100));
   EXPECT_EQ(counts.complete, 1u);
   EXPECT_EQ(counts.incomplete, 1u);
   taken.clear();
@@ -545,10 +550,10 @@ TEST_F(Fixture, ForwardedAnnounceRecordsItsOriginWithTheTorrentChange) {
   const std::string origin = "http://tracker.example/announce";
   a.origin_url = origin;
   std::vector<SelectedPeer> out;
-  store.announce(a, 100, 60, {50, 0}, out);
+  store.announce(a, at(100), 60s, {50, 0}, out);
   a.origin_url = {};
   a.address = ip("10.1.0.2");
-  store.announce(a, 101, 60, {50, 0}, out);  // a local announce later does not clear it
+  store.announce(a, at(101), 60s, {50, 0}, out);  // a local announce later does not clear it
   std::vector<PeerChange> peers;
   std::vector<TorrentChange> torrents;
   for (std::size_t s = 0; s < store.shard_count(); ++s) store.take_changes(s, peers, torrents);

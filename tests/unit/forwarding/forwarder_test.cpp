@@ -19,9 +19,13 @@
 
 #include "clock/clock.hpp"
 #include "support/http_server.hpp"
+#include "support/time.hpp"
 
 namespace btrt::forwarding {
 namespace {
+
+using namespace std::chrono_literals;
+using test::at;
 
 using namespace std::chrono_literals;
 using test::Received;
@@ -92,14 +96,14 @@ class Gate {
 };
 
 struct ForwarderTest : ::testing::Test {
-  clock::ManualClock clock{100};
+  clock::ManualClock clock{at(100)};
   core::SwarmStore store{std::make_shared<const net::Classifier>(std::vector<net::GroupSpec>{}),
                          {}};
   config::Tracker tracker;
   std::unique_ptr<Forwarder> forwarder;
 
   void start(config::Forwarding settings = {}) {
-    settings.timeout = 1;
+    settings.timeout = 1s;
     settings.allowed_destinations = {*net::Cidr::parse("127.0.0.0/8")};
     forwarder = std::make_unique<Forwarder>(store, clock, settings, tracker);
     forwarder->start();
@@ -174,7 +178,7 @@ TEST_F(ForwarderTest, WhenNeededAsksAgainOnlyOnceTheCachedAnswerIsStale) {
   ASSERT_TRUE(fresh.cached.has_value());
   EXPECT_TRUE(forwarder->lookup(a.origin, a.info_hash, /*event=*/true, clock.now()).ask);
 
-  clock.advance(24 * 3600);
+  clock.advance(24h);
   EXPECT_TRUE(forwarder->lookup(a.origin, a.info_hash, false, clock.now()).ask);
 }
 

@@ -7,6 +7,8 @@
 namespace btrt::forwarding {
 namespace {
 
+using namespace std::chrono_literals;
+
 std::string compact(std::initializer_list<std::pair<std::uint32_t, std::uint16_t>> peers) {
   std::string s;
   for (auto [a, port] : peers) {
@@ -55,7 +57,7 @@ TEST(OriginAnswer, UnusableAddressesAreDropped) {
 }
 
 TEST(OriginAnswer, IntervalIsBounded) {
-  AnswerLimits limits{1800, 900, 200, {}};
+  AnswerLimits limits{1800s, 900s, 200, {}};
   const auto me = ip("10.1.0.5");
   auto interval_of = [&](std::string_view sent) {
     OriginAnswer out;
@@ -67,15 +69,15 @@ TEST(OriginAnswer, IntervalIsBounded) {
   EXPECT_EQ(interval_of("2147483648"), kMaxOriginInterval);  // 2^31: no wrap to 0
   EXPECT_EQ(interval_of("4294967296"), kMaxOriginInterval);
   EXPECT_EQ(interval_of("1000000000"), kMaxOriginInterval);
-  EXPECT_EQ(interval_of("60"), 900u);
-  EXPECT_EQ(interval_of("0"), 1800u);  // none given: the tracker's own
-  EXPECT_EQ(interval_of("3600"), 3600u);
+  EXPECT_EQ(interval_of("60"), 900s);
+  EXPECT_EQ(interval_of("0"), 1800s);  // none given: the tracker's own
+  EXPECT_EQ(interval_of("3600"), 3600s);
   // Twice the bound still fits the peers' lifetime.
-  EXPECT_LT(2ull * kMaxOriginInterval, 1ull << 32);
+  EXPECT_LT(2ull * kMaxOriginInterval.count(), 1ull << 32);
 }
 
 TEST(OriginAnswer, AtMostMaxPeersOfTheUsableOnes) {
-  AnswerLimits limits{1800, 900, 3, {}};
+  AnswerLimits limits{1800s, 900s, 3, {}};
   std::string peers = compact({{0x7F000001u, 1},
                                {0x0A020001u, 2},
                                {0x00000000u, 3},
@@ -92,7 +94,7 @@ TEST(OriginAnswer, AtMostMaxPeersOfTheUsableOnes) {
   EXPECT_EQ(out.peers[1].port, 4);
   EXPECT_EQ(out.peers[2].port, 6);
   EXPECT_EQ(out.unusable, 4u);              // loopback, 0.0.0.0, broadcast, the subscriber
-  EXPECT_EQ(out.info.min_interval, 1800u);  // never above the interval
+  EXPECT_EQ(out.info.min_interval, 1800s);  // never above the interval
 }
 
 TEST(OriginAnswer, FailureAndWarningAreSetApart) {

@@ -3,9 +3,13 @@
 #include <gtest/gtest.h>
 
 #include "core/swarm_store.hpp"
+#include "support/time.hpp"
 
 namespace btrt::hashlist {
 namespace {
+
+using namespace std::chrono_literals;
+using test::at;
 
 core::InfoHash hash(std::uint8_t first, std::uint8_t last = 0) {
   core::InfoHash h;
@@ -65,8 +69,8 @@ class StoreSelection : public ::testing::Test {
   std::vector<core::SelectedPeer> out;
   std::uint32_t next_port = 1000;
 
-  void announce(const core::InfoHash& h, const char* address, bool seeder, core::Seconds now = 0,
-                core::Seconds ttl = 100) {
+  void announce(const core::InfoHash& h, const char* address, bool seeder,
+                core::TimePoint now = at(0), core::Duration ttl = 100s) {
     core::PeerAnnounce a;
     a.info_hash = h;
     a.address = *net::IpAddress::parse(address);
@@ -75,20 +79,20 @@ class StoreSelection : public ::testing::Test {
     store.announce(a, now, ttl, {}, out);
   }
   std::vector<core::InfoHash> selected(std::vector<std::string> groups, std::uint32_t min,
-                                       core::Seconds now = 0) {
+                                       core::TimePoint now = at(0)) {
     return select_from_store(store, groups, min, now);
   }
 };
 
 TEST_F(StoreSelection, CountsLiveSeedersInTheGroupsOnly) {
   announce(hash(1), "10.0.0.1", true);
-  announce(hash(2), "10.0.0.2", false);       // a leecher
-  announce(hash(3), "192.0.2.1", true);       // other
-  announce(hash(4), "172.16.0.1", true);      // partner
-  announce(hash(5), "2001:db8::1", true);     // local, IPv6
-  announce(hash(6), "10.0.0.3", true, 0, 5);  // expires at 5
+  announce(hash(2), "10.0.0.2", false);            // a leecher
+  announce(hash(3), "192.0.2.1", true);            // other
+  announce(hash(4), "172.16.0.1", true);           // partner
+  announce(hash(5), "2001:db8::1", true);          // local, IPv6
+  announce(hash(6), "10.0.0.3", true, at(0), 5s);  // expires at 5
   EXPECT_EQ(selected({"local peers"}, 1), (std::vector<core::InfoHash>{hash(1), hash(5), hash(6)}));
-  EXPECT_EQ(selected({"local peers"}, 1, 5), (std::vector<core::InfoHash>{hash(1), hash(5)}));
+  EXPECT_EQ(selected({"local peers"}, 1, at(5)), (std::vector<core::InfoHash>{hash(1), hash(5)}));
   EXPECT_EQ(selected({"local peers", "partner peers"}, 1),
             (std::vector<core::InfoHash>{hash(1), hash(4), hash(5), hash(6)}));
   EXPECT_TRUE(selected({"nobody"}, 1).empty());

@@ -11,9 +11,13 @@
 #include "clock/clock.hpp"
 #include "metrics/counters.hpp"
 #include "protocol/bencode.hpp"
+#include "support/time.hpp"
 
 namespace btrt::http {
 namespace {
+
+using namespace std::chrono_literals;
+using test::at;
 
 namespace bencode = protocol::bencode;
 using metrics::Counters;
@@ -41,8 +45,8 @@ std::string announce_query(char torrent, char peer, int port, int left = 100) {
 config::Config make_config() {
   config::Config config;
   config.server.trusted_sources = {*net::Cidr::parse("127.0.0.1/32")};
-  config.tracker.announce_interval = 1200;
-  config.tracker.min_interval = 600;
+  config.tracker.announce_interval = 1200s;
+  config.tracker.min_interval = 600s;
   return config;
 }
 
@@ -152,7 +156,7 @@ TEST(Router, PeersExpireByTheTrackersClock) {
   w.clock.advance(w.config.tracker.peer_expiry / 2);
   EXPECT_EQ(w.announce('a', '2', 6002, "127.1.0.2").peers(),
             std::vector<std::string>{"127.1.0.1:6001"});
-  w.clock.advance(w.config.tracker.peer_expiry / 2 + 1);  // the first one's time is up
+  w.clock.advance(w.config.tracker.peer_expiry / 2 + 1s);  // the first one's time is up
   EXPECT_EQ(w.announce('a', '3', 6003, "127.1.0.3").peers(),
             std::vector<std::string>{"127.1.0.2:6002"});
 }

@@ -10,9 +10,13 @@
 
 #include "clock/clock.hpp"
 #include "support/http_server.hpp"
+#include "support/time.hpp"
 
 namespace btrt::neighbors {
 namespace {
+
+using namespace std::chrono_literals;
+using test::at;
 
 using namespace std::chrono_literals;
 using test::Received;
@@ -37,7 +41,7 @@ core::InfoHash hash(std::uint8_t n) {
 }
 
 struct PollerTest : ::testing::Test {
-  clock::ManualClock clock{100};
+  clock::ManualClock clock{at(100)};
   core::SwarmStore store{std::make_shared<const net::Classifier>(std::vector<net::GroupSpec>{}),
                          {}};
   Poller poller{store, clock};
@@ -52,15 +56,15 @@ struct PollerTest : ::testing::Test {
     a.address = *net::IpAddress::parse("198.51.100.1");
     a.port = 6881;
     std::vector<core::SelectedPeer> out;
-    store.announce(a, clock.now(), 3600, {50, 0}, out);
+    store.announce(a, clock.now(), 3600s, {50, 0}, out);
   }
 
   static config::Neighbor neighbor(const TestServer& server) {
     config::Neighbor n;
     n.name = "next-door";
     n.announce_request = server.url("/announce?info_hash={info_hash}");
-    n.timeout = 1;
-    n.refresh_interval = 3600;
+    n.timeout = 1s;
+    n.refresh_interval = 3600s;
     return n;
   }
 
@@ -93,11 +97,11 @@ TEST_F(PollerTest, RequestsFailingTogetherAreOneBackOffStepAndTheNextRoundWaitsF
   ASSERT_TRUE(await([&] { return status().requests_failed == 3; }));
   auto s = status();
   EXPECT_TRUE(s.backed_off);
-  EXPECT_EQ(s.backoff, 1u);  // one step for the round, not three
+  EXPECT_EQ(s.backoff, 1s);  // one step for the round, not three
   EXPECT_EQ(server.received().size(), 3u);
 
   announce(4);  // asked for once the back-off step (1 s on the tracker's clock) has passed
-  clock.advance(1);
+  clock.advance(1s);
   ASSERT_TRUE(await([&] { return server.received().size() == 4; }));
 }
 
@@ -109,7 +113,7 @@ TEST_F(PollerTest, ARefusalIsCountedButNeverBacksOff) {
   ASSERT_TRUE(await([&] { return status().requests_failed == 1; }));
   const auto s = status();
   EXPECT_FALSE(s.backed_off);
-  EXPECT_EQ(s.backoff, 0u);
+  EXPECT_EQ(s.backoff, 0s);
   EXPECT_EQ(s.last_error, "failure reason: unknown hash");
 }
 

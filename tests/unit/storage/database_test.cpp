@@ -12,8 +12,12 @@
 #include <random>
 #include <sstream>
 
+#include "support/time.hpp"
+
 namespace btrt::storage {
 namespace {
+
+using test::unix_at;
 
 enum class Backend { sqlite, mysql };
 
@@ -93,7 +97,7 @@ class DatabaseTest : public ::testing::TestWithParam<Backend> {
   }
   std::map<std::uint16_t, PeerRow> peers_after(Database& db, std::int64_t now) {
     std::map<std::uint16_t, PeerRow> out;
-    db.load_peers(now, [&](const PeerRow& row) { out[row.port] = row; });
+    db.load_peers(unix_at(now), [&](const PeerRow& row) { out[row.port] = row; });
     return out;
   }
 
@@ -151,7 +155,7 @@ TEST_P(DatabaseTest, PrepareForRunCreatesOnlyWhenAllowed) {
 TEST_P(DatabaseTest, PeersRoundTripAndExpiredOnesStayBehind) {
   auto db = fresh();
   Batch batch;
-  batch.now = 1000;
+  batch.now = unix_at(1000);
   batch.peers = {peer(1, "10.1.2.3", 6881, 5000, true), peer(1, "2001:db8::7", 6882, 5000),
                  peer(2, "192.0.2.1", 6883, 1500)};
   db->write(batch);
@@ -169,12 +173,12 @@ TEST_P(DatabaseTest, PeersRoundTripAndExpiredOnesStayBehind) {
 TEST_P(DatabaseTest, UpsertsReplaceRemovalsDeleteAndExpiredRowsAreCleaned) {
   auto db = fresh();
   Batch first;
-  first.now = 1000;
+  first.now = unix_at(1000);
   first.peers = {peer(1, "10.0.0.1", 1, 5000), peer(1, "10.0.0.2", 2, 5000),
                  peer(1, "10.0.0.3", 3, 1100)};
   db->write(first);
   Batch second;
-  second.now = 1200;  // peer 3 has expired: the flush deletes it
+  second.now = unix_at(1200);  // peer 3 has expired: the flush deletes it
   second.peers = {peer(1, "10.0.0.1", 1, 9000, true)};
   second.removed = {{hash(1), *net::IpAddress::parse("10.0.0.2"), 2}};
   db->write(second);
@@ -183,7 +187,7 @@ TEST_P(DatabaseTest, UpsertsReplaceRemovalsDeleteAndExpiredRowsAreCleaned) {
   EXPECT_TRUE(loaded[1].seeder);
   EXPECT_EQ(loaded[1].expires_at, 9000);
   Batch later;  // peer 1 has expired too, but this flush is not a purge
-  later.now = 10000;
+  later.now = unix_at(10000);
   later.purge_expired = false;
   db->write(later);
   EXPECT_EQ(peers_after(*db, 0).size(), 1u);
@@ -196,7 +200,7 @@ TEST_P(DatabaseTest, CompletionCountsAccumulate) {
   auto db = fresh();
   for (std::uint64_t delta : {2u, 0u, 3u}) {
     Batch batch;
-    batch.now = 1000;
+    batch.now = unix_at(1000);
     batch.torrents = {{hash(1), delta, 1000, {}}, {hash(2), 0, 1000, {}}};
     db->write(batch);
   }
@@ -209,7 +213,7 @@ TEST_P(DatabaseTest, CompletionCountsAccumulate) {
 TEST_P(DatabaseTest, ManyRowsTakeSeveralStatements) {
   auto db = fresh();
   Batch batch;
-  batch.now = 1000;
+  batch.now = unix_at(1000);
   for (std::uint16_t i = 0; i < 1234; ++i) {
     batch.peers.push_back(peer(static_cast<std::uint8_t>(i % 7), "10.9.0.1",
                                static_cast<std::uint16_t>(1000 + i), 5000));
@@ -218,7 +222,7 @@ TEST_P(DatabaseTest, ManyRowsTakeSeveralStatements) {
   db->write(batch);
   EXPECT_EQ(peers_after(*db, 0).size(), 1234u);
   Batch removal;
-  removal.now = 1000;
+  removal.now = unix_at(1000);
   for (std::uint16_t i = 0; i < 1000; ++i) {
     removal.removed.push_back({hash(static_cast<std::uint8_t>(i % 7)),
                                *net::IpAddress::parse("10.9.0.1"),
@@ -231,11 +235,11 @@ TEST_P(DatabaseTest, ManyRowsTakeSeveralStatements) {
 TEST_P(DatabaseTest, StatisticsRoundTrip) {
   auto db = fresh();
   Batch batch;
-  batch.now = 1000;
+  batch.now = unix_at(1000);
   batch.stats = {{960, 10, 2, 0, {{"local peers", 7}, {"other", 3}}},
                  {1020, 20, 4, 1, {{"local peers", 9}}}};
   db->write(batch);
-  auto rows = db->load_stats_since(0);
+  auto rows = db->load_stats_since(unix_at(0));
   ASSERT_EQ(rows.size(), 2u);
   EXPECT_EQ(rows[0].sampled_at, 960);
   EXPECT_EQ(rows[1].announces, 20u);
@@ -247,13 +251,13 @@ TEST_P(DatabaseTest, StatisticsRoundTrip) {
 TEST_P(DatabaseTest, StatisticsSinceATime) {
   auto db = fresh();
   Batch batch;
-  batch.now = 1000;
+  batch.now = unix_at(1000);
   batch.stats = {{900, 1, 0, 0, {{"local peers", 1}}},
                  {960, 10, 2, 0, {{"other", 3}, {"local peers", 7}}},
                  {1020, 20, 4, 1, {}},
                  {1080, 30, 6, 2, {{"partner peers", 5}}}};
   db->write(batch);
-  auto rows = db->load_stats_since(960);
+  auto rows = db->load_stats_since(unix_at(960));
   ASSERT_EQ(rows.size(), 3u);
   EXPECT_EQ(rows[0].sampled_at, 960);
   EXPECT_EQ(rows[0].announces, 10u);
@@ -267,8 +271,8 @@ TEST_P(DatabaseTest, StatisticsSinceATime) {
   EXPECT_EQ(rows[2].forwarded, 2u);
   ASSERT_EQ(rows[2].returned_by_group.size(), 1u);
   EXPECT_EQ(rows[2].returned_by_group[0].second, 5u);
-  EXPECT_TRUE(db->load_stats_since(2000).empty());
-  EXPECT_EQ(db->load_stats_since(0).size(), 4u);
+  EXPECT_TRUE(db->load_stats_since(unix_at(2000)).empty());
+  EXPECT_EQ(db->load_stats_since(unix_at(0)).size(), 4u);
 }
 
 TEST_P(DatabaseTest, UpgradeBringsAVersionOneSchemaToTheCurrentOne) {
@@ -287,7 +291,7 @@ TEST_P(DatabaseTest, UpgradeBringsAVersionOneSchemaToTheCurrentOne) {
   Batch batch;  // the upgrade's table works
   batch.stats = {{60, 1, 0, 0, {{"local peers", 1}}}};
   db->write(batch);
-  EXPECT_EQ(db->load_stats_since(0).size(), 1u);
+  EXPECT_EQ(db->load_stats_since(unix_at(0)).size(), 1u);
   EXPECT_NE(upgrade_schema(*db).find("is current"), std::string::npos);
   // Version 3 dropped the index on peers.expires_at.
   auto session = raw_session();
@@ -324,7 +328,7 @@ TEST_P(DatabaseTest, OriginUrlIsWrittenKeptAndMadeStorable) {
   auto db = fresh();
   auto write = [&](std::uint8_t torrent, std::string origin) {
     Batch batch;
-    batch.now = 1000;
+    batch.now = unix_at(1000);
     batch.torrents = {{hash(torrent), 0, 1000, std::move(origin)}};
     db->write(batch);
   };

@@ -10,9 +10,13 @@
 #include <vector>
 
 #include "clock/clock.hpp"
+#include "support/time.hpp"
 
 namespace btrt::storage {
 namespace {
+
+using namespace std::chrono_literals;
+using test::at;
 
 core::InfoHash hash(std::uint8_t n) {
   core::InfoHash h;
@@ -22,7 +26,7 @@ core::InfoHash hash(std::uint8_t n) {
 
 struct WriteBehindTest : ::testing::Test {
   std::filesystem::path dir;
-  clock::ManualClock clock{100};
+  clock::ManualClock clock{at(100)};
   core::SwarmStore store{std::make_shared<const net::Classifier>(std::vector<net::GroupSpec>{}),
                          {}};
 
@@ -40,7 +44,7 @@ struct WriteBehindTest : ::testing::Test {
     config::Database c;
     c.kind = config::Database::Kind::sqlite;
     c.location = file.string();
-    c.flush_interval = 3600;
+    c.flush_interval = 3600s;
     return c;
   }
   config::Database reachable() const { return settings(dir / "btrt.db"); }
@@ -68,7 +72,7 @@ struct WriteBehindTest : ::testing::Test {
     a.port = port;
     a.event = event;
     std::vector<core::SelectedPeer> out;
-    store.announce(a, clock.now(), 3600, {50, 0}, out);
+    store.announce(a, clock.now(), 3600s, {50, 0}, out);
   }
 
   std::map<std::uint16_t, PeerRow> stored() {
@@ -83,7 +87,7 @@ TEST_F(WriteBehindTest, ChangesOfOnePeerAreKeptAsOneWhileTheDatabaseIsAway) {
   auto wb = make(unreachable(), false);
   wb->start();
   announce(1, 1001);
-  clock.advance(5);
+  clock.advance(5s);
   announce(1, 1001);  // the same peer again: replaces its pending change
   announce(1, 1002);
   wb->stop();  // one flush attempt, which fails
@@ -125,8 +129,8 @@ TEST_F(WriteBehindTest, ALateRestoreMergesTheStoredSwarmWithWhatMemoryHoldsNow) 
       PeerRow row;
       static_cast<core::PeerKey&>(row) = {hash(3), *net::IpAddress::parse("198.51.100.1"), port};
       row.peer_id.bytes.fill(static_cast<std::uint8_t>(port));
-      row.last_seen = clock.unix_now();
-      row.expires_at = clock.unix_now() + 3600;
+      row.last_seen = clock.unix_now().time_since_epoch().count();
+      row.expires_at = clock.unix_now().time_since_epoch().count() + 3600;
       batch.peers.push_back(row);
     }
     db->write(batch);

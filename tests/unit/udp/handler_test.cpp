@@ -91,7 +91,7 @@ TEST(UdpHandler, AnnounceAfterConnect) {
   ASSERT_EQ(w.send(announce(id, 1, 6001), "127.1.0.1"), 20u);
   EXPECT_EQ(get32(w.out.data()), 1u);
   EXPECT_EQ(get32(w.out.data() + 4), 1001u);
-  EXPECT_EQ(get32(w.out.data() + 8), w.config.tracker.announce_interval);
+  EXPECT_EQ(get32(w.out.data() + 8), w.config.tracker.announce_interval.count());
   EXPECT_EQ(get32(w.out.data() + 12), 1u);  // leechers: itself
   const auto id2 = w.connect("127.1.0.2");
   ASSERT_EQ(w.send(announce(id2, 2, 6002), "127.1.0.2"), 26u);
