@@ -149,10 +149,19 @@ void Connection::read_available() {
   parse();
 }
 
+void Connection::Socket::assign_accepted(bool v6, int descriptor, error_code& ec) {
+  namespace socket_ops = boost::asio::detail::socket_ops;
+  assign(v6 ? boost::asio::ip::tcp::v6() : boost::asio::ip::tcp::v4(), descriptor, ec);
+  if (ec) return;
+  auto& state = impl_.get_implementation().state_;
+  state = static_cast<socket_ops::state_type>((state & ~socket_ops::possible_dup) |
+                                              socket_ops::internal_non_blocking);
+}
+
 bool Connection::watch() {
   if (socket_.is_open()) return true;
   error_code ec;
-  socket_.assign(v6_ ? boost::asio::ip::tcp::v6() : boost::asio::ip::tcp::v4(), fd_, ec);
+  socket_.assign_accepted(v6_, fd_, ec);
   if (ec) close();
   return !ec;
 }

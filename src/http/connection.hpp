@@ -22,8 +22,19 @@ class Connection final : public std::enable_shared_from_this<Connection>, public
   // The socket is bound to the worker's io_context executor type itself rather than the
   // type-erased any_io_executor: every asynchronous operation copies and destroys the
   // executor, which the type-erased one makes a measurable share of a request's cost.
-  using Socket = boost::asio::basic_stream_socket<boost::asio::ip::tcp,
+  using Stream = boost::asio::basic_stream_socket<boost::asio::ip::tcp,
                                                   boost::asio::io_context::executor_type>;
+  // Asio's socket over a descriptor from accept4(), told what is true of it. Asio assumes an
+  // assigned descriptor is blocking and may be shared (dup), so it sets O_NONBLOCK again
+  // (an ioctl) before its first operation and removes the descriptor from epoll by hand
+  // (an epoll_ctl) before closing it: two system calls per connection that waits for its
+  // request, of the handful a short connection costs. Neither is needed: accept4() made it
+  // non-blocking and nothing else holds it, so close() alone leaves epoll.
+  class Socket : public Stream {
+   public:
+    using Stream::Stream;
+    void assign_accepted(bool v6, int descriptor, boost::system::error_code& ec);
+  };
   using Clock = std::chrono::steady_clock;
 
   // descriptor: a connected, non-blocking socket, now the connection's; source: the peer's
