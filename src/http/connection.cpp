@@ -104,7 +104,15 @@ void Connection::start() {
   if (next_) next_->prev_ = this;
   worker_.connections = this;
   linked_ = true;
-  begin_request();
+  // A new connection's request is often not there yet when it is accepted: the client sends
+  // it once the handshake is done. Reading first then finds nothing, and the wait's own
+  // receive tries once more before it waits: two reads in vain. So while the worker's new
+  // connections have to wait, a new one waits at once (its receive is its first read);
+  // one in kProbeEvery reads first to see whether requests come with the connection again.
+  const bool read_first =
+      !worker_.new_requests_wait || ++worker_.new_connections % kProbeEvery == 0;
+  probing_ = read_first;
+  begin_request(read_first);
 }
 
 void Connection::close_if_overdue(Clock::time_point now) {
@@ -118,7 +126,7 @@ void Connection::close_if_idle() {
   if (idle_ || nothing_received || lingering_) close();
 }
 
-void Connection::begin_request() {
+void Connection::begin_request(bool read_first) {
   idle_ = false;
   scanned_ = 0;
   reading_ = true;
@@ -126,14 +134,14 @@ void Connection::begin_request() {
   set_deadline(overflow_ ? std::min(worker_.options.request_timeout, kLinger)
                          : worker_.options.request_timeout);
   if (buffer_.size() > 0) return parse();  // pipelined: already here
+  if (!read_first) return wait_readable();
   read_available();
 }
 
-// A request usually arrives whole in one segment: read what the socket holds (a new
-// connection's request is normally there when it is accepted) and wait on the event loop only
-// when nothing is. That is one read per request where an asynchronous read tries, fails and
-// tries again after the wake-up, and no completion handler queued per step.
-// (The socket is non-blocking from accept4(); MSG_DONTWAIT says so where it matters.)
+// A request usually arrives whole in one segment: read what the socket holds and wait on the
+// event loop only when nothing is. That is one read per request where an asynchronous read tries,
+// fails and tries again after the wake-up, and no completion handler queued per step. (The socket
+// is non-blocking from accept4(); MSG_DONTWAIT says so where it matters.)
 void Connection::read_available() {
   // The buffer holds at most max_header_bytes, and a full one is never "need more".
   const std::size_t room = buffer_.max_size() - buffer_.size();
@@ -142,7 +150,12 @@ void Connection::read_available() {
   do {
     n = ::recv(fd_, space.data(), space.size(), MSG_DONTWAIT);
   } while (n < 0 && errno == EINTR);
-  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return wait_readable();
+  const bool nothing_yet = n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+  if (probing_) {
+    probing_ = false;
+    worker_.new_requests_wait = nothing_yet;
+  }
+  if (nothing_yet) return wait_readable();
   // Peer gone or reset mid-request: nothing to answer.
   if (n <= 0) return close();
   buffer_.commit(static_cast<std::size_t>(n));

@@ -59,7 +59,8 @@ class Connection final : public std::enable_shared_from_this<Connection>, public
   Connection* next() const { return next_; }
 
  private:
-  void begin_request();
+  // read_first: try the socket before waiting on it (false: wait at once).
+  void begin_request(bool read_first = true);
   void read_available();
   void wait_readable();
   void parse();
@@ -78,6 +79,9 @@ class Connection final : public std::enable_shared_from_this<Connection>, public
   void set_deadline(core::Duration after) { deadline_ = Clock::now() + after; }
 
   static constexpr std::size_t kReadChunk = 4096;
+  // While new connections' requests are found not there yet, one in this many reads first
+  // anyway, to notice when they are there again.
+  static constexpr std::uint32_t kProbeEvery = 16;
   // What a lingering close discards at most, and for how long, before it resets.
   static constexpr std::size_t kLingerBytes = 256 * 1024;
   static constexpr core::Duration kLinger{2};
@@ -99,6 +103,7 @@ class Connection final : public std::enable_shared_from_this<Connection>, public
   Clock::time_point deadline_ = Clock::time_point::max();
   bool idle_ = false;
   bool reading_ = false;  // a request is being read
+  bool probing_ = false;  // a new connection reading first: its first read tells the worker
   bool close_after_ = false;
   bool unread_input_ = false;  // a rejected request: the client may have sent more
   bool lingering_ = false;     // answered and half-closed: discarding input until EOF
@@ -125,6 +130,10 @@ struct Worker {
   boost::asio::steady_timer sweep;
   Connection* connections = nullptr;  // first of the list
   std::size_t overflow = 0;           // overflow connections being answered 503
+  // Whether the last new connection that read first found its request not there yet, and
+  // how many new connections came (see Connection::start).
+  bool new_requests_wait = false;
+  std::uint32_t new_connections = 0;
 };
 
 }  // namespace btrt::http
