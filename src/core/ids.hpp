@@ -23,13 +23,18 @@ struct Id20 {
   std::string_view view() const {
     return {reinterpret_cast<const char*>(bytes.data()), bytes.size()};
   }
-  std::string hex() const {
+  static constexpr std::size_t kHexSize = 40;
+  // Lower-case hex into out[0..40).
+  void write_hex(char* out) const {
     static constexpr char kDigits[] = "0123456789abcdef";
-    std::string out(bytes.size() * 2, '\0');
     for (std::size_t i = 0; i < bytes.size(); ++i) {
       out[2 * i] = kDigits[bytes[i] >> 4];
       out[2 * i + 1] = kDigits[bytes[i] & 15];
     }
+  }
+  std::string hex() const {
+    std::string out(kHexSize, '\0');
+    write_hex(out.data());
     return out;
   }
   // The first eight bytes as one number that orders as the bytes do (big-endian): most

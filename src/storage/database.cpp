@@ -19,10 +19,22 @@ namespace {
 constexpr std::size_t kRowsPerStatement = 200;  // multi-row VALUES per statement
 constexpr std::size_t kRowsPerFetch = 10000;
 
-// The order rows are written in (the primary key's), so that concurrent writers take row
-// locks in one order.
+// The key rows are ordered by, so that concurrent writers take row locks in one order.
 auto peer_key(const core::PeerKey& key) {
   return std::tie(key.info_hash, key.address, key.port);
+}
+
+// Two words that order rows as their key does up to ties (which fall back to the key): the
+// info-hash's first word, and for a peer its address's last eight bytes and port (an IPv4
+// peer's whole address and port), since a torrent's peers share the first word.
+std::uint64_t tie_word(const std::tuple<const core::InfoHash&>&) {
+  return 0;
+}
+std::uint64_t tie_word(
+    const std::tuple<const core::InfoHash&, const net::IpAddress&, const std::uint16_t&>& key) {
+  std::uint64_t tail = 0;
+  for (std::size_t i = 8; i < 16; ++i) tail = tail << 8 | std::get<1>(key).bytes()[i];
+  return tail << 16 | std::get<2>(key);
 }
 
 std::string quoted(const std::string& value) {
@@ -323,6 +335,14 @@ class SociDatabase final : public Database {
       set = soci::i_ok;
       is_text = true;
     }
+    // An id as hex, written into the text the cell already holds (no allocation per row).
+    template <typename Tag>
+    void put(const core::Id20<Tag>& id) {
+      text.resize(core::Id20<Tag>::kHexSize);
+      id.write_hex(text.data());
+      set = soci::i_ok;
+      is_text = true;
+    }
     void put_nullable(std::string value) {
       put(std::move(value));
       if (text.empty()) set = soci::i_null;
@@ -345,17 +365,23 @@ class SociDatabase final : public Database {
   template <typename Row, typename Key, typename Fill>
   void multi_row(const std::vector<Row>& rows, Key&& key, std::size_t columns,
                  const std::string& head, const std::string& tail, Fill&& fill) {
-    // The sort moves (leading word of the info-hash, row) pairs: most comparisons end on the
-    // word in the pair itself, without reaching into the rows; ties fall back to the key.
+    // The sort moves (two words of the key, row) entries: comparisons end on the words in the
+    // entries themselves, without reaching into the rows, unless they tie. The result is one
+    // fixed order with a torrent's rows together, which is what locality and lock order need.
     struct Entry {
       std::uint64_t word;
+      std::uint64_t tie;
       const Row* row;
     };
     std::vector<Entry> entries;
     entries.reserve(rows.size());
-    for (const auto& row : rows) entries.push_back({std::get<0>(key(row)).leading_word(), &row});
+    for (const auto& row : rows) {
+      const auto k = key(row);
+      entries.push_back({std::get<0>(k).leading_word(), tie_word(k), &row});
+    }
     std::sort(entries.begin(), entries.end(), [&](const Entry& a, const Entry& b) {
       if (a.word != b.word) return a.word < b.word;
+      if (a.tie != b.tie) return a.tie < b.tie;
       return key(*a.row) < key(*b.row);
     });
     std::vector<const Row*> order;
@@ -420,7 +446,7 @@ class SociDatabase final : public Database {
                  "completed = torrents.completed + excluded.completed, "
                  "origin_url = COALESCE(excluded.origin_url, torrents.origin_url)",
         [&](const TorrentRow& row, Cell* cells) {
-          cells[0].put(row.info_hash.hex());
+          cells[0].put(row.info_hash);
           cells[1].put(static_cast<long long>(row.seen));
           cells[2].put(static_cast<long long>(row.seen));
           cells[3].put(static_cast<long long>(row.completed_delta));
@@ -462,10 +488,10 @@ class SociDatabase final : public Database {
                  "seeder = excluded.seeder, source = excluded.source, "
                  "last_seen = excluded.last_seen, expires_at = excluded.expires_at",
         [&](const PeerRow& p, Cell* cells) {
-          cells[0].put(p.info_hash.hex());
+          cells[0].put(p.info_hash);
           cells[1].put(p.address.to_string());
           cells[2].put(static_cast<long long>(p.port));
-          cells[3].put(p.peer_id.hex());
+          cells[3].put(p.peer_id);
           cells[4].put(static_cast<long long>(p.seeder ? 1 : 0));
           cells[5].put(static_cast<long long>(p.source));
           cells[6].put(static_cast<long long>(p.last_seen));
@@ -480,7 +506,7 @@ class SociDatabase final : public Database {
               mysql_ ? "DELETE FROM peers WHERE (info_hash, address, port) IN ("
                      : "DELETE FROM peers WHERE (info_hash, address, port) IN (VALUES ",
               ")", [&](const core::PeerKey& row, Cell* cells) {
-                cells[0].put(row.info_hash.hex());
+                cells[0].put(row.info_hash);
                 cells[1].put(row.address.to_string());
                 cells[2].put(static_cast<long long>(row.port));
               });
