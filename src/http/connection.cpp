@@ -142,10 +142,15 @@ void Connection::begin_request(bool read_first) {
 // event loop only when nothing is. That is one read per request where an asynchronous read tries,
 // fails and tries again after the wake-up, and no completion handler queued per step. (The socket
 // is non-blocking from accept4(); MSG_DONTWAIT says so where it matters.)
-void Connection::read_available() {
+boost::asio::mutable_buffer Connection::read_space() {
   // The buffer holds at most max_header_bytes, and a full one is never "need more".
   const std::size_t room = buffer_.max_size() - buffer_.size();
-  const auto space = buffer_.prepare(std::min<std::size_t>(room, kReadChunk));
+  const std::size_t spare = buffer_.capacity() - buffer_.size();
+  return buffer_.prepare(std::min(room, std::max(spare, kReadChunk)));
+}
+
+void Connection::read_available() {
+  const auto space = read_space();
   ssize_t n;
   do {
     n = ::recv(fd_, space.data(), space.size(), MSG_DONTWAIT);
@@ -184,16 +189,14 @@ bool Connection::watch() {
 // made once. The receive lands in the buffer as read_available()'s would.
 void Connection::wait_readable() {
   if (!watch()) return;
-  const std::size_t room = buffer_.max_size() - buffer_.size();
-  socket_.async_receive(buffer_.prepare(std::min<std::size_t>(room, kReadChunk)),
-                        [self = shared_from_this()](error_code ec, std::size_t n) {
-                          // Peer gone or reset: nothing to answer.
-                          if (ec || n == 0) return self->close();
-                          self->buffer_.commit(n);
-                          // The first bytes of a next request.
-                          if (self->idle_) return self->begin_request();
-                          self->parse();
-                        });
+  socket_.async_receive(read_space(), [self = shared_from_this()](error_code ec, std::size_t n) {
+    // Peer gone or reset: nothing to answer.
+    if (ec || n == 0) return self->close();
+    self->buffer_.commit(n);
+    // The first bytes of a next request.
+    if (self->idle_) return self->begin_request();
+    self->parse();
+  });
 }
 
 void Connection::parse() {
