@@ -138,10 +138,6 @@ void Connection::begin_request(bool read_first) {
   read_available();
 }
 
-// A request usually arrives whole in one segment: read what the socket holds and wait on the
-// event loop only when nothing is. That is one read per request where an asynchronous read tries,
-// fails and tries again after the wake-up, and no completion handler queued per step. (The socket
-// is non-blocking from accept4(); MSG_DONTWAIT says so where it matters.)
 boost::asio::mutable_buffer Connection::read_space() {
   // The buffer holds at most max_header_bytes, and a full one is never "need more".
   const std::size_t room = buffer_.max_size() - buffer_.size();
@@ -149,6 +145,10 @@ boost::asio::mutable_buffer Connection::read_space() {
   return buffer_.prepare(std::min(room, std::max(spare, kReadChunk)));
 }
 
+// A request usually arrives whole in one segment: read what the socket holds and wait on the
+// event loop only when nothing is. That is one read per request where an asynchronous read
+// tries, fails and tries again after the wake-up, and no completion handler queued per step.
+// (The socket is non-blocking from accept4(); MSG_DONTWAIT says so where it matters.)
 void Connection::read_available() {
   const auto space = read_space();
   ssize_t n;
