@@ -71,7 +71,7 @@ void restore_run(const char* name, const config::Database& config, std::size_t p
   auto database = storage::Database::connect(config);
   storage::prepare_for_run(*database, true);
   const core::UnixSeconds now{std::chrono::seconds{1'700'000'000}};
-  const std::int64_t stored_now = now.time_since_epoch().count();
+  const std::int64_t stored_now = storage::stored_seconds(now);
 
   // Every peer written once (new rows), then every peer again a flush later (the steady
   // state: a re-announce updates its row).

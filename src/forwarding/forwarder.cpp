@@ -540,10 +540,10 @@ void Forwarder::Impl::failed(Server& server, const std::string& server_name,
   const auto now = SteadyClock::now();
   const core::Duration backoff = server.backoff.fail();
   if (backoff != core::Duration::zero()) server.backed_off_until = now + backoff;
-  const core::TimePoint seconds = clock_.now();
-  if (server.warning.occurred(seconds) && may_warn(now)) {
+  const core::TimePoint at = clock_.now();
+  if (server.warning.occurred(at) && may_warn(now)) {
     spdlog::warn("origin {}: {} ({} failures since the last report){}; answering without it",
-                 server_name, why, server.warning.take(seconds),
+                 server_name, why, server.warning.take(at),
                  backoff != core::Duration::zero()
                      ? fmt::format(", not asked for {} s", backoff.count())
                      : std::string());

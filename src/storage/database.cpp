@@ -170,7 +170,7 @@ class SociDatabase final : public Database {
       write_peers(batch.peers);
       write_removals(batch.removed);
       if (batch.purge_expired) {
-        long long now = batch.now.time_since_epoch().count();
+        long long now = stored_seconds(batch.now);
         sql_ << "DELETE FROM peers WHERE expires_at < :now", soci::use(now);
       }
       write_stats(batch.stats);
@@ -188,7 +188,7 @@ class SociDatabase final : public Database {
       std::vector<std::string> hashes(kRowsPerFetch), addresses(kRowsPerFetch), ids(kRowsPerFetch);
       std::vector<int> ports(kRowsPerFetch), seeders(kRowsPerFetch), sources(kRowsPerFetch);
       std::vector<long long> seen(kRowsPerFetch), expires(kRowsPerFetch);
-      long long after = now.time_since_epoch().count();
+      long long after = stored_seconds(now);
       soci::statement st =
           (sql_.prepare << "SELECT info_hash, address, port, peer_id, seeder, source, "
                            "last_seen, expires_at FROM peers WHERE expires_at > :now",
@@ -241,7 +241,7 @@ class SociDatabase final : public Database {
   std::vector<StatsRow> load_stats_since(core::UnixSeconds since) override {
     return guarded([&] {
       // Two queries, not one per row: a day holds 1,440 samples.
-      long long from = since.time_since_epoch().count();
+      long long from = stored_seconds(since);
       std::vector<StatsRow> rows;
       std::map<std::int64_t, std::size_t> index;
       soci::rowset<soci::row> result =

@@ -11,6 +11,7 @@
 #include "config/config.hpp"
 #include "core/ids.hpp"
 #include "core/peer.hpp"
+#include "core/time.hpp"
 #include "net/ip_address.hpp"
 
 namespace btrt::storage {
@@ -32,6 +33,9 @@ class SchemaError : public DatabaseError {
 
 // The rows mirror the tables: times are unix seconds as stored (a restart starts a new
 // monotonic clock, so the store's times are translated to the wall clock's).
+inline std::int64_t stored_seconds(core::UnixSeconds t) {
+  return t.time_since_epoch().count();
+}
 
 // A stored peer: what the store's change says.
 struct PeerRow : core::PeerKey {

@@ -17,10 +17,6 @@ constexpr std::chrono::seconds kPurgePeriod{300};  // between purges of expired 
 constexpr std::size_t kMaxStatsRows = 24 * 60;     // kept through an outage: a day
 constexpr std::chrono::hours kHistorySpan{24};     // of samples kept for /stats
 
-std::int64_t stored(core::UnixSeconds t) {
-  return t.time_since_epoch().count();
-}
-
 }  // namespace
 
 RestoreResult restore_swarm(Database& database, core::SwarmStore& store, core::TimePoint now,
@@ -32,14 +28,14 @@ RestoreResult restore_swarm(Database& database, core::SwarmStore& store, core::T
       ++result.newer;
       return;
     }
-    const core::PeerChange peer{
-        row,
-        /*removed=*/false,
-        row.seeder,
-        core::Source::from_value(row.source),
-        row.peer_id,
-        /*seen=*/now,
-        now + core::Duration{static_cast<std::uint32_t>(row.expires_at - stored(wall_now))}};
+    const core::PeerChange peer{row,
+                                /*removed=*/false,
+                                row.seeder,
+                                core::Source::from_value(row.source),
+                                row.peer_id,
+                                /*seen=*/now,
+                                now + core::Duration{static_cast<std::uint32_t>(
+                                          row.expires_at - stored_seconds(wall_now))}};
     if (store.restore_peer(peer)) {
       ++result.peers;
     } else {
@@ -195,7 +191,7 @@ void WriteBehind::sample_stats(core::UnixSeconds now, bool force) {
   if (now - last_sample_ < kStatsPeriod && !force) return;
   StatsRow current = stats_source_();
   StatsRow row;
-  row.sampled_at = stored(now);
+  row.sampled_at = stored_seconds(now);
   row.announces = current.announces - last_stats_.announces;
   row.scrapes = current.scrapes - last_stats_.scrapes;
   row.forwarded = current.forwarded - last_stats_.forwarded;
@@ -211,7 +207,7 @@ void WriteBehind::sample_stats(core::UnixSeconds now, bool force) {
   {
     std::lock_guard lock(history_mutex_);
     history_.push_back(row);
-    while (!history_.empty() && (history_.front().sampled_at < stored(now - kHistorySpan) ||
+    while (!history_.empty() && (history_.front().sampled_at < stored_seconds(now - kHistorySpan) ||
                                  history_.size() > 2 * kMaxStatsRows)) {
       history_.pop_front();
     }
@@ -244,7 +240,7 @@ bool WriteBehind::flush() {
   // A time on the monotonic clock as the unix time it falls on; signed arithmetic, since the
   // times lie before and after now.
   auto to_wall = [&](core::TimePoint t) {
-    return stored(wall_now - mono_now.time_since_epoch() + t.time_since_epoch());
+    return stored_seconds(wall_now - mono_now.time_since_epoch() + t.time_since_epoch());
   };
 
   Batch batch;

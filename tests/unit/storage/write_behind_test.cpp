@@ -129,8 +129,8 @@ TEST_F(WriteBehindTest, ALateRestoreMergesTheStoredSwarmWithWhatMemoryHoldsNow) 
       PeerRow row;
       static_cast<core::PeerKey&>(row) = {hash(3), *net::IpAddress::parse("198.51.100.1"), port};
       row.peer_id.bytes.fill(static_cast<std::uint8_t>(port));
-      row.last_seen = clock.unix_now().time_since_epoch().count();
-      row.expires_at = clock.unix_now().time_since_epoch().count() + 3600;
+      row.last_seen = stored_seconds(clock.unix_now());
+      row.expires_at = stored_seconds(clock.unix_now()) + 3600;
       batch.peers.push_back(row);
     }
     db->write(batch);

@@ -10,8 +10,6 @@
 
 namespace btrt::test {
 
-using namespace std::chrono_literals;
-
 constexpr core::TimePoint at(std::uint32_t seconds) {
   return core::TimePoint{core::Duration{seconds}};
 }
