@@ -18,20 +18,34 @@ std::uint64_t next_random() {
   return state * 0x2545F4914F6CDD1Dull;
 }
 
-bool is_requester(const PeerV4& r, const Requester& who) {
-  return (who.address.is_v4() && r.port == who.port && r.address == who.address.v4()) ||
-         r.peer_id == who.peer_id;
-}
-bool is_requester(const PeerV6& r, const Requester& who) {
-  return (!who.address.is_v4() && r.port == who.port && r.address == who.address.bytes()) ||
-         r.peer_id == who.peer_id;
-}
+// The requester as the records hold addresses, worked out once per selection rather than
+// once per record looked at.
+struct Self {
+  explicit Self(const Requester& who)
+      : is_v4(who.address.is_v4()),
+        v4(is_v4 ? who.address.v4() : 0),
+        v6(who.address.bytes()),
+        port(who.port),
+        peer_id(who.peer_id) {}
+
+  bool is(const PeerV4& r) const {
+    return (is_v4 && r.port == port && r.address == v4) || r.peer_id == peer_id;
+  }
+  bool is(const PeerV6& r) const {
+    return (!is_v4 && r.port == port && r.address == v6) || r.peer_id == peer_id;
+  }
+
+  bool is_v4;
+  std::uint32_t v4;
+  Ipv6Bytes v6;
+  std::uint16_t port;
+  PeerId peer_id;
+};
 
 // Adds r unless expired or the requester itself; returns the seeders added (0 or 1).
 template <typename Record>
-std::size_t take(const Record& r, const Requester& who, TimePoint now,
-                 std::vector<SelectedPeer>& out) {
-  if (r.expires_at <= now || is_requester(r, who)) return 0;
+std::size_t take(const Record& r, const Self& self, TimePoint now, std::vector<SelectedPeer>& out) {
+  if (r.expires_at <= now || self.is(r)) return 0;
   out.push_back(SelectedPeer{to_ip(r.address), r.port, r.group, r.peer_id});
   return r.seeder() ? 1 : 0;
 }
@@ -42,11 +56,15 @@ void select_peers(const Torrent& torrent, const std::uint8_t (&levels)[256],
                   std::size_t level_count, const Requester& requester, const SelectOptions& options,
                   TimePoint now, std::vector<SelectedPeer>& out) {
   const std::size_t numwant = options.numwant;
+  const Self self(requester);
+  const std::size_t size4 = torrent.v4.size();
+  const std::size_t size6 = torrent.v6 ? torrent.v6->size() : 0;
   std::size_t seeders = 0;
   // Buckets are visited in ascending order, so each range starts at or after the last one's
   // end: the searches cover only what is left.
   std::size_t from4 = 0, from6 = 0;
   for (std::size_t level = 0; level < level_count && out.size() < numwant; ++level) {
+    if (from4 == size4 && from6 == size6) break;  // every record seen: the levels left are empty
     if (options.locality_cutoff > 0 && out.size() >= options.locality_cutoff) break;
     // Near seeders that can serve the requester matter more than near peers in general.
     if (options.locality_seeders > 0 && seeders >= options.locality_seeders) break;
@@ -55,11 +73,13 @@ void select_peers(const Torrent& torrent, const std::uint8_t (&levels)[256],
       if (out.size() >= numwant) break;
       const unsigned last_bucket = PeerList<std::uint32_t>::first_bucket(level, learned) + 1;
       const unsigned first_bucket = requester.seeder ? last_bucket : last_bucket - 1;
-      const std::size_t b4 = torrent.v4.lower_from(first_bucket, levels, from4);
+      // A leecher takes the range's seeders too: it starts where the last range ended.
+      const std::size_t b4 =
+          requester.seeder ? torrent.v4.lower_from(first_bucket, levels, from4) : from4;
       std::size_t e4 = from4 = torrent.v4.lower_from(last_bucket + 1, levels, b4);
       std::size_t b6 = 0, e6 = 0;
       if (torrent.v6) {
-        b6 = torrent.v6->lower_from(first_bucket, levels, from6);
+        b6 = requester.seeder ? torrent.v6->lower_from(first_bucket, levels, from6) : from6;
         e6 = from6 = torrent.v6->lower_from(last_bucket + 1, levels, b6);
       }
       if (options.family == SelectOptions::Family::v6) e4 = b4;
@@ -77,9 +97,9 @@ void select_peers(const Torrent& torrent, const std::uint8_t (&levels)[256],
       }
       for (std::size_t visited = 0; visited < n && out.size() < numwant; ++visited) {
         if (position < n4) {
-          seeders += take(torrent.v4[b4 + position], requester, now, out);
+          seeders += take(torrent.v4[b4 + position], self, now, out);
         } else {
-          seeders += take((*torrent.v6)[b6 + position - n4], requester, now, out);
+          seeders += take((*torrent.v6)[b6 + position - n4], self, now, out);
         }
         position += stride;
         if (position >= n) position -= n;

@@ -63,7 +63,11 @@ bool names_this_tracker(std::string_view host, const std::vector<std::string>& h
   std::string_view name = host;  // a malformed authority can only be a (foreign) name
   if (const auto hp = text::split_host_port(host)) {
     name = hp->host;
-    if (auto literal = net::IpAddress::parse(hp->host)) {
+    // Only an address literal can start with a digit or hold a colon; a name such as
+    // "retracker.local", the usual Host, skips the parse.
+    const bool may_be_literal =
+        !name.empty() && (text::is_digit(name.front()) || name.find(':') != std::string_view::npos);
+    if (auto literal = may_be_literal ? net::IpAddress::parse(name) : std::nullopt) {
       // "host:" (an empty port) means the default port, as in a URL.
       const auto port = hp->port && !hp->port->empty() ? text::parse_port(*hp->port)
                                                        : std::optional<std::uint16_t>(80);

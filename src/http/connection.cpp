@@ -160,11 +160,41 @@ void Connection::read_available() {
     probing_ = false;
     worker_.new_requests_wait = nothing_yet;
   }
-  if (nothing_yet) return wait_readable();
+  if (nothing_yet) {
+    if (!watch()) return;
+    socket_.drained();  // found empty just now: an arrival since wakes the reactor
+    return wait_readable();
+  }
   // Peer gone or reset mid-request: nothing to answer.
   if (n <= 0) return close();
   buffer_.commit(static_cast<std::size_t>(n));
   parse();
+}
+
+namespace {
+
+// The reactor's per-descriptor "receive before waiting" flags. Asio has no call for them and
+// keeps them private; an explicit instantiation may name a private member (access checks do
+// not apply there), which is how this reaches them.
+using Reactor = boost::asio::detail::epoll_reactor;
+using DescriptorState = std::remove_pointer_t<Reactor::per_descriptor_data>;
+using SpeculativeFlags = bool (DescriptorState::*)[Reactor::max_ops];
+SpeculativeFlags speculative_flags();
+template <SpeculativeFlags Member>
+struct ExposeSpeculativeFlags {
+  friend SpeculativeFlags speculative_flags() { return Member; }
+};
+template struct ExposeSpeculativeFlags<&DescriptorState::try_speculative_>;
+
+}  // namespace
+
+void Connection::Socket::drained() {
+  if (!is_open()) return;  // the reactor's data exists while the descriptor is registered
+  (impl_.get_implementation().reactor_data_->*speculative_flags())[Reactor::read_op] = false;
+}
+
+bool Connection::Socket::receives_at_once() const {
+  return (impl_.get_implementation().reactor_data_->*speculative_flags())[Reactor::read_op];
 }
 
 void Connection::Socket::assign_accepted(bool v6, int descriptor, error_code& ec) {
@@ -180,18 +210,31 @@ bool Connection::watch() {
   if (socket_.is_open()) return true;
   error_code ec;
   socket_.assign_accepted(v6_, fd_, ec);
-  if (ec) close();
-  return !ec;
+  if (ec) {
+    close();
+    return false;
+  }
+  // Registering reports data already there as an event: a receive needs no try first.
+  socket_.drained();
+  return true;
 }
 
 // A receive, not a wait for readiness: Asio re-arms the descriptor's epoll registration
 // (one epoll_ctl call) for every readiness wait, while a receive rides on the registration
 // made once. The receive lands in the buffer as read_available()'s would.
+//
+// A receive the reactor performs when woken (not one it tried at once, whose completion may
+// come after further wake-ups) and that did not fill its space has emptied the socket: the
+// next receive then waits without trying first.
 void Connection::wait_readable() {
   if (!watch()) return;
-  socket_.async_receive(read_space(), [self = shared_from_this()](error_code ec, std::size_t n) {
+  const auto space = read_space();
+  const bool on_wake_up = !socket_.receives_at_once();
+  socket_.async_receive(space, [self = shared_from_this(), on_wake_up, size = space.size()](
+                                   error_code ec, std::size_t n) {
     // Peer gone or reset: nothing to answer.
     if (ec || n == 0) return self->close();
+    if (on_wake_up && n < size) self->socket_.drained();
     self->buffer_.commit(n);
     // The first bytes of a next request.
     if (self->idle_) return self->begin_request();

@@ -30,10 +30,20 @@ class Connection final : public std::enable_shared_from_this<Connection>, public
   // (an epoll_ctl) before closing it: two system calls per connection that waits for its
   // request, of the handful a short connection costs. Neither is needed: accept4() made it
   // non-blocking and nothing else holds it, so close() alone leaves epoll.
+  //
+  // And Boost 1.74's reactor, told nothing, tries every receive once before it waits, even
+  // when the socket was just found empty (newer Asio stops after a short read): for a
+  // keep-alive client that is a receive in vain per request. The connection says when it
+  // knows the socket empty; new data then wakes the reactor anyway (epoll reports every
+  // arrival, and a registration reports data already there).
   class Socket : public Stream {
    public:
     using Stream::Stream;
     void assign_accepted(bool v6, int descriptor, boost::system::error_code& ec);
+    // Nothing is left to read: the next receive waits for the reactor's wake-up.
+    void drained();
+    // Whether the next receive is tried before waiting (its completion then comes later).
+    bool receives_at_once() const;
   };
   using Clock = std::chrono::steady_clock;
 

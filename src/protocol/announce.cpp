@@ -2,6 +2,7 @@
 
 #include <array>
 #include <cstddef>
+#include <cstring>
 #include <limits>
 #include <span>
 
@@ -22,6 +23,11 @@ using ScalarBuf = std::array<std::uint8_t, kScalarMax>;
 // for a bad escape, or `invalid` when the value is too long to be valid.
 FailureReason decode_scalar(std::string_view raw, ScalarBuf& buf, std::string_view& out,
                             FailureReason malformed, FailureReason invalid) {
+  if (!percent_escaped(raw)) {  // the usual case: numbers and words stand for themselves
+    if (raw.size() > buf.size()) return invalid;
+    out = raw;
+    return nullptr;
+  }
   const auto n = percent_decode_into(raw, buf);
   if (n < 0) return malformed;
   if (static_cast<std::size_t>(n) > buf.size()) return invalid;
@@ -61,6 +67,10 @@ bool parse_u32_clamped(std::string_view s, std::uint32_t& out) {
 // A 20-byte id: a malformed escape or any other decoded length is an error.
 FailureReason parse_id(std::string_view raw, std::array<std::uint8_t, 20>& bytes,
                        FailureReason malformed, FailureReason bad_length) {
+  if (raw.size() == 20 && !percent_escaped(raw)) {  // a peer id of printable characters
+    std::memcpy(bytes.data(), raw.data(), 20);
+    return nullptr;
+  }
   std::array<std::uint8_t, 20> buf;
   const auto n = percent_decode_into(raw, buf);
   if (n < 0) return malformed;

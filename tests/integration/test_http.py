@@ -1,4 +1,5 @@
 """Every bad input over HTTP gets its answer, and the server keeps serving."""
+import random
 import socket
 import time
 
@@ -83,6 +84,23 @@ def test_keep_alive_serves_several_requests_on_one_connection(tracker):
             status, headers, body = read_response(s)
             assert status == 200 and b"interval" in body
             assert headers.get("connection") != "close"
+
+
+def test_keep_alive_requests_arriving_in_pieces_are_all_answered(tracker):
+    # Each request in three pieces with short gaps, so that pieces often come after the server
+    # found the socket empty and waits: every piece must wake it, not the request timeout.
+    request = f"GET /announce?{GOOD} HTTP/1.1\r\nHost: retracker.local\r\n\r\n".encode()
+    cuts = (17, len(request) // 2)
+    pieces = [request[:cuts[0]], request[cuts[0]:cuts[1]], request[cuts[1]:]]
+    gaps = random.Random(7)
+    with socket.create_connection(("127.0.0.1", tracker.port), timeout=2) as s:
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        for i in range(150):
+            for piece in pieces:
+                s.sendall(piece)
+                time.sleep(gaps.choice((0, 0, 0.0005, 0.002)))
+            status, _, body = read_response(s)
+            assert status == 200 and b"interval" in body, f"request {i}"
 
 
 def test_http10_gets_connection_close(tracker):

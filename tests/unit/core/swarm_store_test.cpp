@@ -603,6 +603,20 @@ TEST(PeerList, MatchesAModelUnderRandomOperations) {
       ASSERT_LE(PeerList<std::uint32_t>::bucket_of(list[i - 1], levels),
                 PeerList<std::uint32_t>::bucket_of(list[i], levels));
     }
+    // The search a selection walks the buckets with finds what a scan finds, from any start
+    // at or before the answer.
+    if (step % 50 == 0) {
+      for (unsigned bucket = 0; bucket <= 16; ++bucket) {
+        std::size_t expected = 0;
+        while (expected < list.size() &&
+               PeerList<std::uint32_t>::bucket_of(list[expected], levels) < bucket) {
+          ++expected;
+        }
+        for (std::size_t from = 0; from <= expected; ++from) {
+          ASSERT_EQ(list.lower_from(bucket, levels, from), expected) << step << " " << bucket;
+        }
+      }
+    }
     // An announced peer is found by address and peer id.
     const PeerId id = id_of(static_cast<std::uint32_t>(address * 8 + rng() % 4));
     auto client = list.find_client(address, id);
