@@ -142,6 +142,7 @@ class PeerList {
   using Record = PeerRecord<Address>;
   using Levels = std::uint8_t[256];  // group -> level
   static constexpr std::size_t kIndexFrom = 48;
+  static constexpr std::size_t kScan = 8;  // lower_from's records looked at one by one
 
   PeerList() = default;
   PeerList(PeerList&&) noexcept = default;  // the index travels in the records' block
@@ -217,25 +218,27 @@ class PeerList {
 
   // Position of the first record in bucket `bucket` or a later one, searched from `from`,
   // which the caller knows to be at or before it (ranges visited in ascending bucket order).
-  // Galloping: a selection walks the buckets in order and most of its ranges are a few
-  // records or empty, so the steps double from `from` before the binary search; the cost
-  // grows with the range skipped, not with the swarm.
+  // A selection walks the buckets in order and most of its ranges are a few records or none:
+  // a short scan first, then steps that double and a binary search, so that the cost grows
+  // with the range skipped, not with the swarm.
   std::size_t lower_from(unsigned bucket, const Levels& levels, std::size_t from) const {
     const std::size_t size = records_.size();
-    std::size_t step = 1;
-    while (from < size && bucket_of(records_[from], levels) < bucket) {
-      const std::size_t next = from + step;
-      if (next >= size || bucket_of(records_[next], levels) >= bucket) {
-        auto it = std::partition_point(
-            records_.begin() + static_cast<std::ptrdiff_t>(from + 1),
-            records_.begin() + static_cast<std::ptrdiff_t>(std::min(next, size)),
-            [&](const Record& r) { return bucket_of(r, levels) < bucket; });
+    for (const std::size_t scanned = std::min(size, from + kScan); from < scanned; ++from) {
+      if (bucket_of(records_[from], levels) >= bucket) return from;
+    }
+    // records_[from - 1] is below `bucket` (or from == size).
+    for (std::size_t step = kScan; from < size; step *= 2) {
+      const std::size_t next = std::min(size, from + step);
+      if (next == size || bucket_of(records_[next], levels) >= bucket) {
+        auto it =
+            std::partition_point(records_.begin() + static_cast<std::ptrdiff_t>(from),
+                                 records_.begin() + static_cast<std::ptrdiff_t>(next),
+                                 [&](const Record& r) { return bucket_of(r, levels) < bucket; });
         return static_cast<std::size_t>(it - records_.begin());
       }
       from = next + 1;
-      step *= 2;
     }
-    return from;
+    return size;
   }
 
   // Inserts a record that is not yet present; returns its position.

@@ -89,7 +89,7 @@ void select_peers(const Torrent& torrent, const std::uint8_t (&levels)[256],
       if (n == 0) continue;
 
       // Visit the range in a random order: a random start and a stride coprime with n.
-      std::size_t position = next_random() % n;
+      std::size_t position = n == 1 ? 0 : next_random() % n;
       std::size_t stride = 1;
       if (n > 2) {
         stride = 1 + next_random() % (n - 1);

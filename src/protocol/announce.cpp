@@ -40,10 +40,11 @@ FailureReason decode_scalar(std::string_view raw, ScalarBuf& buf, std::string_vi
 bool parse_u64(std::string_view s, std::uint64_t& out) {
   if (s.empty()) return false;
   std::uint64_t v = 0;
+  const bool may_overflow = s.size() > 19;  // 19 digits always fit
   for (char c : s) {
     if (c < '0' || c > '9') return false;
     auto d = static_cast<std::uint64_t>(c - '0');
-    if (v > (std::numeric_limits<std::uint64_t>::max() - d) / 10) return false;
+    if (may_overflow && v > (std::numeric_limits<std::uint64_t>::max() - d) / 10) return false;
     v = v * 10 + d;
   }
   out = v;
@@ -119,15 +120,18 @@ std::optional<std::string_view>* slot_for(std::string_view key, RawParams& raw, 
 RawParams collect(std::string_view query) {
   RawParams raw;
   for_each_param(query, [&](std::string_view key, std::string_view value) {
-    // Keys are plain ASCII in practice; decode them only when they carry an escape.
+    bool address = false;
+    auto* slot = slot_for(key, raw, address);
+    // Keys are plain ASCII in practice; one that matched nothing is decoded and tried again
+    // when it carries an escape.
     std::array<std::uint8_t, 16> key_buf;
-    if (percent_escaped(key)) {
+    if (slot == nullptr && !address && percent_escaped(key)) {
       auto n = percent_decode_to(key, key_buf);
       if (n < 0) return;  // malformed, or too long for any known key: an unknown parameter
       key = as_chars(std::span(key_buf).first(static_cast<std::size_t>(n)));
+      slot = slot_for(key, raw, address);
     }
-    bool address = false;
-    if (auto* slot = slot_for(key, raw, address)) {
+    if (slot != nullptr) {
       *slot = value;
     } else if (address) {
       // The last valid address wins; hostnames and junk are ignored.

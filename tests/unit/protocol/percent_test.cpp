@@ -135,6 +135,27 @@ TEST(PercentEscaped, OnlyPercentOrPlusCount) {
   EXPECT_TRUE(percent_escaped("a+b"));
 }
 
+// Whole words and the tail alike, among the bytes next to '%' and '+' and their high-bit twins.
+TEST(PercentEscaped, FindsAnEscapeAtEveryPositionAndNothingElse) {
+  const std::string neighbours(
+      "\x24\x26\x2a\x2c\xa5\xab\x00\xff\x01\x80"
+      "a",
+      11);
+  for (std::size_t size = 0; size <= 24; ++size) {
+    std::string plain(size, 'x');
+    for (std::size_t i = 0; i < size; ++i)
+      plain[i] = neighbours[(i * 7 + size) % neighbours.size()];
+    EXPECT_FALSE(percent_escaped(plain)) << size;
+    for (std::size_t at = 0; at < size; ++at) {
+      for (const char escape : {'%', '+'}) {
+        std::string escaped = plain;
+        escaped[at] = escape;
+        EXPECT_TRUE(percent_escaped(escaped)) << size << " " << at << " " << escape;
+      }
+    }
+  }
+}
+
 TEST(PercentEncode, UnreservedKeptEverythingElseEscapedUppercase) {
   std::string out;
   percent_encode(std::string_view("AZaz09-._~"), out);
