@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <cstring>
 
 #include "text/strings.hpp"
 
@@ -47,18 +46,12 @@ bool is_token(std::string_view s) {
 // the target is most of an announce's head, and a byte loop was most of its parsing.
 bool is_target(std::string_view s) {
   if (s.empty()) return false;
-  constexpr std::uint64_t kOnes = 0x0101010101010101u;
-  constexpr std::uint64_t kHighs = 0x8080808080808080u;
   std::size_t i = 0;
   for (; i + 8 <= s.size(); i += 8) {
-    std::uint64_t x;
-    std::memcpy(&x, s.data() + i, sizeof x);
-    // Nonzero exactly when some byte is below 0x21, or some byte is 0x7f (a zero byte of
-    // x ^ 0x7f...): the classic "has less than" and "has zero" tests.
-    const std::uint64_t below = (x - kOnes * 0x21) & ~x & kHighs;
-    const std::uint64_t y = x ^ (kOnes * 0x7f);
-    const std::uint64_t del = (y - kOnes) & ~y & kHighs;
-    if ((below | del) != 0) return false;
+    const std::uint64_t x = text::load_word(s.data() + i);
+    if (text::has_byte_below(x, 0x21) || text::has_zero_byte(x ^ text::repeated(0x7f))) {
+      return false;
+    }
   }
   for (; i < s.size(); ++i) {
     const auto u = static_cast<unsigned char>(s[i]);

@@ -2,10 +2,11 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <cstring>
 #include <span>
 #include <string>
 #include <string_view>
+
+#include "text/strings.hpp"
 
 namespace btrt::protocol {
 
@@ -17,16 +18,13 @@ namespace btrt::protocol {
 // Eight bytes at a time (find_first_of would call memchr over the set once per byte): the
 // values of an announce are looked at once each, most without an escape.
 inline bool percent_escaped(std::string_view in) {
-  constexpr std::uint64_t kOnes = 0x0101010101010101u;
-  constexpr std::uint64_t kHighs = 0x8080808080808080u;
   std::size_t i = 0;
   for (; i + 8 <= in.size(); i += 8) {
-    std::uint64_t x;
-    std::memcpy(&x, in.data() + i, sizeof x);
-    // A zero byte in x ^ '%%%%%%%%' or in x ^ '++++++++' (the classic "has zero" test).
-    const std::uint64_t percent = x ^ (kOnes * '%');
-    const std::uint64_t plus = x ^ (kOnes * '+');
-    if ((((percent - kOnes) & ~percent) | ((plus - kOnes) & ~plus)) & kHighs) return true;
+    const std::uint64_t x = text::load_word(in.data() + i);
+    if (text::has_zero_byte(x ^ text::repeated('%')) ||
+        text::has_zero_byte(x ^ text::repeated('+'))) {
+      return true;
+    }
   }
   for (; i < in.size(); ++i) {
     if (in[i] == '%' || in[i] == '+') return true;

@@ -2,6 +2,7 @@
 
 #include <array>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <string_view>
 
@@ -42,6 +43,24 @@ constexpr std::array<std::int8_t, 256> kHexValue = [] {
 // percent-decoding as for stored ids.
 constexpr int hex_value(char c) {
   return detail::kHexValue[static_cast<unsigned char>(c)];
+}
+
+// Eight bytes at a time, for scans of request text: the bytes at `p` as one word, a word of
+// one byte repeated, and the classic tests of a word for a zero byte and for a byte below
+// `n` (n <= 128). Exact as yes/no answers (they do not say which byte).
+inline std::uint64_t load_word(const char* p) {
+  std::uint64_t word;
+  std::memcpy(&word, p, sizeof word);
+  return word;
+}
+constexpr std::uint64_t repeated(unsigned char byte) {
+  return 0x0101010101010101u * byte;
+}
+constexpr bool has_zero_byte(std::uint64_t x) {
+  return ((x - repeated(1)) & ~x & repeated(0x80)) != 0;
+}
+constexpr bool has_byte_below(std::uint64_t x, unsigned char n) {
+  return ((x - repeated(n)) & ~x & repeated(0x80)) != 0;
 }
 
 constexpr char to_lower(char c) {

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <bit>
 #include <clocale>
 
 namespace btrt::text {
@@ -57,6 +58,25 @@ TEST(HexValue, DigitsOfEitherCaseAndNothingElse) {
     const int expected = lower_at == std::string::npos ? -1 : static_cast<int>(lower_at);
     EXPECT_EQ(hex_value(ch), expected) << c;
   }
+}
+
+// Every byte value at every position of a word, among fillers at the edge of each test.
+TEST(WordTests, ZeroByteAndByteBelowAreExact) {
+  for (const int filler : {0x01, 0x21, 0x7f, 0x80, 0xff}) {
+    for (int position = 0; position < 8; ++position) {
+      for (int byte = 0; byte < 256; ++byte) {
+        std::uint64_t word = repeated(static_cast<unsigned char>(filler));
+        const int shift = position * 8;
+        word = (word & ~(std::uint64_t{0xff} << shift)) | (std::uint64_t(byte) << shift);
+        EXPECT_EQ(has_zero_byte(word), byte == 0) << position << " " << byte;
+        EXPECT_EQ(has_byte_below(word, 0x21), byte < 0x21 || filler < 0x21)
+            << int(filler) << " " << position << " " << byte;
+      }
+    }
+  }
+  // The bytes as they lie in memory.
+  EXPECT_EQ(load_word("\x01\x02\x03\x04\x05\x06\x07\x08"),
+            std::endian::native == std::endian::little ? 0x0807060504030201u : 0x0102030405060708u);
 }
 
 }  // namespace
