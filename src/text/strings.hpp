@@ -72,8 +72,15 @@ std::string_view trim(std::string_view s);
 
 std::string lower(std::string_view s);
 
-// Equal but for the case of ASCII letters.
-bool iequals(std::string_view a, std::string_view b);
+// Equal but for the case of ASCII letters. Inline: the request path compares header names
+// and list items with it, mostly against literals whose length the compiler then knows.
+constexpr bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (to_lower(a[i]) != to_lower(b[i])) return false;
+  }
+  return true;
+}
 
 bool starts_with_ci(std::string_view s, std::string_view prefix);
 
