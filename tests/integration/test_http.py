@@ -59,6 +59,35 @@ def test_full_scrape_lists_every_torrent(make_tracker):
     assert set(bdecode(body)[b"files"]) == {info_hash(5), info_hash(6)}
 
 
+def test_an_answer_larger_than_the_socket_takes_reaches_a_slow_reader_whole(make_tracker):
+    # A full scrape of 80,000 torrents (about 5 MB, more than a socket's send buffer grows to,
+    # 4 MiB) to a client with a small receive buffer: the first send takes part of it, the
+    # rest is written as the client makes room.
+    t = make_tracker("tracker:\n  full_scrape: true\n")
+    torrents = 80_000
+    status_line = b"HTTP/1.1 200 "
+    batch = 1000  # pipelined, then their answers read: neither side waits on a full socket
+    with socket.create_connection(("127.0.0.1", t.port), timeout=60) as s:
+        for first in range(0, torrents, batch):
+            s.sendall(b"".join(
+                f"GET /announce?{announce_query(info_hash(n), peer_id(1), 7001)} HTTP/1.1\r\n"
+                f"Host: retracker.local\r\n\r\n".encode() for n in range(first, first + batch)))
+            answers = b""
+            while answers.count(status_line) < batch:
+                chunk = s.recv(65536)
+                assert chunk, "the tracker closed before answering every announce"
+                answers += chunk
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.settimeout(60)
+        s.connect(("127.0.0.1", t.port))
+        s.sendall(b"GET /scrape HTTP/1.1\r\nHost: retracker.local\r\nConnection: close\r\n\r\n")
+        status, headers, body = read_response(s)
+    assert status == 200
+    assert len(body) == int(headers["content-length"]) > 4_500_000
+    assert set(bdecode(body)[b"files"]) == {info_hash(n) for n in range(torrents)}
+
+
 @pytest.mark.parametrize("request_bytes, status", [
     (b"GARBAGE\r\n\r\n", 400),
     (b"GET /announce HTTP/9.9\r\n\r\n", 400),
