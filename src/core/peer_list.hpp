@@ -142,7 +142,6 @@ class PeerList {
   using Record = PeerRecord<Address>;
   using Levels = std::uint8_t[256];  // group -> level
   static constexpr std::size_t kIndexFrom = 48;
-  static constexpr std::size_t kScan = 8;  // lower_from's records looked at one by one
 
   PeerList() = default;
   PeerList(PeerList&&) noexcept = default;  // the index travels in the records' block
@@ -329,6 +328,7 @@ class PeerList {
   std::span<const Record> records() const { return {records_.begin(), records_.size()}; }
 
  private:
+  static constexpr std::size_t kScan = 8;  // lower_from's records looked at one by one
   struct Key {
     Address address;
     std::uint16_t port;

@@ -161,8 +161,9 @@ void Connection::read_available() {
     worker_.new_requests_wait = nothing_yet;
   }
   if (nothing_yet) {
-    if (!watch()) return;
-    socket_.drained();  // found empty just now: an arrival since wakes the reactor
+    // Found empty just now: an arrival since wakes the reactor. (A socket not registered yet
+    // is told so when wait_readable() registers it.)
+    socket_.drained();
     return wait_readable();
   }
   // Peer gone or reset mid-request: nothing to answer.

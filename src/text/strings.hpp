@@ -56,11 +56,11 @@ inline std::uint64_t load_word(const char* p) {
 constexpr std::uint64_t repeated(unsigned char byte) {
   return 0x0101010101010101u * byte;
 }
-constexpr bool has_zero_byte(std::uint64_t x) {
-  return ((x - repeated(1)) & ~x & repeated(0x80)) != 0;
-}
 constexpr bool has_byte_below(std::uint64_t x, unsigned char n) {
   return ((x - repeated(n)) & ~x & repeated(0x80)) != 0;
+}
+constexpr bool has_zero_byte(std::uint64_t x) {
+  return has_byte_below(x, 1);
 }
 
 constexpr char to_lower(char c) {
