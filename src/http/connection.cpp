@@ -17,28 +17,31 @@ using error_code = boost::system::error_code;
 
 namespace {
 
-std::string_view reason_phrase(int status) {
+// The status line and the name of the header that follows it, as one piece: an answer is
+// copied together from few pieces. A status without a name of its own is called "Error".
+std::string_view head_start(int status, std::string& other) {
   switch (status) {
     case 200:
-      return "OK";
+      return "HTTP/1.1 200 OK\r\nContent-Type: ";
     case 400:
-      return "Bad Request";
+      return "HTTP/1.1 400 Bad Request\r\nContent-Type: ";
     case 403:
-      return "Forbidden";
+      return "HTTP/1.1 403 Forbidden\r\nContent-Type: ";
     case 404:
-      return "Not Found";
+      return "HTTP/1.1 404 Not Found\r\nContent-Type: ";
     case 405:
-      return "Method Not Allowed";
+      return "HTTP/1.1 405 Method Not Allowed\r\nContent-Type: ";
     case 408:
-      return "Request Timeout";
+      return "HTTP/1.1 408 Request Timeout\r\nContent-Type: ";
     case 414:
-      return "URI Too Long";
+      return "HTTP/1.1 414 URI Too Long\r\nContent-Type: ";
     case 431:
-      return "Request Header Fields Too Large";
+      return "HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Type: ";
     case 503:
-      return "Service Unavailable";
+      return "HTTP/1.1 503 Service Unavailable\r\nContent-Type: ";
     default:
-      return "Error";
+      other = "HTTP/1.1 " + std::to_string(status) + " Error\r\nContent-Type: ";
+      return other;
   }
 }
 
@@ -316,14 +319,10 @@ void Connection::finish_deferred(const std::function<void(Response&)>& fill) {
 void Connection::respond(int status, std::string_view content_type, std::string_view body,
                          bool close_after) {
   // The status line, headers and body are sized first and copied once.
-  char status_digits[12];
+  std::string other_status;
   char length_digits[24];
   const std::string_view pieces[] = {
-      "HTTP/1.1 ",
-      digits(status_digits, static_cast<std::uint64_t>(status)),
-      " ",
-      reason_phrase(status),
-      "\r\nContent-Type: ",
+      head_start(status, other_status),
       content_type,
       "\r\nContent-Length: ",
       digits(length_digits, body.size()),

@@ -1,5 +1,6 @@
 #include "protocol/announce.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstring>
@@ -7,6 +8,7 @@
 #include <span>
 
 #include "protocol/percent.hpp"
+#include "text/strings.hpp"
 
 namespace btrt::protocol {
 namespace {
@@ -35,6 +37,11 @@ FailureReason decode_scalar(std::string_view raw, ScalarBuf& buf, std::string_vi
   return nullptr;
 }
 
+// The value of a decimal digit, or more than 9 for any other byte.
+unsigned digit_value(char c) {
+  return static_cast<unsigned>(static_cast<unsigned char>(c)) - unsigned{'0'};
+}
+
 // A non-negative decimal integer made of digits only (no sign, no spaces, not empty).
 // False on anything else or when the value does not fit in uint64.
 bool parse_u64(std::string_view s, std::uint64_t& out) {
@@ -42,13 +49,37 @@ bool parse_u64(std::string_view s, std::uint64_t& out) {
   std::uint64_t v = 0;
   const bool may_overflow = s.size() > 19;  // 19 digits always fit
   for (char c : s) {
-    if (c < '0' || c > '9') return false;
-    auto d = static_cast<std::uint64_t>(c - '0');
+    const std::uint64_t d = digit_value(c);
+    if (d > 9) return false;
     if (may_overflow && v > (std::numeric_limits<std::uint64_t>::max() - d) / 10) return false;
     v = v * 10 + d;
   }
   out = v;
   return true;
+}
+
+// A number as clients send it: at most 19 digits, nothing to decode. False for anything
+// else, which the caller then decodes and judges.
+bool plain_u64(std::string_view s, std::uint64_t& out) {
+  if (s.empty() || s.size() > 19) return false;
+  std::uint64_t v = 0;
+  for (char c : s) {
+    const std::uint64_t d = digit_value(c);
+    if (d > 9) return false;
+    v = v * 10 + d;
+  }
+  out = v;
+  return true;
+}
+
+// A numeric parameter: its plain form parsed at once, any other decoded first.
+FailureReason parse_number(std::string_view raw, std::uint64_t& out, FailureReason malformed,
+                           FailureReason invalid) {
+  if (plain_u64(raw, out)) return nullptr;
+  ScalarBuf buf;
+  std::string_view text;
+  if (auto err = decode_scalar(raw, buf, text, malformed, invalid)) return err;
+  return parse_u64(text, out) ? nullptr : invalid;
 }
 
 // Digits only, like parse_u64, but any value above uint32 clamps to UINT32_MAX.
@@ -57,27 +88,45 @@ bool parse_u32_clamped(std::string_view s, std::uint32_t& out) {
   if (s.empty()) return false;
   std::uint64_t v = 0;
   for (char c : s) {
-    if (c < '0' || c > '9') return false;
-    v = v * 10 + static_cast<std::uint64_t>(c - '0');
+    const std::uint64_t d = digit_value(c);
+    if (d > 9) return false;
+    v = v * 10 + d;
     if (v > kMax) v = kMax + 1;  // saturate; stays far from uint64 overflow
   }
   out = static_cast<std::uint32_t>(v > kMax ? kMax : v);
   return true;
 }
 
-// A 20-byte id: a malformed escape or any other decoded length is an error.
+// A 20-byte id: a malformed escape or any other decoded length is an error. Decoded straight
+// into place while it fits; input left over is only judged (malformed or too long).
 FailureReason parse_id(std::string_view raw, std::array<std::uint8_t, 20>& bytes,
                        FailureReason malformed, FailureReason bad_length) {
   if (raw.size() == 20 && !percent_escaped(raw)) {  // a peer id of printable characters
     std::memcpy(bytes.data(), raw.data(), 20);
     return nullptr;
   }
-  std::array<std::uint8_t, 20> buf;
-  const auto n = percent_decode_into(raw, buf);
-  if (n < 0) return malformed;
-  if (n != 20) return bad_length;
-  bytes = buf;
-  return nullptr;
+  const char* at = raw.data();
+  const char* const end = at + raw.size();
+  std::size_t n = 0;
+  for (; at != end && n < bytes.size(); ++n) {
+    const char c = *at;
+    if (c == '%') {
+      if (end - at < 3) return malformed;
+      const int hi = text::hex_value(at[1]);
+      const int lo = text::hex_value(at[2]);
+      if ((hi | lo) < 0) return malformed;
+      bytes[n] = static_cast<std::uint8_t>((hi << 4) | lo);
+      at += 3;
+    } else {
+      bytes[n] = c == '+' ? std::uint8_t{' '} : static_cast<std::uint8_t>(c);
+      ++at;
+    }
+  }
+  if (at != end) {
+    const std::string_view rest(at, static_cast<std::size_t>(end - at));
+    return percent_decode_into(rest, {}) < 0 ? malformed : bad_length;
+  }
+  return n == bytes.size() ? nullptr : bad_length;
 }
 
 // The raw (still encoded) value of each known parameter; the last occurrence wins.
@@ -134,10 +183,15 @@ RawParams collect(std::string_view query) {
     if (slot != nullptr) {
       *slot = value;
     } else if (address) {
-      // The last valid address wins; hostnames and junk are ignored.
+      // The last valid address wins; hostnames and junk are ignored. An address has nothing
+      // to decode: only a value that is not one as it stands is decoded and tried again.
+      if (auto addr = net::IpAddress::parse(value)) {
+        raw.ip = *addr;
+        return;
+      }
       ScalarBuf buf;
       std::string_view text;
-      if (decode_scalar(value, buf, text, "", "") != nullptr) return;
+      if (!percent_escaped(value) || decode_scalar(value, buf, text, "", "") != nullptr) return;
       if (auto addr = net::IpAddress::parse(text)) raw.ip = *addr;
     }
   });
@@ -158,14 +212,12 @@ FailureReason parse_ids(const RawParams& raw, AnnounceRequest& out) {
 
 FailureReason parse_port(const RawParams& raw, AnnounceRequest& out) {
   if (!raw.port) return "missing port";
-  ScalarBuf buf;
-  std::string_view text;
-  if (auto err = decode_scalar(*raw.port, buf, text, "malformed percent-encoding in port",
-                               "invalid port")) {
+  std::uint64_t port = 0;
+  if (auto err =
+          parse_number(*raw.port, port, "malformed percent-encoding in port", "invalid port")) {
     return err;
   }
-  std::uint64_t port = 0;
-  if (!parse_u64(text, port) || port < 1 || port > 65535) return "invalid port";
+  if (port < 1 || port > 65535) return "invalid port";
   out.port = static_cast<std::uint16_t>(port);
   return nullptr;
 }
@@ -184,12 +236,9 @@ FailureReason parse_counters(const RawParams& raw, AnnounceRequest& out) {
        "invalid downloaded"},
       {raw.left, out.left, "malformed percent-encoding in left", "invalid left"},
   };
-  ScalarBuf buf;
-  std::string_view text;
   for (const Counter& c : counters) {
     if (!c.raw) continue;
-    if (auto err = decode_scalar(*c.raw, buf, text, c.malformed, c.invalid)) return err;
-    if (!parse_u64(text, c.field)) return c.invalid;
+    if (auto err = parse_number(*c.raw, c.field, c.malformed, c.invalid)) return err;
   }
   out.left_present = raw.left.has_value();
   return nullptr;
@@ -223,7 +272,9 @@ FailureReason parse_event(const RawParams& raw, AnnounceRequest& out) {
 FailureReason parse_answer_shape(const RawParams& raw, AnnounceRequest& out) {
   ScalarBuf buf;
   std::string_view text;
-  if (raw.compact) {
+  if (raw.compact == "1") {  // what nearly every client sends
+    out.compact = true;
+  } else if (raw.compact) {
     if (auto err = decode_scalar(*raw.compact, buf, text, "malformed percent-encoding in compact",
                                  "invalid compact")) {
       return err;
@@ -242,7 +293,11 @@ FailureReason parse_answer_shape(const RawParams& raw, AnnounceRequest& out) {
     out.no_peer_id = decode_scalar(*raw.no_peer_id, buf, text, "", "") != nullptr || text != "0";
   }
 
-  if (raw.numwant) {
+  std::uint64_t plain = 0;
+  if (raw.numwant && plain_u64(*raw.numwant, plain)) {
+    out.numwant = static_cast<std::uint32_t>(
+        std::min<std::uint64_t>(plain, std::numeric_limits<std::uint32_t>::max()));
+  } else if (raw.numwant) {
     if (auto err = decode_scalar(*raw.numwant, buf, text, "malformed percent-encoding in numwant",
                                  "invalid numwant")) {
       return err;

@@ -76,6 +76,7 @@ std::string lower(std::string_view s);
 // and list items with it, mostly against literals whose length the compiler then knows.
 constexpr bool iequals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
+  if (a == b) return true;  // the usual case, compared a word at a time
   for (std::size_t i = 0; i < a.size(); ++i) {
     if (to_lower(a[i]) != to_lower(b[i])) return false;
   }

@@ -72,6 +72,16 @@ TEST(IpAddress, ReadsDottedQuadsExactlyAsInetPton) {
   }
 }
 
+TEST(IpAddress, TakesEitherFamilyInBrackets) {
+  ASSERT_TRUE(IpAddress::parse("[192.0.2.7]"));
+  EXPECT_EQ(IpAddress::parse("[192.0.2.7]")->v4(), 0xC0000207u);
+  ASSERT_TRUE(IpAddress::parse("[::1]"));
+  EXPECT_TRUE(IpAddress::parse("[::1]")->is_loopback());
+  for (const char* bad : {"[]", "[192.0.2.7", "192.0.2.7]", "[[::1]]", "[01.2.3.4]"}) {
+    EXPECT_FALSE(IpAddress::parse(bad)) << bad;
+  }
+}
+
 TEST(IpAddress, RejectsWhatIsNotAnAddress) {
   for (const char* bad :
        {"", "10.1.2", "10.1.2.300", "host.example", "1.2.3.4 ", "::g", "[::1", "10.0.0.1/8"}) {

@@ -195,6 +195,32 @@ TEST(ParseAnnounce, IpParameters) {
   EXPECT_FALSE(req.ip.has_value());
 }
 
+TEST(ParseAnnounce, EscapedValuesMeanWhatTheirPlainFormsMean) {
+  // Plain digits, "1" and dotted quads are read without decoding; their escaped forms are
+  // decoded first and must come out the same.
+  AnnounceRequest plain;
+  ASSERT_EQ(
+      parse_announce(base_query() + "&uploaded=12&left=0&numwant=50&compact=1&ip=10.1.2.3", plain),
+      nullptr);
+  AnnounceRequest escaped;
+  ASSERT_EQ(parse_announce(base_query() + "&uploaded=%31%32&left=%30&numwant=5%30&compact=%31"
+                                          "&ip=10%2E1.2.3",
+                           escaped),
+            nullptr);
+  EXPECT_EQ(escaped.uploaded, plain.uploaded);
+  EXPECT_EQ(escaped.uploaded, 12u);
+  EXPECT_TRUE(escaped.is_seeder());
+  EXPECT_EQ(escaped.numwant, plain.numwant);
+  EXPECT_TRUE(escaped.compact);
+  ASSERT_TRUE(escaped.ip && plain.ip);
+  EXPECT_EQ(*escaped.ip, *plain.ip);
+  // 19 digits are read as they stand, 20 with the overflow check.
+  ASSERT_EQ(parse_announce(base_query() + "&downloaded=9999999999999999999", plain), nullptr);
+  EXPECT_EQ(plain.downloaded, 9999999999999999999u);
+  ASSERT_EQ(parse_announce(base_query() + "&downloaded=00000000000000000001", plain), nullptr);
+  EXPECT_EQ(plain.downloaded, 1u);
+}
+
 TEST(ParseAnnounce, DuplicatesLastWins) {
   AnnounceRequest req;
   std::string other_hash(20, 'A');
