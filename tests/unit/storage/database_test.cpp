@@ -360,6 +360,35 @@ TEST_P(DatabaseTest, NewerSchemaIsRefused) {
   EXPECT_THROW(prepare_for_run(*db, true), SchemaError);
 }
 
+TEST_P(DatabaseTest, ANewSqliteFileHasLargePagesAnOldOneKeepsItsOwn) {
+  if (GetParam() != Backend::sqlite) GTEST_SKIP() << "a SQLite file's page size";
+  auto page_size = [&] {
+    int size = 0;
+    *raw_session() << "PRAGMA page_size", soci::into(size);
+    return size;
+  };
+  Batch batch;
+  batch.now = unix_at(1000);
+  batch.peers = {peer(1, "192.0.2.1", 6881, 5000)};
+  fresh()->write(batch);
+  EXPECT_EQ(page_size(), 65536);
+
+  // A file made before (4 KiB pages, already in WAL mode) is opened and written as it is.
+  std::filesystem::remove_all(dir_);
+  std::filesystem::create_directories(dir_ / "sub");
+  {
+    soci::session old("sqlite3", config_.location);
+    old << "PRAGMA page_size=4096";
+    old << "PRAGMA journal_mode=WAL";
+  }
+  {
+    auto db = fresh();
+    db->write(batch);
+    EXPECT_EQ(peers_after(*db, 1200).size(), 1u);
+  }
+  EXPECT_EQ(page_size(), 4096);
+}
+
 TEST(DatabaseConnect, UnreachableServerIsAClearError) {
   config::Database config;
   config.kind = config::Database::Kind::mysql_tcp;
