@@ -25,7 +25,9 @@ import time
 import urllib.request
 
 DEFAULTS = {
-    "BENCH_SECONDS": "5",  # length of one measured wrk run
+    # length of one measured wrk run: btrt's flush interval (FLUSH_INTERVAL), so that every
+    # run of btrt holds one flush of its write-behind and its CPU per request the flush's share
+    "BENCH_SECONDS": "10",
     "BENCH_RUNS": "3",  # runs per configuration; the table shows medians
     "BENCH_WARMUP": "3",  # seconds of random load before measuring, per tracker
     "BENCH_CONNS": "16 64",  # wrk connection counts

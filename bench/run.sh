@@ -14,14 +14,14 @@
 #      when the build refuses that key), memory per peer at 1,000,000 peers. CPU time per
 #      answered request, ratios to opentracker and to the floor, req/s scaling of 2 threads.
 #      Prints the tables and saves them as build-bench/bench-results-<timestamp>.txt.
-# Settings (environment): BENCH_SECONDS=5 BENCH_RUNS=3 BENCH_WARMUP=3 BENCH_CONNS="16 64"
+# Settings (environment): BENCH_SECONDS=10 BENCH_RUNS=3 BENCH_WARMUP=3 BENCH_CONNS="16 64"
 #   BENCH_THREADS2=1 BENCH_PREFIXES=50000 BENCH_MEMORY_PEERS=1000000
 #   BENCH_MEMORY_TORRENTS=100000 BENCH_MEMORY_SECONDS=240 BENCH_TRACKER_CPU=0 BENCH_LOAD_CPU=1
 #   BENCH_UDP_SOCKETS=32 BENCH_UDP_WINDOW=4 (UDP client sockets, announces in flight each)
 #   BENCH_BTRT=path (the btrt binary to measure; default build-bench/src/btrt)
 #   BENCH_SECTIONS="announce scrape udp memory" BENCH_SKIP_BUILD=1 (use the existing build).
 # A short run while developing: BENCH_SECONDS=2 BENCH_RUNS=1 BENCH_SECTIONS="announce udp"
-# With the defaults the kit takes about 12 minutes on 2 cores (see docs/performance.md).
+# With the defaults the kit takes about 20 minutes on 2 cores (see docs/performance.md).
 # `bench/run.sh forwarding` runs bench/forwarding.py instead: forwarded announces served from
 # the origin cache versus plain ones, and many subscribers waiting on one slow origin.
 # Only 127.0.0.1 (and 127.100.0.x as the loaders' sources) is used; the processes it starts are

@@ -42,30 +42,28 @@ unsigned digit_value(char c) {
   return static_cast<unsigned>(static_cast<unsigned char>(c)) - unsigned{'0'};
 }
 
-// A non-negative decimal integer made of digits only (no sign, no spaces, not empty).
-// False on anything else or when the value does not fit in uint64.
-bool parse_u64(std::string_view s, std::uint64_t& out) {
-  if (s.empty()) return false;
-  std::uint64_t v = 0;
-  const bool may_overflow = s.size() > 19;  // 19 digits always fit
-  for (char c : s) {
-    const std::uint64_t d = digit_value(c);
-    if (d > 9) return false;
-    if (may_overflow && v > (std::numeric_limits<std::uint64_t>::max() - d) / 10) return false;
-    v = v * 10 + d;
-  }
-  out = v;
-  return true;
-}
-
-// A number as clients send it: at most 19 digits, nothing to decode. False for anything
-// else, which the caller then decodes and judges.
+// A number as clients send it: at most 19 digits (they always fit), nothing to decode. False
+// for anything else, which the caller then decodes and judges.
 bool plain_u64(std::string_view s, std::uint64_t& out) {
   if (s.empty() || s.size() > 19) return false;
   std::uint64_t v = 0;
   for (char c : s) {
     const std::uint64_t d = digit_value(c);
     if (d > 9) return false;
+    v = v * 10 + d;
+  }
+  out = v;
+  return true;
+}
+
+// A non-negative decimal integer made of digits only (no sign, no spaces, not empty).
+// False on anything else or when the value does not fit in uint64.
+bool parse_u64(std::string_view s, std::uint64_t& out) {
+  if (s.size() <= 19) return plain_u64(s, out);
+  std::uint64_t v = 0;
+  for (char c : s) {
+    const std::uint64_t d = digit_value(c);
+    if (d > 9 || v > (std::numeric_limits<std::uint64_t>::max() - d) / 10) return false;
     v = v * 10 + d;
   }
   out = v;
