@@ -29,7 +29,7 @@ std::optional<std::uint32_t> parse_dotted_quad(std::string_view text) {
   const char* const end = at + text.size();
   auto digit = [&](unsigned& d) {
     if (at == end) return false;
-    d = static_cast<unsigned>(static_cast<unsigned char>(*at)) - unsigned{'0'};
+    d = text::digit_value(*at);
     return d <= 9;
   };
   std::uint32_t value = 0;

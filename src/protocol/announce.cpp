@@ -37,18 +37,13 @@ FailureReason decode_scalar(std::string_view raw, ScalarBuf& buf, std::string_vi
   return nullptr;
 }
 
-// The value of a decimal digit, or more than 9 for any other byte.
-unsigned digit_value(char c) {
-  return static_cast<unsigned>(static_cast<unsigned char>(c)) - unsigned{'0'};
-}
-
 // A number as clients send it: at most 19 digits (they always fit), nothing to decode. False
 // for anything else, which the caller then decodes and judges.
 bool plain_u64(std::string_view s, std::uint64_t& out) {
   if (s.empty() || s.size() > 19) return false;
   std::uint64_t v = 0;
   for (char c : s) {
-    const std::uint64_t d = digit_value(c);
+    const std::uint64_t d = text::digit_value(c);
     if (d > 9) return false;
     v = v * 10 + d;
   }
@@ -62,7 +57,7 @@ bool parse_u64(std::string_view s, std::uint64_t& out) {
   if (s.size() <= 19) return plain_u64(s, out);
   std::uint64_t v = 0;
   for (char c : s) {
-    const std::uint64_t d = digit_value(c);
+    const std::uint64_t d = text::digit_value(c);
     if (d > 9 || v > (std::numeric_limits<std::uint64_t>::max() - d) / 10) return false;
     v = v * 10 + d;
   }
@@ -86,7 +81,7 @@ bool parse_u32_clamped(std::string_view s, std::uint32_t& out) {
   if (s.empty()) return false;
   std::uint64_t v = 0;
   for (char c : s) {
-    const std::uint64_t d = digit_value(c);
+    const std::uint64_t d = text::digit_value(c);
     if (d > 9) return false;
     v = v * 10 + d;
     if (v > kMax) v = kMax + 1;  // saturate; stays far from uint64 overflow
@@ -95,36 +90,17 @@ bool parse_u32_clamped(std::string_view s, std::uint32_t& out) {
   return true;
 }
 
-// A 20-byte id: a malformed escape or any other decoded length is an error. Decoded straight
-// into place while it fits; input left over is only judged (malformed or too long).
+// A 20-byte id: a malformed escape or any other decoded length is an error.
 FailureReason parse_id(std::string_view raw, std::array<std::uint8_t, 20>& bytes,
                        FailureReason malformed, FailureReason bad_length) {
   if (raw.size() == 20 && !percent_escaped(raw)) {  // a peer id of printable characters
     std::memcpy(bytes.data(), raw.data(), 20);
     return nullptr;
   }
-  const char* at = raw.data();
-  const char* const end = at + raw.size();
-  std::size_t n = 0;
-  for (; at != end && n < bytes.size(); ++n) {
-    const char c = *at;
-    if (c == '%') {
-      if (end - at < 3) return malformed;
-      const int hi = text::hex_value(at[1]);
-      const int lo = text::hex_value(at[2]);
-      if ((hi | lo) < 0) return malformed;
-      bytes[n] = static_cast<std::uint8_t>((hi << 4) | lo);
-      at += 3;
-    } else {
-      bytes[n] = c == '+' ? std::uint8_t{' '} : static_cast<std::uint8_t>(c);
-      ++at;
-    }
-  }
-  if (at != end) {
-    const std::string_view rest(at, static_cast<std::size_t>(end - at));
-    return percent_decode_into(rest, {}) < 0 ? malformed : bad_length;
-  }
-  return n == bytes.size() ? nullptr : bad_length;
+  // In place: on a failure the request is refused and the bytes written are not used.
+  const auto n = percent_decode_into(raw, bytes);
+  if (n < 0) return malformed;
+  return n == 20 ? nullptr : bad_length;
 }
 
 // The raw (still encoded) value of each known parameter; the last occurrence wins.

@@ -17,8 +17,13 @@ constexpr bool is_space(char c) {
   return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r';
 }
 
+// A decimal digit's value, or more than 9 for any other byte.
+constexpr unsigned digit_value(char c) {
+  return static_cast<unsigned>(static_cast<unsigned char>(c)) - unsigned{'0'};
+}
+
 constexpr bool is_digit(char c) {
-  return c >= '0' && c <= '9';
+  return digit_value(c) <= 9;
 }
 
 constexpr bool is_alpha(char c) {
