@@ -384,6 +384,15 @@ std::size_t SwarmStore::expire_shard(std::size_t index, TimePoint now) {
   return removed;
 }
 
+std::size_t SwarmStore::recorded_peer_changes() const {
+  std::size_t count = 0;
+  for (const auto& shard : shards_) {
+    std::lock_guard lock(shard->mutex);
+    count += shard->pending_peers.size();
+  }
+  return count;
+}
+
 void SwarmStore::take_changes(std::size_t index, std::vector<PeerChange>& peers,
                               std::vector<TorrentChange>& torrents) {
   Shard& shard = *shards_[index % shards_.size()];

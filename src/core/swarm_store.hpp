@@ -173,6 +173,8 @@ class SwarmStore {
   void set_recording(bool on) { recording_.store(on); }
   void take_changes(std::size_t shard, std::vector<PeerChange>& peers,
                     std::vector<TorrentChange>& torrents);
+  // The peer changes recorded and not yet taken, all shards (each locked in turn).
+  std::size_t recorded_peer_changes() const;
 
   // Peers another tracker listed (a neighbour, an origin): added with `source` and kept for
   // `ttl` unless listed again; a peer that announced itself here is left as it is. Only for

@@ -389,10 +389,7 @@ class SociDatabase final : public Database {
       if (a.tie != b.tie) return a.tie < b.tie;
       return key(*a.row) < key(*b.row);
     });
-    std::vector<const Row*> order;
-    order.reserve(entries.size());
-    for (const auto& entry : entries) order.push_back(entry.row);
-    std::vector<Cell> cells(std::min(kRowsPerStatement, order.size()) * columns);
+    std::vector<Cell> cells(std::min(kRowsPerStatement, entries.size()) * columns);
     auto prepare = [&](std::size_t chunk) {
       std::string text = head;
       for (std::size_t r = 0; r < chunk; ++r) {
@@ -426,10 +423,10 @@ class SociDatabase final : public Database {
       return st;
     };
     std::unique_ptr<soci::statement> full;  // prepared once, for every whole chunk
-    const std::size_t count = order.size();
+    const std::size_t count = entries.size();
     for (std::size_t first = 0; first < count; first += kRowsPerStatement) {
       const std::size_t chunk = std::min(kRowsPerStatement, count - first);
-      for (std::size_t r = 0; r < chunk; ++r) fill(*order[first + r], &cells[r * columns]);
+      for (std::size_t r = 0; r < chunk; ++r) fill(*entries[first + r].row, &cells[r * columns]);
       if (chunk == kRowsPerStatement) {
         if (!full) full = prepare(chunk);
         full->execute(true);

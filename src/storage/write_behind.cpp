@@ -135,16 +135,15 @@ void WriteBehind::run() {
 }
 
 void WriteBehind::collect() {
-  std::vector<core::PeerChange> peers;
+  // Sized once, with room for what comes while the shards are taken: a flush's memory is
+  // fresh pages each time (given back after it), and their faults are most of its system
+  // time; grown by doubling, the vector touched twice what it keeps.
+  const std::size_t recorded = store_.recorded_peer_changes();
+  fresh_.reserve(fresh_.size() + recorded + recorded / 16 + 64);
   std::vector<core::TorrentChange> torrents;
   for (std::size_t shard = 0; shard < store_.shard_count(); ++shard) {
-    peers.clear();
     torrents.clear();
-    store_.take_changes(shard, peers, torrents);
-    for (const auto& change : peers) {
-      const core::PeerKey& key = change;
-      peers_[key] = change;
-    }
+    store_.take_changes(shard, fresh_, torrents);
     for (const auto& change : torrents) {
       auto [it, inserted] = torrents_.try_emplace(change.info_hash, change);
       if (!inserted) {
@@ -155,10 +154,21 @@ void WriteBehind::collect() {
     }
   }
 
+  // restore_late() and trim() look the pending changes up by peer.
+  if (outage_.load() || !peers_.empty()) keep_fresh();
   // The bound is for an outage only: while the database is up every change is written at the
   // next flush, whatever their number (a restart's first flush holds the whole swarm).
   if (outage_.load() && peers_.size() > config_.max_pending) trim();
-  pending_.store(peers_.size());
+  pending_.store(peers_.size() + fresh_.size());
+}
+
+void WriteBehind::keep_fresh() {
+  peers_.reserve(peers_.size() + fresh_.size());
+  for (const auto& change : fresh_) {
+    const core::PeerKey& key = change;
+    peers_[key] = change;
+  }
+  fresh_ = {};
 }
 
 void WriteBehind::trim() {
@@ -234,7 +244,10 @@ void WriteBehind::restore_late() {
 }
 
 bool WriteBehind::flush() {
-  if (peers_.empty() && torrents_.empty() && stats_.empty() && !restore_pending_) return true;
+  if (peers_.empty() && fresh_.empty() && torrents_.empty() && stats_.empty() &&
+      !restore_pending_) {
+    return true;
+  }
   const core::UnixSeconds wall_now = clock_.unix_now();
   const core::TimePoint mono_now = clock_.now();
   // A time on the monotonic clock as the unix time it falls on; signed arithmetic, since the
@@ -250,14 +263,19 @@ bool WriteBehind::flush() {
     batch.torrents.push_back(
         {hash, change.completed_delta, to_wall(change.seen), change.origin_url});
   }
-  for (const auto& [key, change] : peers_) {
+  const std::size_t peer_changes = peers_.size() + fresh_.size();
+  batch.peers.reserve(peer_changes);
+  auto add = [&](const core::PeerChange& change) {
+    const core::PeerKey& key = change;
     if (change.removed) {
       batch.removed.push_back(key);
     } else {
       batch.peers.push_back({key, change.peer_id, change.seeder, change.source.value(),
                              to_wall(change.seen), to_wall(change.expires_at)});
     }
-  }
+  };
+  for (const auto& [key, change] : peers_) add(change);
+  for (const auto& change : fresh_) add(change);
   batch.stats = stats_;
 
   const auto started = std::chrono::steady_clock::now();
@@ -277,23 +295,25 @@ bool WriteBehind::flush() {
       spdlog::error("database unavailable, serving from memory and keeping changes: {}", e.what());
     }
     database_.reset();  // reconnect on the next attempt
+    keep_fresh();
     return false;
   }
 
   if (outage_.exchange(false)) {
     spdlog::info("database available again after {} s: wrote {} peer and {} torrent changes",
-                 (wall_now - outage_since_).count(), peers_.size(), torrents_.size());
+                 (wall_now - outage_since_).count(), peer_changes, torrents_.size());
   }
   const double took =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   metrics::Latency::observe(metrics::Latency::db_flush, took);
-  spdlog::debug("database: wrote {} peer and {} torrent changes in {:.2f} s", peers_.size(),
+  spdlog::debug("database: wrote {} peer and {} torrent changes in {:.2f} s", peer_changes,
                 torrents_.size(), took);
   backoff_.reset();
   if (batch.purge_expired) last_purge_ = wall_now;
   // Give the memory back, not just the entries: a burst (a restart's first flush, the end of
   // an outage) and the database's page cache must not stay resident between flushes.
   peers_ = {};
+  fresh_ = {};
   torrents_ = {};
   stats_.clear();
   pending_.store(0);

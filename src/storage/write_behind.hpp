@@ -73,6 +73,7 @@ class WriteBehind {
   void run();
   void restore_late();
   void collect();
+  void keep_fresh();
   void trim();
   void sample_stats(core::UnixSeconds now, bool force);
   bool flush();
@@ -89,6 +90,11 @@ class WriteBehind {
   bool stopping_ = false;
 
   // Changes taken from the store and not yet written; only the flush thread touches them.
+  // While the database is up and nothing older waits, the peer changes stay as they were
+  // taken (fresh_: one per peer already, since the store coalesces them and its shards hold
+  // disjoint torrents); they are merged into peers_, which coalesces, only when they must
+  // wait: a failed write, an outage.
+  std::vector<core::PeerChange> fresh_;
   absl::flat_hash_map<core::PeerKey, core::PeerChange> peers_;
   absl::flat_hash_map<core::InfoHash, core::TorrentChange> torrents_;
   std::vector<StatsRow> stats_;

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <map>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "clock/clock.hpp"
@@ -94,6 +95,26 @@ TEST_F(WriteBehindTest, ChangesOfOnePeerAreKeptAsOneWhileTheDatabaseIsAway) {
   EXPECT_FALSE(wb->database_up());
   EXPECT_EQ(wb->pending_peer_changes(), 2u);
   EXPECT_EQ(wb->dropped_peer_changes(), 0u);
+}
+
+// A write that fails keeps the changes it took; those taken after it are merged with them,
+// one per peer, not added beside them.
+TEST_F(WriteBehindTest, ChangesTakenAfterAFailedWriteJoinThoseItKept) {
+  auto down = unreachable();
+  down.flush_interval = 1s;
+  auto wb = make(down, false);
+  wb->start();
+  announce(1, 1001);
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (wb->database_up() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(10ms);
+  }
+  ASSERT_FALSE(wb->database_up());
+  EXPECT_EQ(wb->pending_peer_changes(), 1u);
+  announce(1, 1001);
+  announce(1, 1002);
+  wb->stop();
+  EXPECT_EQ(wb->pending_peer_changes(), 2u);
 }
 
 TEST_F(WriteBehindTest, MaxPendingTrimsOnlyDuringAnOutage) {
