@@ -168,7 +168,7 @@ void WriteBehind::keep_fresh() {
     const core::PeerKey& key = change;
     peers_[key] = change;
   }
-  fresh_ = {};
+  std::vector<core::PeerChange>().swap(fresh_);  // a vector's `= {}` keeps its capacity
 }
 
 void WriteBehind::trim() {
@@ -313,7 +313,7 @@ bool WriteBehind::flush() {
   // Give the memory back, not just the entries: a burst (a restart's first flush, the end of
   // an outage) and the database's page cache must not stay resident between flushes.
   peers_ = {};
-  fresh_ = {};
+  std::vector<core::PeerChange>().swap(fresh_);  // a vector's `= {}` keeps its capacity
   torrents_ = {};
   stats_.clear();
   pending_.store(0);
