@@ -155,14 +155,14 @@ void WriteBehind::collect() {
   }
 
   // restore_late() and trim() look the pending changes up by peer.
-  if (outage_.load() || !peers_.empty()) keep_fresh();
+  if (outage_.load() || !peers_.empty()) merge_fresh();
   // The bound is for an outage only: while the database is up every change is written at the
   // next flush, whatever their number (a restart's first flush holds the whole swarm).
   if (outage_.load() && peers_.size() > config_.max_pending) trim();
   pending_.store(peers_.size() + fresh_.size());
 }
 
-void WriteBehind::keep_fresh() {
+void WriteBehind::merge_fresh() {
   peers_.reserve(peers_.size() + fresh_.size());
   for (const auto& change : fresh_) {
     const core::PeerKey& key = change;
@@ -295,7 +295,7 @@ bool WriteBehind::flush() {
       spdlog::error("database unavailable, serving from memory and keeping changes: {}", e.what());
     }
     database_.reset();  // reconnect on the next attempt
-    keep_fresh();
+    merge_fresh();
     return false;
   }
 

@@ -73,7 +73,7 @@ class WriteBehind {
   void run();
   void restore_late();
   void collect();
-  void keep_fresh();
+  void merge_fresh();
   void trim();
   void sample_stats(core::UnixSeconds now, bool force);
   bool flush();
