@@ -135,11 +135,12 @@ void WriteBehind::run() {
 }
 
 void WriteBehind::collect() {
-  // Sized once, with room for what comes while the shards are taken: a flush's memory is
-  // fresh pages each time (given back after it), and their faults are most of its system
-  // time; grown by doubling, the vector touched twice what it keeps.
+  // Empty here: the last flush wrote what it took or merged it. Sized once, with room for
+  // what comes while the shards are taken: a flush's memory is fresh pages each time (given
+  // back after it), and their faults are most of its system time; grown by doubling, the
+  // vector touched twice what it keeps.
   const std::size_t recorded = store_.recorded_peer_changes();
-  fresh_.reserve(fresh_.size() + recorded + recorded / 16 + 64);
+  fresh_.reserve(recorded + recorded / 16 + 64);
   std::vector<core::TorrentChange> torrents;
   for (std::size_t shard = 0; shard < store_.shard_count(); ++shard) {
     torrents.clear();
