@@ -269,13 +269,7 @@ AnnounceOutcome SwarmStore::announce(const PeerAnnounce& peer, TimePoint now, Du
       // start without the database, a restore still to come), and it must not come back.
       if (recording_.load(std::memory_order_relaxed)) {
         shard.pending_peers[PendingKey{peer.info_hash, peer.address, peer.port}] =
-            PeerChange{{peer.info_hash, peer.address, peer.port},
-                       true,
-                       peer.seeder,
-                       peer.source,
-                       peer.peer_id,
-                       now,
-                       now};
+            PeerState{true, peer.seeder, peer.source, peer.peer_id, now, now};
       }
       outcome.counts.downloaded = dormant_downloaded(shard, peer.info_hash);
       return outcome;
@@ -313,23 +307,11 @@ AnnounceOutcome SwarmStore::announce(const PeerAnnounce& peer, TimePoint now, Du
   if (recording_.load(std::memory_order_relaxed) && outcome.stored) {
     const bool removed = peer.event == AnnounceEvent::stopped;
     shard.pending_peers[PendingKey{peer.info_hash, peer.address, peer.port}] =
-        PeerChange{{peer.info_hash, peer.address, peer.port},
-                   removed,
-                   peer.seeder,
-                   peer.source,
-                   peer.peer_id,
-                   now,
-                   expires_at};
+        PeerState{removed, peer.seeder, peer.source, peer.peer_id, now, expires_at};
     if (replaced_port) {
       // The client's old entry goes from the database too, or a restart would bring it back.
       shard.pending_peers[PendingKey{peer.info_hash, peer.address, *replaced_port}] =
-          PeerChange{{peer.info_hash, peer.address, *replaced_port},
-                     true,
-                     peer.seeder,
-                     peer.source,
-                     peer.peer_id,
-                     now,
-                     expires_at};
+          PeerState{true, peer.seeder, peer.source, peer.peer_id, now, expires_at};
     }
     auto& pending = shard.pending_torrents[peer.info_hash];
     pending.completed_delta += t.downloaded - downloaded_before;
@@ -396,14 +378,22 @@ std::size_t SwarmStore::recorded_peer_changes() const {
 void SwarmStore::take_changes(std::size_t index, std::vector<PeerChange>& peers,
                               std::vector<TorrentChange>& torrents) {
   Shard& shard = *shards_[index % shards_.size()];
-  absl::flat_hash_map<PendingKey, PeerChange> pending_peers;
+  // The maps the announces fill next are made, outside the lock, for as many changes as the
+  // last interval brought: grown from empty by doubling, each would rehash every change a few
+  // times on the request path, in memory fresh at every step. After a burst the oversized
+  // maps last one interval, and only their control bytes are touched until filled.
+  absl::flat_hash_map<PendingKey, PeerState> pending_peers;
   absl::flat_hash_map<InfoHash, PendingTorrent> pending_torrents;
+  pending_peers.reserve(shard.peers_taken + shard.peers_taken / 8);
+  pending_torrents.reserve(shard.torrents_taken + shard.torrents_taken / 8);
   {
     std::lock_guard lock(shard.mutex);
     pending_peers.swap(shard.pending_peers);
     pending_torrents.swap(shard.pending_torrents);
   }
-  for (auto& [key, change] : pending_peers) peers.push_back(change);
+  shard.peers_taken = pending_peers.size();
+  shard.torrents_taken = pending_torrents.size();
+  for (const auto& [key, state] : pending_peers) peers.push_back({key, state});
   for (auto& [hash, pending] : pending_torrents) {
     torrents.push_back(
         {hash, pending.completed_delta, pending.seen, std::move(pending.origin_url)});

@@ -77,8 +77,10 @@ struct AnnounceOutcome {
   bool stored = true;  // false when max_peers_per_torrent kept a new peer out
 };
 
-// A change to persist (write-behind): the peer's state after an announce, or its removal.
-struct PeerChange : PeerKey {
+// What the database is to learn of one peer: its state after an announce, or its removal.
+// Apart from the key, so that the maps coalescing changes per peer do not hold the key twice
+// (the shards' map is written on every announce: 72 bytes a slot instead of 112).
+struct PeerState {
   bool removed = false;
   bool seeder = false;
   Source source = Source::local;
@@ -86,6 +88,11 @@ struct PeerChange : PeerKey {
   TimePoint seen;        // when it announced
   TimePoint expires_at;  // when it expires if silent
 };
+
+static_assert(sizeof(std::pair<const PeerKey, PeerState>) == 72);
+
+// A change to persist (write-behind): which peer, and what became of it.
+struct PeerChange : PeerKey, PeerState {};
 
 struct TorrentChange {
   InfoHash info_hash;
@@ -249,8 +256,12 @@ class SwarmStore {
 
   struct Shard {
     mutable std::mutex mutex;
-    absl::flat_hash_map<PendingKey, PeerChange> pending_peers;
+    absl::flat_hash_map<PendingKey, PeerState> pending_peers;
     absl::flat_hash_map<InfoHash, PendingTorrent> pending_torrents;
+    // How many the last take_changes() took: the size the next maps are made for. Only
+    // take_changes() uses them, and one thread at a time calls it (the flush).
+    std::size_t peers_taken = 0;
+    std::size_t torrents_taken = 0;
     std::vector<InfoHash> new_torrents;
     absl::flat_hash_map<InfoHash, Torrent> torrents;
     // Completed counts of torrents dropped from memory (no peer left), until they return.

@@ -28,14 +28,12 @@ RestoreResult restore_swarm(Database& database, core::SwarmStore& store, core::T
       ++result.newer;
       return;
     }
-    const core::PeerChange peer{row,
-                                /*removed=*/false,
-                                row.seeder,
-                                core::Source::from_value(row.source),
-                                row.peer_id,
-                                /*seen=*/now,
-                                now + core::Duration{static_cast<std::uint32_t>(
-                                          row.expires_at - stored_seconds(wall_now))}};
+    const core::PeerChange peer{
+        row,
+        {/*removed=*/false, row.seeder, core::Source::from_value(row.source), row.peer_id,
+         /*seen=*/now,
+         now + core::Duration{
+                   static_cast<std::uint32_t>(row.expires_at - stored_seconds(wall_now))}}};
     if (store.restore_peer(peer)) {
       ++result.peers;
     } else {
@@ -166,8 +164,7 @@ void WriteBehind::collect() {
 void WriteBehind::merge_fresh() {
   peers_.reserve(peers_.size() + fresh_.size());
   for (const auto& change : fresh_) {
-    const core::PeerKey& key = change;
-    peers_[key] = change;
+    peers_[static_cast<const core::PeerKey&>(change)] = change;
   }
   std::vector<core::PeerChange>().swap(fresh_);  // a vector's `= {}` keeps its capacity
 }
@@ -266,8 +263,7 @@ bool WriteBehind::flush() {
   }
   const std::size_t peer_changes = peers_.size() + fresh_.size();
   batch.peers.reserve(peer_changes);
-  auto add = [&](const core::PeerChange& change) {
-    const core::PeerKey& key = change;
+  auto add = [&](const core::PeerKey& key, const core::PeerState& change) {
     if (change.removed) {
       batch.removed.push_back(key);
     } else {
@@ -275,8 +271,8 @@ bool WriteBehind::flush() {
                              to_wall(change.seen), to_wall(change.expires_at)});
     }
   };
-  for (const auto& [key, change] : peers_) add(change);
-  for (const auto& change : fresh_) add(change);
+  for (const auto& [key, state] : peers_) add(key, state);
+  for (const auto& change : fresh_) add(change, change);
   batch.stats = stats_;
 
   const auto started = std::chrono::steady_clock::now();
