@@ -646,6 +646,7 @@ def main():
                     f"torrent 5 answers {n} peers")
 
         results = {}  # (section, mode, conns) -> name -> median
+        run_lists = {}  # (section, mode, conns) -> name -> every run, in the order run
 
         def measure(section, script, modes, conns_list, measured):
             for mode in modes:
@@ -658,6 +659,7 @@ def main():
                             runs[t.name].append(r)
                     results[(section, mode, conns)] = {n: median_of(rs) for n, rs in
                                                        runs.items()}
+                    run_lists[(section, mode, conns)] = runs
                     log(f"{section} {mode} c{conns}: " + ", ".join(
                         f"{n} {m['rps']:.0f}/s" for n, m in
                         results[(section, mode, conns)].items()))
@@ -717,14 +719,21 @@ def main():
                 res = results[key]
                 fl, ot = res["floor"], res["opentracker"]
                 for n in btrts:
+                    # Run i of every tracker ran within the same minute: the ratio of each
+                    # such pair shows how far the machine's load moved the ratio of medians.
+                    paired = sorted(b["cpu_us"] / f["cpu_us"] for b, f in
+                                    zip(run_lists[key][n], run_lists[key]["floor"])
+                                    if f["cpu_us"] > 0)
+                    spread = f"{paired[0]:.2f}–{paired[-1]:.2f}" if paired else "-"
                     rows.append([f"{key[1]} c{key[2]} {n}", f"{fl['cpu_us']:.1f}",
                                  f"{ot['cpu_us']:.1f}", f"{res[n]['cpu_us']:.1f}",
-                                 ratio(res[n]["cpu_us"], fl["cpu_us"]),
+                                 ratio(res[n]["cpu_us"], fl["cpu_us"]), spread,
                                  ratio(res[n]["cpu_us"], ot["cpu_us"]),
                                  ratio(res[n]["rps"], fl["rps"]),
                                  ratio(res[n]["rps"], ot["rps"])])
-            report.table(["", "floor µs", "ot µs", "btrt µs", "CPU ÷ floor", "CPU ÷ ot",
-                          "req/s ÷ floor", "req/s ÷ ot"], rows)
+            report.table(["", "floor µs", "ot µs", "btrt µs", "CPU ÷ floor",
+                          "CPU ÷ floor, run by run", "CPU ÷ ot", "req/s ÷ floor",
+                          "req/s ÷ ot"], rows)
             report.add("")
 
         if announce_keys and "btrt+groups" in names:
