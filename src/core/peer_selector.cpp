@@ -50,6 +50,68 @@ std::size_t take(const Record& r, const Self& self, TimePoint now, std::vector<S
   return r.seeder() ? 1 : 0;
 }
 
+// Calls visit(i) for i in [0, n) in a random order (a random start and a stride coprime
+// with n) until it returns false.
+template <typename Visit>
+void visit_shuffled(std::size_t n, Visit&& visit) {
+  if (n == 0) return;
+  std::size_t position = n == 1 ? 0 : next_random() % n;
+  std::size_t stride = 1;
+  if (n > 2) {
+    stride = 1 + next_random() % (n - 1);
+    while (std::gcd(stride, n) != 1) stride = stride % (n - 1) + 1;
+  }
+  for (std::size_t visited = 0; visited < n; ++visited) {
+    if (!visit(position)) return;
+    position += stride;
+    if (position >= n) position -= n;
+  }
+}
+
+// Whether the locality rules end the answer before the next level.
+bool locality_done(const SelectOptions& options, std::size_t taken, std::size_t seeders) {
+  // Near seeders that can serve the requester matter more than near peers in general.
+  return (options.locality_cutoff > 0 && taken >= options.locality_cutoff) ||
+         (options.locality_seeders > 0 && seeders >= options.locality_seeders);
+}
+
+// Swarms this small and IPv4 only (most of them) are walked once, record by record, instead
+// of searched per level and kind: the same ranges in the same order, without the searches.
+constexpr std::size_t kWalkedSwarm = 64;
+
+void select_walking(const PeerList<std::uint32_t>& list, const std::uint8_t (&levels)[256],
+                    std::size_t level_count, const Requester& requester,
+                    const SelectOptions& options, const Self& self, TimePoint now,
+                    std::vector<SelectedPeer>& out) {
+  using List = PeerList<std::uint32_t>;
+  const std::size_t size = list.size();
+  const std::size_t numwant = options.numwant;
+  std::size_t seeders = 0;
+  std::size_t level_checked = level_count;
+  for (std::size_t i = 0; i < size && out.size() < numwant;) {
+    // A range: one level's announced or learned peers, seeders first (the bucket without
+    // its last bit).
+    const unsigned range = List::bucket_of(list[i], levels) >> 1;
+    const std::size_t level = range >> 1;
+    if (level >= level_count) break;
+    if (level != level_checked) {
+      if (locality_done(options, out.size(), seeders)) break;
+      level_checked = level;
+    }
+    std::size_t end = i + 1;
+    while (end < size && List::bucket_of(list[end], levels) >> 1 == range) ++end;
+    std::size_t begin = i;
+    if (requester.seeder) {
+      while (begin < end && list[begin].seeder()) ++begin;
+    }
+    i = end;
+    visit_shuffled(end - begin, [&](std::size_t position) {
+      seeders += take(list[begin + position], self, now, out);
+      return out.size() < numwant;
+    });
+  }
+}
+
 }  // namespace
 
 void select_peers(const Torrent& torrent, const std::uint8_t (&levels)[256],
@@ -59,15 +121,19 @@ void select_peers(const Torrent& torrent, const std::uint8_t (&levels)[256],
   const Self self(requester);
   const std::size_t size4 = torrent.v4.size();
   const std::size_t size6 = torrent.v6 ? torrent.v6->size() : 0;
+  if (size6 == 0 && size4 <= kWalkedSwarm) {
+    if (options.family != SelectOptions::Family::v6) {
+      select_walking(torrent.v4, levels, level_count, requester, options, self, now, out);
+    }
+    return;
+  }
   std::size_t seeders = 0;
   // Buckets are visited in ascending order, so each range starts at or after the last one's
   // end: the searches cover only what is left.
   std::size_t from4 = 0, from6 = 0;
   for (std::size_t level = 0; level < level_count && out.size() < numwant; ++level) {
     if (from4 == size4 && from6 == size6) break;  // every record seen: the levels left are empty
-    if (options.locality_cutoff > 0 && out.size() >= options.locality_cutoff) break;
-    // Near seeders that can serve the requester matter more than near peers in general.
-    if (options.locality_seeders > 0 && seeders >= options.locality_seeders) break;
+    if (locality_done(options, out.size(), seeders)) break;
     // Announced peers first (known alive), then learned ones (hearsay), each in random order.
     for (const bool learned : {false, true}) {
       if (out.size() >= numwant) break;
@@ -86,24 +152,14 @@ void select_peers(const Torrent& torrent, const std::uint8_t (&levels)[256],
       if (options.family == SelectOptions::Family::v4) e6 = b6;
       const std::size_t n4 = e4 - b4;
       const std::size_t n = n4 + (e6 - b6);
-      if (n == 0) continue;
-
-      // Visit the range in a random order: a random start and a stride coprime with n.
-      std::size_t position = n == 1 ? 0 : next_random() % n;
-      std::size_t stride = 1;
-      if (n > 2) {
-        stride = 1 + next_random() % (n - 1);
-        while (std::gcd(stride, n) != 1) stride = stride % (n - 1) + 1;
-      }
-      for (std::size_t visited = 0; visited < n && out.size() < numwant; ++visited) {
+      visit_shuffled(n, [&](std::size_t position) {
         if (position < n4) {
           seeders += take(torrent.v4[b4 + position], self, now, out);
         } else {
           seeders += take((*torrent.v6)[b6 + position - n4], self, now, out);
         }
-        position += stride;
-        if (position >= n) position -= n;
-      }
+        return out.size() < numwant;
+      });
     }
   }
 }

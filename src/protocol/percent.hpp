@@ -1,5 +1,6 @@
 #pragma once
 
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -7,6 +8,10 @@
 #include <string_view>
 
 #include "text/strings.hpp"
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 namespace btrt::protocol {
 
@@ -55,20 +60,55 @@ inline void percent_encode(std::string_view in, std::string& out) {
 
 // Calls f(key, raw_value) for each '&'-separated parameter of a query string, in order,
 // without decoding. A parameter without '=' has an empty value; empty segments are skipped.
+// One pass finds every '&' and '=', 16 bytes at a time where SSE2 is there (8 elsewhere and
+// for the tail): a query is most of a request, and a search per delimiter (two per
+// parameter) cost more than the pass.
 template <typename F>
 void for_each_param(std::string_view query, F&& f) {
-  while (!query.empty()) {
-    auto amp = query.find('&');
-    auto pair = query.substr(0, amp);
-    query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
-    if (pair.empty()) continue;
-    auto eq = pair.find('=');
-    if (eq == std::string_view::npos) {
-      f(pair, std::string_view{});
+  static_assert(std::endian::native == std::endian::little, "byte order of the word scan");
+  const char* const data = query.data();
+  const std::size_t size = query.size();
+  std::size_t start = 0;                        // of the parameter being read
+  std::size_t equals = std::string_view::npos;  // its first '=', if any
+  const auto finish = [&](std::size_t end) {
+    if (end == start) return;
+    if (equals == std::string_view::npos) {
+      f(std::string_view(data + start, end - start), std::string_view{});
     } else {
-      f(pair.substr(0, eq), pair.substr(eq + 1));
+      f(std::string_view(data + start, equals - start),
+        std::string_view(data + equals + 1, end - equals - 1));
+    }
+  };
+  const auto delimiter = [&](std::size_t at) {
+    if (data[at] == '&') {
+      finish(at);
+      start = at + 1;
+      equals = std::string_view::npos;
+    } else if (equals == std::string_view::npos) {
+      equals = at;
+    }
+  };
+  std::size_t base = 0;
+#if defined(__SSE2__)
+  for (; size - base >= 16; base += 16) {
+    const __m128i chunk = _mm_loadu_si128(reinterpret_cast<const __m128i*>(data + base));
+    for (auto marks = static_cast<unsigned>(
+             _mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(chunk, _mm_set1_epi8('&')),
+                                            _mm_cmpeq_epi8(chunk, _mm_set1_epi8('=')))));
+         marks != 0; marks &= marks - 1) {
+      delimiter(base + static_cast<std::size_t>(std::countr_zero(marks)));
     }
   }
+#endif
+  for (; base < size; base += 8) {
+    const std::uint64_t word = size - base >= 8 ? text::load_word(data + base)
+                                                : text::load_partial_word(data + base, size - base);
+    for (std::uint64_t marks = text::bytes_equal(word, '&') | text::bytes_equal(word, '=');
+         marks != 0; marks &= marks - 1) {
+      delimiter(base + static_cast<std::size_t>(std::countr_zero(marks) / 8));
+    }
+  }
+  finish(size);
 }
 
 }  // namespace btrt::protocol

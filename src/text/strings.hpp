@@ -67,6 +67,18 @@ constexpr bool has_byte_below(std::uint64_t x, unsigned char n) {
 constexpr bool has_zero_byte(std::uint64_t x) {
   return has_byte_below(x, 1);
 }
+// 0x80 in each byte of x equal to `byte`, 0 elsewhere: exact per byte (no carry crosses a
+// byte), so the lowest set bit finds the first match.
+constexpr std::uint64_t bytes_equal(std::uint64_t x, unsigned char byte) {
+  const std::uint64_t v = x ^ repeated(byte);
+  return ~(((v & repeated(0x7f)) + repeated(0x7f)) | v | repeated(0x7f));
+}
+// The bytes at p[0..n), n < 8, as the low bytes of a word (the rest zero).
+inline std::uint64_t load_partial_word(const char* p, std::size_t n) {
+  std::uint64_t word = 0;
+  std::memcpy(&word, p, n);
+  return word;
+}
 
 constexpr char to_lower(char c) {
   return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;

@@ -261,6 +261,70 @@ TEST_F(Fixture, DifferentRequestsGetDifferentSubsets) {
   EXPECT_GT(seen.size(), 30u);
 }
 
+TEST_F(Fixture, SmallSwarmsHandOutVariedSubsetsToo) {
+  for (std::uint16_t i = 0; i < 20; ++i) announce("10.1.0.1", static_cast<std::uint16_t>(100 + i));
+  std::set<std::uint16_t> seen;
+  for (std::uint16_t r = 0; r < 20; ++r) {
+    for (auto& p : ask("10.1.0.2", static_cast<std::uint16_t>(1 + r), {5, 0})) seen.insert(p.port);
+  }
+  EXPECT_GT(seen.size(), 12u);
+}
+
+// Swarms of every size on both sides of where selection stops walking the records and starts
+// searching them, with announced and learned peers of every level, seeders and leechers: each
+// answer keeps the ranking rules and takes as many peers as it may.
+TEST_F(Fixture, EverySwarmSizeKeepsTheRankingRules) {
+  std::mt19937 random(7);
+  const char* const addresses[] = {"10.1.0.1", "10.2.0.1", "10.9.0.1"};
+  const std::uint32_t learned_base[] = {0x0A010100u, 0x0A020100u, 0x0A090100u};
+  for (std::uint8_t torrent = 1; torrent < 160; ++torrent) {
+    struct Known {
+      int level;
+      bool learned;
+      bool seeder;
+    };
+    std::map<std::pair<std::string, std::uint16_t>, Known> known;
+    const std::size_t announced = 1 + torrent % 100;  // learned peers join known torrents only
+    for (std::uint16_t i = 0; i < announced; ++i) {
+      const int level = static_cast<int>(random() % 3);
+      const bool seeder = random() % 3 == 0;
+      const auto port = static_cast<std::uint16_t>(1000 + i);
+      announce(addresses[level], port, seeder, AnnounceEvent::none, {0, 0}, at(100), nullptr,
+               torrent);
+      known[{addresses[level], port}] = {level, false, seeder};
+    }
+    std::vector<net::Endpoint> learned;
+    for (std::uint32_t i = 0; i < torrent % 7 * 5; ++i) {
+      const int level = static_cast<int>(random() % 3);
+      const auto address = net::IpAddress::from_v4(learned_base[level] + i);
+      learned.push_back({address, 6881});
+      known[{address.to_string(), 6881}] = {level, true, false};
+    }
+    store.add_foreign_peers(hash(torrent), learned, Source::external, at(100), 60s);
+
+    const bool seeder = torrent % 2 == 0;
+    const std::size_t numwant = 1 + random() % 80;
+    std::vector<SelectedPeer> out;
+    announce("10.9.9.9", 9, seeder, AnnounceEvent::none, {static_cast<std::uint32_t>(numwant), 0},
+             at(100), &out, torrent);
+    std::size_t eligible = 0;
+    for (const auto& [endpoint, peer] : known) eligible += seeder && peer.seeder ? 0 : 1;
+    ASSERT_EQ(out.size(), std::min(numwant, eligible)) << int{torrent};
+    std::set<std::pair<std::string, std::uint16_t>> seen;
+    std::pair<int, bool> last{0, false};
+    for (const auto& p : out) {
+      const std::pair<std::string, std::uint16_t> endpoint{p.address.to_string(), p.port};
+      ASSERT_TRUE(known.contains(endpoint)) << endpoint.first;  // never the requester
+      ASSERT_TRUE(seen.insert(endpoint).second);
+      const Known& peer = known[endpoint];
+      EXPECT_FALSE(seeder && peer.seeder);
+      const std::pair<int, bool> rank{peer.level, peer.learned};
+      EXPECT_LE(last, rank) << int{torrent};  // level by level, announced before learned
+      last = rank;
+    }
+  }
+}
+
 TEST_F(Fixture, ForeignPeersRankByAddressAndAreNotCounted) {
   announce("10.9.0.1", 1);
   std::vector<net::Endpoint> learned{

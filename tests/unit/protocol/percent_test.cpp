@@ -185,5 +185,36 @@ TEST(ForEachParam, SplitsKeysAndValues) {
   EXPECT_EQ(got, want);
 }
 
+// The word-at-a-time scan against the obvious splitter, on inputs that put delimiters at
+// every offset of a word, next to bytes that differ from them only in the top bit.
+TEST(ForEachParam, AgreesWithASplitterByteByByte) {
+  const auto reference = [](std::string_view query) {
+    std::vector<std::pair<std::string, std::string>> out;
+    while (!query.empty()) {
+      const auto amp = query.find('&');
+      const std::string_view pair = query.substr(0, amp);
+      query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
+      if (pair.empty()) continue;
+      const auto eq = pair.find('=');
+      out.emplace_back(pair.substr(0, eq),
+                       eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1));
+    }
+    return out;
+  };
+  const std::string alphabet = "a&=%\xa6\xbd\x80\x7f";
+  std::uint64_t state = 12345;
+  for (int round = 0; round < 20000; ++round) {
+    state = state * 6364136223846793005ull + 1442695040888963407ull;
+    std::string query;
+    for (std::size_t i = 0, n = (state >> 33) % 40; i < n; ++i) {
+      state = state * 6364136223846793005ull + 1442695040888963407ull;
+      query += alphabet[(state >> 40) % alphabet.size()];
+    }
+    std::vector<std::pair<std::string, std::string>> got;
+    for_each_param(query, [&](std::string_view k, std::string_view v) { got.emplace_back(k, v); });
+    ASSERT_EQ(got, reference(query)) << query;
+  }
+}
+
 }  // namespace
 }  // namespace btrt::protocol
