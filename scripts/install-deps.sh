@@ -8,7 +8,7 @@ packages=(
   build-essential cmake ninja-build ccache pkg-config clang-14 libclang-rt-14-dev clang-format
   # libraries (docs/design.md names what each layer uses)
   libboost-dev libyaml-cpp-dev libspdlog-dev libfmt-dev libcli11-dev libabsl-dev libsoci-dev
-  libc-ares-dev
+  libsqlite3-dev libc-ares-dev
   # tests and micro-benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev python3-pytest python3-yaml
   # real BitTorrent clients of the end-to-end tests (tests/e2e)
