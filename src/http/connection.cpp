@@ -302,18 +302,20 @@ void Connection::on_head(protocol::HeadResult result) {
     request.intercepted = true;
     request.original_destination = *original_destination_;
   }
-  body_.clear();
-  Response response{200, "text/plain", body_, this};
+  std::string& body = worker_.body;
+  body.clear();
+  Response response{200, "text/plain", body, this};
   worker_.handler.handle(request, response);
   if (response.deferred) return;  // finish_deferred() answers
-  respond(response.status, response.content_type, body_, close_after_);
+  respond(response.status, response.content_type, body, close_after_);
 }
 
 void Connection::finish_deferred(const std::function<void(Response&)>& fill) {
-  body_.clear();
-  Response response{200, "text/plain", body_, this};
+  std::string& body = worker_.body;
+  body.clear();
+  Response response{200, "text/plain", body, this};
   fill(response);
-  respond(response.status, response.content_type, body_, close_after_);
+  respond(response.status, response.content_type, body, close_after_);
 }
 
 void Connection::respond(int status, std::string_view content_type, std::string_view body,
@@ -332,13 +334,15 @@ void Connection::respond(int status, std::string_view content_type, std::string_
   };
   std::size_t total = 0;
   for (const auto piece : pieces) total += piece.size();
-  out_.resize(total);
-  char* at = out_.data();
+  std::string& out = worker_.answer;
+  out.resize(total);
+  char* at = out.data();
   for (const auto piece : pieces) {
     if (piece.empty()) continue;  // an empty view's data() may be null
     std::memcpy(at, piece.data(), piece.size());
     at += piece.size();
   }
+  worker_.release_large_buffers(worker_.body);  // copied: `body` is not looked at again
   // One write normally takes the whole answer; only a large one (a scrape of every torrent,
   // the stats page) to a slow reader waits for room.
   //
@@ -349,16 +353,21 @@ void Connection::respond(int status, std::string_view content_type, std::string_
   const bool with_fin = close_after && !unread_input_ && buffer_.size() == 0;
   ssize_t n;
   do {
-    n = ::send(fd_, out_.data(), out_.size(),
+    n = ::send(fd_, out.data(), out.size(),
                MSG_DONTWAIT | MSG_NOSIGNAL | (with_fin ? MSG_MORE : 0));
   } while (n < 0 && errno == EINTR);
   if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) return close();
   const std::size_t sent = n < 0 ? 0 : static_cast<std::size_t>(n);
-  if (sent == out_.size()) return after_answer(close_after);
+  // The rest waits for the client in the connection's own buffer: the worker's is the next
+  // answer's.
+  if (sent < out.size()) unsent_.assign(out, sent);
+  worker_.release_large_buffers(out);
+  if (unsent_.empty()) return after_answer(close_after);
   if (!watch()) return;
   set_deadline(worker_.options.request_timeout);
-  boost::asio::async_write(socket_, boost::asio::buffer(out_) + sent,
+  boost::asio::async_write(socket_, boost::asio::buffer(unsent_),
                            [self = shared_from_this(), close_after](error_code error, std::size_t) {
+                             self->unsent_ = std::string();
                              if (error) return self->close();
                              self->after_answer(close_after);
                            });
@@ -440,6 +449,10 @@ void Connection::close() {
     ::close(fd_);
   }
   fd_ = -1;
+}
+
+void Worker::release_large_buffers(std::string& buffer) {
+  if (buffer.capacity() > kKeptBufferBytes) buffer = std::string();
 }
 
 void Worker::start_sweep() {

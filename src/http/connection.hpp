@@ -107,8 +107,7 @@ class Connection final : public std::enable_shared_from_this<Connection>, public
   boost::beast::flat_buffer buffer_;
   protocol::HttpHead head_;
   std::size_t scanned_ = 0;  // how far the search for the head's end has got
-  std::string body_;
-  std::string out_;
+  std::string unsent_;       // what a client has not taken yet of a large answer
   net::IpAddress source_;
   std::optional<net::Endpoint> original_destination_;
   // Timeouts are deadlines checked by the worker's sweep rather than a timer per connection:
@@ -148,6 +147,13 @@ struct Worker {
   // how many new connections came (see Connection::start).
   bool new_requests_wait = false;
   std::uint32_t new_connections = 0;
+  // The answer being made (its body, then all of it as sent): one at a time per thread, so
+  // the worker's buffers serve every connection rather than each connection allocating its
+  // own. One grown past kKeptBufferBytes (a full scrape, the stats page) is given back.
+  std::string body{};
+  std::string answer{};
+  static constexpr std::size_t kKeptBufferBytes = 64 * 1024;
+  static void release_large_buffers(std::string& buffer);
 };
 
 }  // namespace btrt::http

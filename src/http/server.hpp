@@ -63,7 +63,7 @@ class Deferrer {
 struct Response {
   int status = 200;
   std::string_view content_type = "text/plain";
-  std::string& body;  // the connection's reusable buffer, empty on entry
+  std::string& body;  // the worker's reusable buffer, empty on entry
   Deferrer* deferrer = nullptr;
   bool deferred = false;
 

@@ -1,6 +1,7 @@
 #include "protocol/http_head.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cstdint>
 
 #include "text/strings.hpp"
@@ -14,7 +15,7 @@ namespace btrt::protocol {
 namespace {
 
 // RFC 9110 tchar: what a method and a header name are made of.
-bool is_tchar(char c) {
+constexpr bool is_tchar(char c) {
   if (text::is_alpha(c) || text::is_digit(c)) return true;
   switch (c) {
     case '!':
@@ -38,10 +39,17 @@ bool is_tchar(char c) {
   }
 }
 
+// One load per byte: every header name of every request is checked.
+constexpr auto kTchar = [] {
+  std::array<bool, 256> table{};
+  for (int c = 0; c < 256; ++c) table[static_cast<std::size_t>(c)] = is_tchar(static_cast<char>(c));
+  return table;
+}();
+
 bool is_token(std::string_view s) {
   if (s.empty()) return false;
   for (char c : s) {
-    if (!is_tchar(c)) return false;
+    if (!kTchar[static_cast<unsigned char>(c)]) return false;
   }
   return true;
 }

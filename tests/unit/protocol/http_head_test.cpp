@@ -137,6 +137,19 @@ TEST(HttpHead, EveryByteValueAtEveryPositionOfTheTargetIsJudgedAlike) {
   }
 }
 
+TEST(HttpHead, EveryByteValueInAHeaderNameIsJudgedAsRfc9110Says) {
+  const std::string_view tchar_punctuation = "!#$%&'*+-.^_`|~";
+  for (int value = 0; value < 256; ++value) {
+    const char c = static_cast<char>(value);
+    const bool tchar = (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+                       tchar_punctuation.find(c) != std::string::npos;
+    // A colon ends the name ("Xa"), its value then being "b: v".
+    const bool allowed = tchar || c == ':';
+    const std::string request = std::string("GET / HTTP/1.1\r\nXa") + c + "b: v\r\n\r\n";
+    EXPECT_EQ(parse(request), allowed ? HeadResult::complete : HeadResult::malformed) << value;
+  }
+}
+
 TEST(HttpHead, ABadRequestLineIsReportedBeforeTheHeadEnds) {
   EXPECT_EQ(parse("GARBAGE\r\nHost: x\r\n"), HeadResult::malformed);
   EXPECT_EQ(parse("GET / HTTP/1.1\r\nHost: x\r\n"), HeadResult::need_more);
