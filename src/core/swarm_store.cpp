@@ -4,6 +4,7 @@
 #include <cstring>
 #include <limits>
 #include <optional>
+#include <type_traits>
 
 #include "core/peer_selector.hpp"
 
@@ -268,8 +269,7 @@ AnnounceOutcome SwarmStore::announce(const PeerAnnounce& peer, TimePoint now, Du
       // Recorded all the same: the database may hold the peer although memory does not (a
       // start without the database, a restore still to come), and it must not come back.
       if (recording_.load(std::memory_order_relaxed)) {
-        shard.pending_peers[PendingKey{peer.info_hash, peer.address, peer.port}] =
-            PeerState{true, peer.seeder, peer.source, peer.peer_id, now, now};
+        shard.touched.insert(PendingKey{peer.info_hash, peer.address, peer.port});
       }
       outcome.counts.downloaded = dormant_downloaded(shard, peer.info_hash);
       return outcome;
@@ -305,13 +305,15 @@ AnnounceOutcome SwarmStore::announce(const PeerAnnounce& peer, TimePoint now, Du
   if (now >= t.next_expiry) expire_torrent(t, now, shard.levels);
 
   if (recording_.load(std::memory_order_relaxed) && outcome.stored) {
-    const bool removed = peer.event == AnnounceEvent::stopped;
-    shard.pending_peers[PendingKey{peer.info_hash, peer.address, peer.port}] =
-        PeerState{removed, peer.seeder, peer.source, peer.peer_id, now, expires_at};
+    // The peer's record tells the next take what it became, unless it is gone or its time
+    // lies before the last take (a time read before a take that came first).
+    shard.shortest_ttl = std::min(shard.shortest_ttl, ttl);
+    if (peer.event == AnnounceEvent::stopped || now < shard.taken_until) {
+      shard.touched.insert(PendingKey{peer.info_hash, peer.address, peer.port});
+    }
     if (replaced_port) {
       // The client's old entry goes from the database too, or a restart would bring it back.
-      shard.pending_peers[PendingKey{peer.info_hash, peer.address, *replaced_port}] =
-          PeerState{true, peer.seeder, peer.source, peer.peer_id, now, expires_at};
+      shard.touched.insert(PendingKey{peer.info_hash, peer.address, *replaced_port});
     }
     auto& pending = shard.pending_torrents[peer.info_hash];
     pending.completed_delta += t.downloaded - downloaded_before;
@@ -366,38 +368,67 @@ std::size_t SwarmStore::expire_shard(std::size_t index, TimePoint now) {
   return removed;
 }
 
-std::size_t SwarmStore::recorded_peer_changes() const {
-  std::size_t count = 0;
-  for (const auto& shard : shards_) {
-    std::lock_guard lock(shard->mutex);
-    count += shard->pending_peers.size();
-  }
-  return count;
-}
-
-void SwarmStore::take_changes(std::size_t index, std::vector<PeerChange>& peers,
+void SwarmStore::take_changes(std::size_t index, TimePoint now, std::vector<PeerChange>& peers,
                               std::vector<TorrentChange>& torrents) {
   Shard& shard = *shards_[index % shards_.size()];
-  // The maps the announces fill next are made, outside the lock, for as many changes as the
-  // last interval brought: grown from empty by doubling, each would rehash every change a few
-  // times on the request path, in memory fresh at every step. After a burst the oversized
-  // maps last one interval, and only their control bytes are touched until filled.
-  absl::flat_hash_map<PendingKey, PeerState> pending_peers;
-  absl::flat_hash_map<InfoHash, PendingTorrent> pending_torrents;
-  pending_peers.reserve(shard.peers_taken + shard.peers_taken / 8);
-  pending_torrents.reserve(shard.torrents_taken + shard.torrents_taken / 8);
-  {
-    std::lock_guard lock(shard.mutex);
-    pending_peers.swap(shard.pending_peers);
-    pending_torrents.swap(shard.pending_torrents);
-  }
-  shard.peers_taken = pending_peers.size();
-  shard.torrents_taken = pending_torrents.size();
-  for (const auto& [key, state] : pending_peers) peers.push_back({key, state});
-  for (auto& [hash, pending] : pending_torrents) {
+  // The map the announces fill next is made, outside the lock, for as many torrents as the
+  // last interval brought: grown from empty by doubling, it would rehash every torrent a few
+  // times on the request path.
+  absl::flat_hash_map<InfoHash, PendingTorrent> next_torrents;
+  next_torrents.reserve(shard.torrents_taken + shard.torrents_taken / 8);
+  std::lock_guard lock(shard.mutex);
+  const bool recorded = !shard.pending_torrents.empty() || !shard.touched.empty();
+  const Duration ttl = shard.shortest_ttl;
+  // Local records expiring at or after this were announced since the last take.
+  const TimePoint announced_since = recorded ? shard.taken_until + ttl : TimePoint::max();
+  auto announced = [&](const auto& r) {
+    return r.source() == Source::local && r.expires_at >= announced_since;
+  };
+  auto change_of = [&](const InfoHash& hash, const auto& r) {
+    return PeerChange{{hash, to_ip(r.address), r.port},
+                      {false, r.seeder(), r.source(), r.peer_id, std::min(r.expires_at - ttl, now),
+                       r.expires_at}};
+  };
+  for (auto& [hash, pending] : shard.pending_torrents) {
+    if (auto it = shard.torrents.find(hash); it != shard.torrents.end()) {
+      const Torrent& t = it->second;
+      for (const auto& r : t.v4.records()) {
+        if (announced(r)) peers.push_back(change_of(hash, r));
+      }
+      if (t.v6) {
+        for (const auto& r : t.v6->records()) {
+          if (announced(r)) peers.push_back(change_of(hash, r));
+        }
+      }
+    }
     torrents.push_back(
         {hash, pending.completed_delta, pending.seen, std::move(pending.origin_url)});
   }
+  // Each touched peer is written as memory holds it now: its record, unless the walk above
+  // wrote it already, or its removal.
+  for (const auto& key : shard.touched) {
+    auto write_present = [&](const auto& list) {
+      using Address = std::decay_t<decltype(list[0].address)>;
+      const std::ptrdiff_t at = list.find(address_of<Address>(key.address), key.port);
+      if (at < 0 || list[static_cast<std::size_t>(at)].source() != Source::local) return false;
+      const auto& r = list[static_cast<std::size_t>(at)];
+      if (!announced(r) || !shard.pending_torrents.contains(key.info_hash)) {
+        peers.push_back(change_of(key.info_hash, r));
+      }
+      return true;
+    };
+    bool present = false;
+    if (auto it = shard.torrents.find(key.info_hash); it != shard.torrents.end()) {
+      const Torrent& t = it->second;
+      present = key.address.is_v4() ? write_present(t.v4) : (t.v6 && write_present(*t.v6));
+    }
+    if (!present) peers.push_back({key, {true, false, Source::local, {}, now, now}});
+  }
+  shard.torrents_taken = shard.pending_torrents.size();
+  shard.pending_torrents.swap(next_torrents);
+  shard.touched.clear();
+  shard.shortest_ttl = Duration::max();
+  shard.taken_until = now + Duration{1};
 }
 
 bool SwarmStore::restore_peer(const PeerChange& peer) {

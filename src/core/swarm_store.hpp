@@ -1,6 +1,7 @@
 #pragma once
 
 #include <absl/container/flat_hash_map.h>
+#include <absl/container/flat_hash_set.h>
 
 #include <algorithm>
 #include <atomic>
@@ -78,8 +79,8 @@ struct AnnounceOutcome {
 };
 
 // What the database is to learn of one peer: its state after an announce, or its removal.
-// Apart from the key, so that the maps coalescing changes per peer do not hold the key twice
-// (the shards' map is written on every announce: 72 bytes a slot instead of 112).
+// Apart from the key, so that the write-behind's map coalescing changes per peer (during an
+// outage) does not hold the key twice: 72 bytes a slot instead of 112.
 struct PeerState {
   bool removed = false;
   bool seeder = false;
@@ -175,13 +176,13 @@ class SwarmStore {
   // O(peers), one shard locked at a time: for a scrape of /metrics, not for a hot path.
   PeerCensus census() const;
 
-  // Write-behind: when on, every announce leaves a change in its shard, coalesced per peer
-  // and per torrent, until take_changes() moves them out (under the same shard lock).
+  // Write-behind: when on, every announce marks its torrent as changed, and take_changes()
+  // (under the same shard lock) hands out, one per peer, the state of every peer announced
+  // since the shard's last take and the removal of every peer stopped or moved since, with
+  // the torrents' changes. `now`: the time of the take (the store's clock).
   void set_recording(bool on) { recording_.store(on); }
-  void take_changes(std::size_t shard, std::vector<PeerChange>& peers,
+  void take_changes(std::size_t shard, TimePoint now, std::vector<PeerChange>& peers,
                     std::vector<TorrentChange>& torrents);
-  // The peer changes recorded and not yet taken, all shards (each locked in turn).
-  std::size_t recorded_peer_changes() const;
 
   // Peers another tracker listed (a neighbour, an origin): added with `source` and kept for
   // `ttl` unless listed again; a peer that announced itself here is left as it is. Only for
@@ -256,11 +257,17 @@ class SwarmStore {
 
   struct Shard {
     mutable std::mutex mutex;
-    absl::flat_hash_map<PendingKey, PeerState> pending_peers;
+    // Recorded since the last take (docs/design.md, "What a flush takes"): the torrents
+    // announced; the peers a walk of those torrents cannot tell (stopped, moved to another
+    // port, announced with a time before taken_until); the shortest `ttl` of those announces.
+    // A local record announced at or after taken_until expires at or after taken_until +
+    // shortest_ttl, and was announced at expires_at - shortest_ttl (exactly, while the peer
+    // expiry stays as configured).
     absl::flat_hash_map<InfoHash, PendingTorrent> pending_torrents;
-    // How many the last take_changes() took: the size the next maps are made for. Only
-    // take_changes() uses them, and one thread at a time calls it (the flush).
-    std::size_t peers_taken = 0;
+    absl::flat_hash_set<PendingKey> touched;
+    Duration shortest_ttl = Duration::max();
+    TimePoint taken_until = kNever;  // one second after the last take
+    // How many torrents the last take_changes() took: the size the next map is made for.
     std::size_t torrents_taken = 0;
     std::vector<InfoHash> new_torrents;
     absl::flat_hash_map<InfoHash, Torrent> torrents;

@@ -133,16 +133,16 @@ void WriteBehind::run() {
 }
 
 void WriteBehind::collect() {
-  // Empty here: the last flush wrote what it took or merged it. Sized once, with room for
-  // what comes while the shards are taken: a flush's memory is fresh pages each time (given
-  // back after it), and their faults are most of its system time; grown by doubling, the
-  // vector touched twice what it keeps.
-  const std::size_t recorded = store_.recorded_peer_changes();
-  fresh_.reserve(recorded + recorded / 16 + 64);
+  // Empty here: the last flush wrote what it took or merged it. Sized for what the last
+  // take brought and a little more: a flush's memory is fresh pages each time (given back
+  // after it), and their faults are most of its system time; grown by doubling, the vector
+  // would touch twice what it keeps.
+  fresh_.reserve(taken_ + taken_ / 8 + 64);
   std::vector<core::TorrentChange> torrents;
+  const core::TimePoint now = clock_.now();
   for (std::size_t shard = 0; shard < store_.shard_count(); ++shard) {
     torrents.clear();
-    store_.take_changes(shard, fresh_, torrents);
+    store_.take_changes(shard, now, fresh_, torrents);
     for (const auto& change : torrents) {
       auto [it, inserted] = torrents_.try_emplace(change.info_hash, change);
       if (!inserted) {
@@ -152,6 +152,7 @@ void WriteBehind::collect() {
       }
     }
   }
+  taken_ = fresh_.size();
 
   // restore_late() and trim() look the pending changes up by peer.
   if (outage_.load() || !peers_.empty()) merge_fresh();

@@ -95,6 +95,7 @@ class WriteBehind {
   // disjoint torrents); they are merged into peers_, which coalesces, only when they must
   // wait: a failed write, an outage.
   std::vector<core::PeerChange> fresh_;
+  std::size_t taken_ = 0;  // how many peer changes the last collect() took
   absl::flat_hash_map<core::PeerKey, core::PeerState> peers_;
   absl::flat_hash_map<core::InfoHash, core::TorrentChange> torrents_;
   std::vector<StatsRow> stats_;

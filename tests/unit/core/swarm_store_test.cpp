@@ -59,6 +59,13 @@ struct Fixture : ::testing::Test {
     return store.announce(a, now, 60s, options, out ? *out : scratch);
   }
 
+  // What the write-behind takes from every shard at `now`.
+  void take_all(TimePoint now, std::vector<PeerChange>& peers,
+                std::vector<TorrentChange>& torrents) {
+    for (std::size_t s = 0; s < store.shard_count(); ++s)
+      store.take_changes(s, now, peers, torrents);
+  }
+
   std::vector<SelectedPeer> ask(const char* address, std::uint16_t port, SelectOptions options,
                                 bool seeder = false) {
     std::vector<SelectedPeer> out;
@@ -479,7 +486,7 @@ TEST_F(Fixture, SameClientOnANewPortReplacesItsEntry) {
 
   std::vector<PeerChange> peers;
   std::vector<TorrentChange> torrents;
-  for (std::size_t s = 0; s < store.shard_count(); ++s) store.take_changes(s, peers, torrents);
+  take_all(at(200), peers, torrents);
   std::map<std::uint16_t, bool> removed;
   for (auto& c : peers) removed[c.port] = c.removed;
   EXPECT_TRUE(removed.at(1000));  // the old entry goes from the database too
@@ -584,7 +591,7 @@ TEST_F(Fixture, RestoreLeavesPeersInMemoryAsTheyAreAndRecordsNothing) {
   announce("10.1.0.1", 6881, /*seeder=*/true);
   std::vector<PeerChange> taken;
   std::vector<TorrentChange> torrents;
-  for (std::size_t s = 0; s < store.shard_count(); ++s) store.take_changes(s, taken, torrents);
+  take_all(at(200), taken, torrents);
   PeerChange stored;
   stored.info_hash = hash(1);
   stored.address = ip("10.1.0.1");
@@ -601,7 +608,7 @@ TEST_F(Fixture, RestoreLeavesPeersInMemoryAsTheyAreAndRecordsNothing) {
   EXPECT_EQ(counts.incomplete, 1u);
   taken.clear();
   torrents.clear();
-  for (std::size_t s = 0; s < store.shard_count(); ++s) store.take_changes(s, taken, torrents);
+  take_all(at(200), taken, torrents);
   EXPECT_TRUE(taken.empty());
   EXPECT_TRUE(torrents.empty());
 }
@@ -622,7 +629,7 @@ TEST_F(Fixture, ForwardedAnnounceRecordsItsOriginWithTheTorrentChange) {
   store.announce(a, at(101), 60s, {50, 0}, out);  // a local announce later does not clear it
   std::vector<PeerChange> peers;
   std::vector<TorrentChange> torrents;
-  for (std::size_t s = 0; s < store.shard_count(); ++s) store.take_changes(s, peers, torrents);
+  take_all(at(200), peers, torrents);
   ASSERT_EQ(torrents.size(), 1u);
   EXPECT_EQ(torrents[0].origin_url, origin);
 }
@@ -764,11 +771,146 @@ TEST_F(Fixture, StopOfATorrentNotInMemoryIsRecorded) {
   EXPECT_EQ(store.totals().torrents, 0u);
   std::vector<PeerChange> peers;
   std::vector<TorrentChange> torrents;
-  for (std::size_t s = 0; s < store.shard_count(); ++s) store.take_changes(s, peers, torrents);
+  take_all(at(200), peers, torrents);
   ASSERT_EQ(peers.size(), 1u);
   EXPECT_TRUE(peers[0].removed);
   EXPECT_EQ(peers[0].port, 1000);
   EXPECT_TRUE(torrents.empty());
+}
+
+// A take hands out each peer announced since the last one, once, and nothing for the peers
+// that did not announce; an announce whose time was read before a take that came first (a
+// thread that waited for the shard) is still taken, at the next take.
+TEST_F(Fixture, APeerIsTakenOnceUntilItAnnouncesAgain) {
+  store.set_recording(true);
+  std::vector<PeerChange> peers;
+  std::vector<TorrentChange> torrents;
+  auto take = [&](int second) {
+    peers.clear();
+    torrents.clear();
+    take_all(at(second), peers, torrents);
+    std::set<std::uint16_t> ports;
+    for (const auto& c : peers) {
+      EXPECT_FALSE(c.removed);
+      ports.insert(c.port);
+    }
+    EXPECT_EQ(ports.size(), peers.size()) << "a peer taken twice";
+    return ports;
+  };
+  announce("10.1.0.1", 1, false, AnnounceEvent::none, {0, 0}, at(100));
+  announce("10.1.0.2", 2, false, AnnounceEvent::none, {0, 0}, at(101));
+  announce("10.1.0.1", 1, true, AnnounceEvent::none, {0, 0}, at(102));  // again, now a seeder
+  EXPECT_EQ(take(110), (std::set<std::uint16_t>{1, 2}));
+  ASSERT_EQ(peers.size(), 2u);
+  for (const auto& c : peers) {
+    EXPECT_EQ(c.seeder, c.port == 1);
+    EXPECT_EQ(c.expires_at, at(c.port == 1 ? 162 : 161));
+    EXPECT_EQ(c.seen, at(c.port == 1 ? 102 : 101));
+  }
+  EXPECT_EQ(torrents.size(), 1u);
+  EXPECT_TRUE(take(120).empty());
+  EXPECT_TRUE(torrents.empty());
+  announce("10.1.0.2", 2, false, AnnounceEvent::none, {0, 0}, at(125));
+  announce("10.1.0.3", 3, false, AnnounceEvent::none, {0, 0}, at(119));  // read before the take
+  EXPECT_EQ(take(130), (std::set<std::uint16_t>{2, 3}));
+  announce("10.1.0.3", 3, false, AnnounceEvent::none, {0, 0}, at(130));  // the take's second
+  announce("10.1.0.4", 4, false, AnnounceEvent::none, {0, 0}, at(131));  // the one after
+  EXPECT_EQ(take(140), (std::set<std::uint16_t>{3, 4}));
+  EXPECT_TRUE(take(150).empty());
+}
+
+// A local peer that stopped is removed from the database even when a neighbour lists its
+// endpoint afterwards: a learned peer is never written.
+TEST_F(Fixture, AStoppedPeerIsRemovedThoughANeighbourListsItsEndpoint) {
+  store.set_recording(true);
+  announce("10.1.0.1", 1000);
+  announce("10.1.0.2", 2000);  // keeps the torrent in memory
+  std::vector<PeerChange> peers;
+  std::vector<TorrentChange> torrents;
+  take_all(at(110), peers, torrents);
+  ASSERT_EQ(peers.size(), 2u);
+  announce("10.1.0.1", 1000, false, AnnounceEvent::stopped, {0, 0}, at(120));
+  const net::Endpoint listed{ip("10.1.0.1"), 1000};
+  EXPECT_EQ(store.add_foreign_peers(hash(1), {&listed, 1}, Source::external, at(121), 60s), 1u);
+  peers.clear();
+  take_all(at(130), peers, torrents);
+  ASSERT_EQ(peers.size(), 1u);
+  EXPECT_TRUE(peers[0].removed);
+  EXPECT_EQ(peers[0].port, 1000);
+}
+
+// Random announces, stops, moves to another port, restores and takes (some announces with a
+// time read before the take that came first): after every take, a model database that
+// applies what was taken as a flush writes it (upserts, then removals) lists exactly the
+// peers memory holds, with their peer ids and seeder counts.
+TEST(SwarmStoreChanges, TakesKeepAModelDatabaseEqualToMemory) {
+  SwarmStore store{groups(), {}, 4};
+  store.set_recording(true);
+  std::mt19937 rng(11);
+  auto pick = [&](std::uint32_t n) { return static_cast<std::uint32_t>(rng() % n); };
+  absl::flat_hash_map<PeerKey, PeerState> database;
+  constexpr std::uint8_t kTorrents = 3;
+  constexpr std::uint32_t kClients = 12;
+  int second = 100;
+  std::vector<SelectedPeer> out;
+  for (int step = 0; step < 4000; ++step) {
+    if (pick(10) < 8) {
+      if (pick(16) == 0) ++second;
+      const std::uint32_t client = pick(kClients);
+      PeerAnnounce a;
+      a.info_hash = hash(static_cast<std::uint8_t>(1 + pick(kTorrents)));
+      a.peer_id = id_of(client);
+      a.address = client % 4 == 3 ? ip("fd00:1::7") : ip(client % 2 ? "10.1.0.1" : "10.2.0.1");
+      a.port = static_cast<std::uint16_t>(1000 + client * 10 + pick(3));  // moves now and then
+      a.seeder = pick(2) == 0;
+      a.event = pick(6) == 0 ? AnnounceEvent::stopped : AnnounceEvent::none;
+      const int time = second - static_cast<int>(pick(4) == 0);  // some read a second ago
+      store.announce(a, at(time), 3600s, {0, 0}, out);
+    } else if (pick(2) == 0 && !database.empty()) {
+      // A late restore brings a stored row back (only into a place memory leaves free).
+      auto it = database.begin();
+      std::advance(it, pick(static_cast<std::uint32_t>(database.size())));
+      PeerChange row;
+      static_cast<PeerKey&>(row) = it->first;
+      static_cast<PeerState&>(row) = it->second;
+      store.restore_peer(row);
+    } else {
+      second += static_cast<int>(pick(3));
+      std::vector<PeerChange> peers;
+      std::vector<TorrentChange> torrents;
+      for (std::size_t s = 0; s < store.shard_count(); ++s) {
+        store.take_changes(s, at(second), peers, torrents);
+      }
+      std::set<std::tuple<std::string, std::uint16_t>> keys;
+      for (const auto& c : peers) {
+        ASSERT_TRUE(keys.emplace(c.info_hash.hex() + c.address.to_string(), c.port).second)
+            << "one key twice in a take";
+        if (!c.removed) database[c] = c;
+      }
+      for (const auto& c : peers) {
+        if (c.removed) database.erase(c);
+      }
+      for (std::uint8_t t = 1; t <= kTorrents; ++t) {
+        PeerAnnounce asker;
+        asker.info_hash = hash(t);
+        asker.peer_id = id_of(999);
+        asker.address = ip("10.3.0.9");
+        asker.port = 9;
+        out.clear();
+        const auto counts = store.select(asker, at(second), {1000, 0}, out);
+        std::set<std::tuple<std::string, std::uint16_t, std::string>> in_memory, stored;
+        for (const auto& p : out) in_memory.emplace(p.address.to_string(), p.port, p.peer_id.hex());
+        std::uint32_t stored_seeders = 0;
+        for (const auto& [key, state] : database) {
+          if (key.info_hash != hash(t)) continue;
+          stored.emplace(key.address.to_string(), key.port, state.peer_id.hex());
+          stored_seeders += state.seeder ? 1 : 0;
+        }
+        ASSERT_EQ(in_memory, stored) << "torrent " << int{t} << ", step " << step;
+        ASSERT_EQ(counts.complete, stored_seeders) << "torrent " << int{t} << ", step " << step;
+      }
+    }
+  }
 }
 
 }  // namespace
