@@ -257,7 +257,7 @@ class SwarmStore {
 
   struct Shard {
     mutable std::mutex mutex;
-    // Recorded since the last take (docs/design.md, "What a flush takes"): the torrents
+    // Recorded since the last take (docs/design.md, "Recording marks the torrent"): the torrents
     // announced; the peers a walk of those torrents cannot tell (stopped, moved to another
     // port, announced with a time before taken_until); the shortest `ttl` of those announces.
     // A local record announced at or after taken_until expires at or after taken_until +
