@@ -1,5 +1,6 @@
 #include "core/peer_selector.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <numeric>
 
@@ -42,12 +43,42 @@ struct Self {
   PeerId peer_id;
 };
 
-// Adds r unless expired or the requester itself; returns the seeders added (0 or 1).
-template <typename Record>
-std::size_t take(const Record& r, const Self& self, TimePoint now, std::vector<SelectedPeer>& out) {
-  if (r.expires_at <= now || self.is(r)) return 0;
-  out.push_back(SelectedPeer{to_ip(r.address), r.port, r.group, r.peer_id});
-  return r.seeder() ? 1 : 0;
+// The answer's peers, written into room made once (numwant, or the whole swarm if smaller)
+// rather than appended one by one: the vector's append is a call per peer.
+class Answer {
+ public:
+  Answer(std::vector<SelectedPeer>& out, std::size_t numwant, std::size_t swarm)
+      : out_(out), before_(out.size()) {
+    out.resize(before_ + std::min(numwant > before_ ? numwant - before_ : 0, swarm));
+    next_ = out.data() + before_;
+    end_ = out.data() + out.size();
+  }
+  ~Answer() { out_.resize(size()); }
+  Answer(const Answer&) = delete;
+  Answer& operator=(const Answer&) = delete;
+
+  bool full() const { return next_ == end_; }
+  std::size_t size() const { return static_cast<std::size_t>(next_ - out_.data()); }
+
+  // Adds r unless expired or the requester itself; returns the seeders added (0 or 1).
+  template <typename Record>
+  std::size_t take(const Record& r, const Self& self, TimePoint now) {
+    if (r.expires_at <= now || self.is(r)) return 0;
+    *next_++ = SelectedPeer{to_ip(r.address), r.port, r.group, r.peer_id};
+    return r.seeder() ? 1 : 0;
+  }
+
+ private:
+  std::vector<SelectedPeer>& out_;
+  const std::size_t before_;
+  SelectedPeer* next_;
+  SelectedPeer* end_;
+};
+
+// A random number in [0, n), n < 2^32: a multiplication where `%` would divide, which costs
+// tens of cycles per range visited.
+std::size_t random_below(std::size_t n) {
+  return static_cast<std::size_t>(((next_random() >> 32) * n) >> 32);
 }
 
 // Calls visit(i) for i in [0, n) in a random order (a random start and a stride coprime
@@ -55,11 +86,11 @@ std::size_t take(const Record& r, const Self& self, TimePoint now, std::vector<S
 template <typename Visit>
 void visit_shuffled(std::size_t n, Visit&& visit) {
   if (n == 0) return;
-  std::size_t position = n == 1 ? 0 : next_random() % n;
+  std::size_t position = random_below(n);
   std::size_t stride = 1;
   if (n > 2) {
-    stride = 1 + next_random() % (n - 1);
-    while (std::gcd(stride, n) != 1) stride = stride % (n - 1) + 1;
+    stride = 1 + random_below(n - 1);
+    while (std::gcd(stride, n) != 1) stride = stride == n - 1 ? 1 : stride + 1;
   }
   for (std::size_t visited = 0; visited < n; ++visited) {
     if (!visit(position)) return;
@@ -81,21 +112,19 @@ constexpr std::size_t kWalkedSwarm = 64;
 
 void select_walking(const PeerList<std::uint32_t>& list, const std::uint8_t (&levels)[256],
                     std::size_t level_count, const Requester& requester,
-                    const SelectOptions& options, const Self& self, TimePoint now,
-                    std::vector<SelectedPeer>& out) {
+                    const SelectOptions& options, const Self& self, TimePoint now, Answer& answer) {
   using List = PeerList<std::uint32_t>;
   const std::size_t size = list.size();
-  const std::size_t numwant = options.numwant;
   std::size_t seeders = 0;
   std::size_t level_checked = level_count;
-  for (std::size_t i = 0; i < size && out.size() < numwant;) {
+  for (std::size_t i = 0; i < size && !answer.full();) {
     // A range: one level's announced or learned peers, seeders first (the bucket without
     // its last bit).
     const unsigned range = List::bucket_of(list[i], levels) >> 1;
     const std::size_t level = range >> 1;
     if (level >= level_count) break;
     if (level != level_checked) {
-      if (locality_done(options, out.size(), seeders)) break;
+      if (locality_done(options, answer.size(), seeders)) break;
       level_checked = level;
     }
     std::size_t end = i + 1;
@@ -106,8 +135,8 @@ void select_walking(const PeerList<std::uint32_t>& list, const std::uint8_t (&le
     }
     i = end;
     visit_shuffled(end - begin, [&](std::size_t position) {
-      seeders += take(list[begin + position], self, now, out);
-      return out.size() < numwant;
+      seeders += answer.take(list[begin + position], self, now);
+      return !answer.full();
     });
   }
 }
@@ -117,13 +146,13 @@ void select_walking(const PeerList<std::uint32_t>& list, const std::uint8_t (&le
 void select_peers(const Torrent& torrent, const std::uint8_t (&levels)[256],
                   std::size_t level_count, const Requester& requester, const SelectOptions& options,
                   TimePoint now, std::vector<SelectedPeer>& out) {
-  const std::size_t numwant = options.numwant;
   const Self self(requester);
   const std::size_t size4 = torrent.v4.size();
   const std::size_t size6 = torrent.v6 ? torrent.v6->size() : 0;
+  Answer answer(out, options.numwant, size4 + size6);
   if (size6 == 0 && size4 <= kWalkedSwarm) {
     if (options.family != SelectOptions::Family::v6) {
-      select_walking(torrent.v4, levels, level_count, requester, options, self, now, out);
+      select_walking(torrent.v4, levels, level_count, requester, options, self, now, answer);
     }
     return;
   }
@@ -131,12 +160,12 @@ void select_peers(const Torrent& torrent, const std::uint8_t (&levels)[256],
   // Buckets are visited in ascending order, so each range starts at or after the last one's
   // end: the searches cover only what is left.
   std::size_t from4 = 0, from6 = 0;
-  for (std::size_t level = 0; level < level_count && out.size() < numwant; ++level) {
+  for (std::size_t level = 0; level < level_count && !answer.full(); ++level) {
     if (from4 == size4 && from6 == size6) break;  // every record seen: the levels left are empty
-    if (locality_done(options, out.size(), seeders)) break;
+    if (locality_done(options, answer.size(), seeders)) break;
     // Announced peers first (known alive), then learned ones (hearsay), each in random order.
     for (const bool learned : {false, true}) {
-      if (out.size() >= numwant) break;
+      if (answer.full()) break;
       const unsigned last_bucket = PeerList<std::uint32_t>::first_bucket(level, learned) + 1;
       const unsigned first_bucket = requester.seeder ? last_bucket : last_bucket - 1;
       // A leecher takes the range's seeders too: it starts where the last range ended.
@@ -154,11 +183,11 @@ void select_peers(const Torrent& torrent, const std::uint8_t (&levels)[256],
       const std::size_t n = n4 + (e6 - b6);
       visit_shuffled(n, [&](std::size_t position) {
         if (position < n4) {
-          seeders += take(torrent.v4[b4 + position], self, now, out);
+          seeders += answer.take(torrent.v4[b4 + position], self, now);
         } else {
-          seeders += take((*torrent.v6)[b6 + position - n4], self, now, out);
+          seeders += answer.take((*torrent.v6)[b6 + position - n4], self, now);
         }
-        return out.size() < numwant;
+        return !answer.full();
       });
     }
   }
