@@ -8,20 +8,6 @@
 #include "text/url.hpp"
 
 namespace btrt::net {
-namespace {
-constexpr std::array<std::uint8_t, 12> kMappedPrefix{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-}
-
-IpAddress IpAddress::from_v4(std::uint32_t host_order) {
-  Bytes b{};
-  std::memcpy(b.data(), kMappedPrefix.data(), kMappedPrefix.size());
-  b[12] = static_cast<std::uint8_t>(host_order >> 24);
-  b[13] = static_cast<std::uint8_t>(host_order >> 16);
-  b[14] = static_cast<std::uint8_t>(host_order >> 8);
-  b[15] = static_cast<std::uint8_t>(host_order);
-  return IpAddress(b);
-}
-
 // IPv4 exactly as inet_pton reads it (four decimal parts of 0..255, no leading zeros, nothing
 // else), by hand: every announce's ip= and Host carry one.
 std::optional<std::uint32_t> parse_dotted_quad(std::string_view text) {

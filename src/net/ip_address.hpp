@@ -22,7 +22,16 @@ class IpAddress {
 
   IpAddress() = default;
   explicit IpAddress(const Bytes& bytes) : bytes_(bytes) {}
-  static IpAddress from_v4(std::uint32_t host_order);
+  // Inline, like is_v4(): every peer selected is made with it.
+  static IpAddress from_v4(std::uint32_t host_order) {
+    IpAddress a;
+    std::memcpy(a.bytes_.data() + 8, &kMappedMiddle, sizeof kMappedMiddle);
+    a.bytes_[12] = static_cast<std::uint8_t>(host_order >> 24);
+    a.bytes_[13] = static_cast<std::uint8_t>(host_order >> 16);
+    a.bytes_[14] = static_cast<std::uint8_t>(host_order >> 8);
+    a.bytes_[15] = static_cast<std::uint8_t>(host_order);
+    return a;
+  }
   // Accepts dotted IPv4 and textual IPv6 (with or without brackets); nothing else.
   static std::optional<IpAddress> parse(std::string_view text);
 
