@@ -434,7 +434,7 @@ void stop_in_order(Front& front, Behind& behind) {
 }  // namespace
 
 int run_tracker(const std::string& config_path) {
-  // Large blocks (the write-behind's change batches, the shards' pending maps after a burst)
+  // Large blocks (the write-behind's change batches, the shards' change maps after a burst)
   // come from mmap and go back to the system when freed. glibc would otherwise raise this
   // threshold after the first such free and serve later batches from the heap, where they
   // leave holes between the long-lived peer arrays: tens of bytes per peer kept for good.

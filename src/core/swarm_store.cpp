@@ -269,6 +269,7 @@ AnnounceOutcome SwarmStore::announce(const PeerAnnounce& peer, TimePoint now, Du
       // Recorded all the same: the database may hold the peer although memory does not (a
       // start without the database, a restore still to come), and it must not come back.
       if (recording_.load(std::memory_order_relaxed)) {
+        shard.shortest_ttl = std::min(shard.shortest_ttl, ttl);
         shard.touched.insert(PendingKey{peer.info_hash, peer.address, peer.port});
       }
       outcome.counts.downloaded = dormant_downloaded(shard, peer.info_hash);
@@ -377,10 +378,11 @@ void SwarmStore::take_changes(std::size_t index, TimePoint now, std::vector<Peer
   absl::flat_hash_map<InfoHash, PendingTorrent> next_torrents;
   next_torrents.reserve(shard.torrents_taken + shard.torrents_taken / 8);
   std::lock_guard lock(shard.mutex);
-  const bool recorded = !shard.pending_torrents.empty() || !shard.touched.empty();
+  // Every recorded announce lowered it: Duration::max() means nothing was recorded.
   const Duration ttl = shard.shortest_ttl;
   // Local records expiring at or after this were announced since the last take.
-  const TimePoint announced_since = recorded ? shard.taken_until + ttl : TimePoint::max();
+  const TimePoint announced_since =
+      ttl == Duration::max() ? TimePoint::max() : shard.taken_until + ttl;
   auto announced = [&](const auto& r) {
     return r.source() == Source::local && r.expires_at >= announced_since;
   };
