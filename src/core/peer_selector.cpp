@@ -47,10 +47,10 @@ struct Self {
 // rather than appended one by one: the vector's append is a call per peer.
 class Answer {
  public:
-  Answer(std::vector<SelectedPeer>& out, std::size_t numwant, std::size_t swarm)
-      : out_(out), before_(out.size()) {
-    out.resize(before_ + std::min(numwant > before_ ? numwant - before_ : 0, swarm));
-    next_ = out.data() + before_;
+  Answer(std::vector<SelectedPeer>& out, std::size_t numwant, std::size_t swarm) : out_(out) {
+    const std::size_t before = out.size();
+    out.resize(before + std::min(numwant > before ? numwant - before : 0, swarm));
+    next_ = out.data() + before;
     end_ = out.data() + out.size();
   }
   ~Answer() { out_.resize(size()); }
@@ -70,7 +70,6 @@ class Answer {
 
  private:
   std::vector<SelectedPeer>& out_;
-  const std::size_t before_;
   SelectedPeer* next_;
   SelectedPeer* end_;
 };
